@@ -1,0 +1,174 @@
+"""Wire-level facts shared by the client and the simulator.
+
+Signing (``SecretKey = MD5(CorpID + Password + TimeStamp)``), Beijing timestamps, the
+platform table, and a tolerant JSON reader for the vendor's bodies (trailing commas,
+string-or-number codes, keys in any case). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "BEIJING",
+    "METHODS",
+    "PATH",
+    "TIMESTAMP_TOLERANCE",
+    "beijing_now",
+    "format_beijing_time",
+    "format_timestamp",
+    "lower_keys",
+    "parse_beijing_time",
+    "parse_body",
+    "parse_timestamp",
+    "platform_url",
+    "secret_key",
+]
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+PATH = "/SDK3/Sms"
+METHODS = ("SmsSend", "SmsGetRecv", "SmsGetReport", "SmsGetBalance", "SmsGetSign", "SmsCancel")
+TIMESTAMP_TOLERANCE = timedelta(minutes=20)
+
+#: CorpID range → (http host:port, https host:port); from the vendor's platform table.
+PLATFORMS: tuple[tuple[range, str, str], ...] = (
+    (range(100000, 200000), "http://sms.mobset.com:8095", "https://sms.mobset.com:843"),
+    (range(200000, 300000), "http://sms2.mobset.com:8095", "https://sms2.mobset.com:843"),
+    (range(300000, 400000), "http://sms3.mobset.com:8095", "https://sms3.mobset.com:843"),
+)
+
+
+def platform_url(corp_id: int, *, use_https: bool = True) -> str | None:
+    """The endpoint for a CorpID from the vendor's table, or ``None`` outside the ranges."""
+    for ids, http, https in PLATFORMS:
+        if corp_id in ids:
+            return (https if use_https else http) + PATH
+    return None
+
+
+def beijing_now(now: datetime | None = None) -> datetime:
+    """The current time in Beijing (UTC+8) whatever the machine's zone.
+
+    ``now`` may be given for tests; a naive value is taken as UTC.
+    """
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(BEIJING)
+
+
+def format_timestamp(now: datetime | None = None) -> str:
+    """``YYYYMMDDHHMMSS`` in Beijing time (14 digits, as the vendor's table asks)."""
+    return beijing_now(now).strftime("%Y%m%d%H%M%S")
+
+
+def parse_timestamp(value: str, *, today: datetime | None = None) -> datetime | None:
+    """Read a TimeStamp: 14 digits, or the 10-digit ``MMDDHHMMSS`` of the vendor's examples.
+
+    The 10-digit form takes the year of ``today`` (Beijing); the result is aware (Beijing).
+    Returns ``None`` when the value is not a valid timestamp.
+    """
+    value = value.strip()
+    if not value.isdigit() or len(value) not in (10, 14):
+        return None
+    if len(value) == 10:
+        value = f"{beijing_now(today).year:04d}{value}"
+    try:
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING)
+    except ValueError:
+        return None
+
+
+def secret_key(corp_id: int | str, password: str, timestamp: str) -> str:
+    """``MD5(CorpID + Password + TimeStamp)`` as 32 lowercase hex digits."""
+    return hashlib.md5(f"{corp_id}{password}{timestamp}".encode(), usedforsecurity=False).hexdigest()
+
+
+def format_beijing_time(when: datetime) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in Beijing time (TimerSend, RecvTime, ReportTime)."""
+    if when.tzinfo is None:
+        return when.strftime("%Y-%m-%d %H:%M:%S")  # taken as already Beijing time
+    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_beijing_time(value: object) -> datetime | None:
+    """``YYYY-MM-DD HH:MM:SS`` (or with ``/``, ``T`` or fractional seconds) → aware Beijing time."""
+    if value is None:
+        return None
+    text = str(value).strip().replace("/", "-").replace("T", " ")
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=BEIJING)
+        except ValueError:
+            continue
+    return None
+
+
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+
+
+def _strip_trailing_commas(text: str) -> str:
+    """Remove commas before ``}``/``]`` outside string literals."""
+    out: list[str] = []
+    in_string = False
+    escaped = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch == ",":
+            j = i + 1
+            while j < len(text) and text[j] in " \t\r\n":
+                j += 1
+            if j < len(text) and text[j] in "}]":
+                i += 1
+                continue
+            out.append(ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def parse_body(text: str) -> Any:
+    """Parse a vendor body: strict JSON first, then again without trailing commas.
+
+    Raises ``ValueError`` when the text is still not JSON.
+    """
+    text = text.lstrip("\ufeff").strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if not _TRAILING_COMMA.search(text):
+        raise ValueError("not JSON")
+    return json.loads(_strip_trailing_commas(text))
+
+
+def lower_keys(value: Any) -> Any:
+    """Lower-case every mapping key, recursively (the vendor mixes ``Code``/``code``,
+    ``SmsId``/``SmsID``)."""
+    if isinstance(value, Mapping):
+        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lower_keys(v) for v in value]
+    return value

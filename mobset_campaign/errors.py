@@ -1,0 +1,241 @@
+"""Every exception mobset_campaign raises, in one place.
+
+::
+
+    MobsetError                      base of everything below
+    ├── ConfigError                  credentials, CorpID range, base URL, settings
+    ├── InputError                   spreadsheet, phone column, template, parameters
+    ├── LedgerError                  the local SQLite ledger cannot be used
+    └── GatewayError                 the gateway answered with a negative code (.code, .message, .method, .body)
+        ├── AuthError                -103 -104 -105 -106 -107 -108 -109 -111 -112(user) -123 -124 -125 -131
+        ├── BalanceError             -128 -129 -130 -141
+        ├── LimitError               -126 daily limit, -127 time of day, -143 too many ids
+        ├── ContentError             -110 -132 -133
+        ├── BusyError                -189 -190 (nothing was accepted: safe to retry)
+        ├── ProtocolError            the body is not JSON or has no code (carries the raw text)
+        ├── TransportError           no usable answer: connection refused, timeout, HTTP error
+        │   └── AmbiguousSendError   an SmsSend whose outcome is unknown: it may have been accepted
+        └── (GatewayError itself for any other code)
+
+:func:`error_for_code` is the one place that maps a gateway code to its class.
+Every ``str()`` reads as a sentence a marketer can act on: what failed, the code, the vendor's
+text and what to do next. None of them ever carries the password or the SecretKey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .codes import describe_error, error_info
+
+__all__ = [
+    "AmbiguousSendError",
+    "AuthError",
+    "BalanceError",
+    "BusyError",
+    "ConfigError",
+    "ContentError",
+    "GatewayError",
+    "InputError",
+    "LedgerError",
+    "LimitError",
+    "MobsetError",
+    "ProtocolError",
+    "TransportError",
+    "error_for_code",
+]
+
+
+class MobsetError(Exception):
+    """Base class of every error raised by mobset_campaign."""
+
+
+class ConfigError(MobsetError):
+    """Configuration is missing or invalid (credentials, CorpID range, base URL, a setting)."""
+
+
+class InputError(MobsetError, ValueError):
+    """Input data or a parameter is unusable; the message names the file, row, column or
+    parameter and says what to do. Raised before anything is sent."""
+
+
+class LedgerError(MobsetError):
+    """The local ledger cannot be opened, migrated or written."""
+
+
+_BODY_LIMIT = 500
+
+
+class GatewayError(MobsetError):
+    """The gateway answered a request with an error.
+
+    Attributes:
+        code: the vendor's numeric code (negative), or 0 when there was no usable answer.
+        message: the vendor's own text from the answer (or from the code table).
+        method: the ``Methods`` value of the request (``"SmsSend"``, ...).
+        body: the raw response body, as text, when there was one.
+    """
+
+    hint = "Check the code in the vendor's table (mobset_campaign.codes) or contact Mobset support."
+
+    def __init__(
+        self,
+        code: int,
+        message: str = "",
+        *,
+        method: str = "",
+        body: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.code = int(code)
+        self.message = message
+        self.method = method
+        self.body = body
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self._sentence())
+
+    def _what(self) -> str:
+        return f"{self.method or 'The request'} failed"
+
+    def _sentence(self) -> str:
+        parts = [self._what()]
+        if self.code:
+            known = describe_error(self.code) if error_info(self.code) else f"{self.code}"
+            parts.append(f" with code {known}")
+            if self.message and (error_info(self.code) is None or self.message not in known):
+                parts.append(f"; the gateway said: {self.message}")
+        elif self.message:
+            parts.append(f": {self.message}")
+        parts.append(f". {self.hint}")
+        return "".join(parts)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # keep the keyword-only data when pickled (multiprocessing, concurrent.futures)
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[GatewayError], state: dict[str, object]) -> GatewayError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err._sentence())
+    return err
+
+
+class AuthError(GatewayError):
+    """The account, its password, its permissions or its enterprise were refused."""
+
+    hint = (
+        "Check MOBSET_CORP_ID, MOBSET_LOGIN_NAME and MOBSET_PASSWORD, that the account has SDK "
+        "permission, and that the machine's clock is right (the TimeStamp must be within 20 "
+        "minutes of Beijing time)."
+    )
+
+
+class BalanceError(GatewayError):
+    """The enterprise, user or agent balance cannot pay for the send."""
+
+    hint = "Top up the account or send fewer messages; nothing in this request was accepted."
+
+
+class LimitError(GatewayError):
+    """A platform limit was hit: daily volume, time of day, or ids per request."""
+
+    hint = "Wait until the limit resets (or the allowed time window opens) and resume the campaign."
+
+
+class ContentError(GatewayError):
+    """The message text was refused: length, missing or unapproved signature."""
+
+    hint = (
+        "Shorten the text or fix the signature (it must be registered and approved by Mobset); "
+        "mobset_campaign.estimate shows each message's length."
+    )
+
+
+class BusyError(GatewayError):
+    """The gateway said it is busy (-189/-190). Nothing was accepted; retrying is safe."""
+
+    hint = "The gateway is busy; nothing was accepted, so the request can be retried after a pause."
+
+
+class ProtocolError(GatewayError):
+    """The gateway's body could not be understood (not JSON even after repair, or no code)."""
+
+    hint = "The raw body is kept in .body; report it to Mobset if it persists."
+
+    def _what(self) -> str:
+        shown = (self.body or "")[:_BODY_LIMIT]
+        return f"{self.method or 'The request'} got an answer that is not valid JSON: {shown!r}"
+
+
+class TransportError(GatewayError):
+    """No usable answer came back: connection refused, timeout, dropped connection, HTTP error.
+
+    ``code`` is 0. For queries this is safe to retry; for SmsSend see :class:`AmbiguousSendError`.
+    """
+
+    hint = "Check the network and the base URL; nothing suggests the gateway acted on the request."
+
+
+class AmbiguousSendError(TransportError):
+    """An SmsSend request went out but its outcome is unknown: it may have been accepted.
+
+    It is never retried automatically, because retrying could text the same people twice.
+    ``phones`` lists the numbers of the request.
+    """
+
+    hint = (
+        "The request reached the gateway but no answer came back, so these numbers may or may "
+        "not have been accepted. Do not resend them blindly: wait for delivery reports, then "
+        "decide (mobset_campaign.resend_unknown)."
+    )
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        phones: Sequence[str] = (),
+        method: str = "SmsSend",
+        body: str | None = None,
+        code: int = 0,
+    ) -> None:
+        self.phones = list(phones)
+        super().__init__(code, message, method=method, body=body)
+
+    def _what(self) -> str:
+        n = len(self.phones)
+        shown = ", ".join(self.phones[:5]) + (f" and {n - 5} more" if n > 5 else "")
+        return f"SmsSend to {n} number{'s' if n != 1 else ''} ({shown}) has an unknown outcome"
+
+
+_CLASS_BY_CODE: dict[int, type[GatewayError]] = {
+    **dict.fromkeys(
+        (-103, -104, -105, -106, -107, -108, -109, -111, -112, -123, -124, -125, -131), AuthError
+    ),
+    **dict.fromkeys((-128, -129, -130, -141), BalanceError),
+    **dict.fromkeys((-126, -127, -143), LimitError),
+    **dict.fromkeys((-110, -132, -133), ContentError),
+    **dict.fromkeys((-189, -190), BusyError),
+}
+
+
+def error_for_code(
+    code: int, message: str = "", *, method: str = "", body: str | None = None
+) -> GatewayError:
+    """Build the exception for a negative gateway code.
+
+    -112 is ambiguous in the vendor table ("number count invalid" / "user status abnormal"):
+    when the gateway's message speaks of numbers (号码) it is a plain :class:`GatewayError`
+    about the request, otherwise an :class:`AuthError`. Either way ``str()`` gives both
+    meanings.
+
+    >>> type(error_for_code(-129, method="SmsSend")).__name__
+    'BalanceError'
+    >>> type(error_for_code(-190)).__name__
+    'BusyError'
+    """
+    cls = _CLASS_BY_CODE.get(int(code), GatewayError)
+    if int(code) == -112 and "号码" in message:
+        cls = GatewayError
+    return cls(code, message, method=method, body=body)

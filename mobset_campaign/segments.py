@@ -1,0 +1,256 @@
+"""How a message is counted and billed (the project's SEGMENTS rules).
+
+1. Counted: the signature with its brackets (``【广州首易】`` is 6), the body, and any opt-out
+   suffix. A long SMS carries the signature once.
+2. ``\\r\\n`` is normalised to ``\\n`` before counting and sending; ``\\n`` is 1.
+3. Every character is 1, except one outside the Basic Multilingual Plane, which is 2.
+4. Long SMS (default): n ≤ 70 → 1 part; n > 70 → ceil(n / 67) parts. A part never ends inside
+   a surrogate pair.
+5. ``long_sms=False``: separate short messages of at most 70, each with its own signature.
+6. n above the maximum is an error before anything is sent.
+
+Every number is a field of :class:`SegmentRules`; :data:`DEFAULT_RULES` holds the defaults.
+
+>>> count_chars("您好", signature="广州首易")
+8
+>>> count_parts("字" * 64, signature="广州首易"), count_parts("字" * 65, signature="广州首易")
+(1, 2)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = [
+    "DEFAULT_RULES",
+    "SegmentRules",
+    "bracket_signature",
+    "check_length",
+    "count_chars",
+    "count_chars_series",
+    "count_parts",
+    "count_parts_series",
+    "has_non_bmp",
+    "normalise_newlines",
+    "split_parts",
+]
+
+_NON_BMP = re.compile("[\U00010000-\U0010ffff]")
+_NON_BMP_PATTERN = "[\U00010000-\U0010ffff]"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRules:
+    """The counting limits. Defaults follow the vendor text and mainland platforms.
+
+    Attributes:
+        single_limit: characters a single (one-part) message holds, signature included.
+        part_limit: characters each part of a long SMS holds.
+        max_chars: the longest message (signature included) accepted before sending.
+        non_bmp_width: how much a character outside the BMP counts.
+        brackets: the signature brackets added when the signature has none.
+    """
+
+    single_limit: int = 70
+    part_limit: int = 67
+    max_chars: int = 500
+    non_bmp_width: int = 2
+    brackets: tuple[str, str] = ("【", "】")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.part_limit <= self.single_limit:
+            raise InputError(
+                f"SegmentRules: part_limit ({self.part_limit}) must be between 1 and "
+                f"single_limit ({self.single_limit})."
+            )
+
+
+DEFAULT_RULES = SegmentRules()
+
+
+def normalise_newlines(text: str) -> str:
+    """``\\r\\n`` and lone ``\\r`` become ``\\n``, as the gateway counts them."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def bracket_signature(signature: str | None, rules: SegmentRules = DEFAULT_RULES) -> str:
+    """The signature as the phone shows it: ``广州首易`` → ``【广州首易】``.
+
+    A signature that already has brackets (``【..】`` or ``[..]``) is kept; an empty one stays
+    empty.
+    """
+    sig = (signature or "").strip()
+    if not sig:
+        return ""
+    if (sig[0], sig[-1]) in (rules.brackets, ("[", "]")):
+        return sig
+    return f"{rules.brackets[0]}{sig}{rules.brackets[1]}"
+
+
+def _width(text: str, rules: SegmentRules) -> int:
+    return len(text) + (rules.non_bmp_width - 1) * len(_NON_BMP.findall(text))
+
+
+def has_non_bmp(text: str) -> bool:
+    """True when the text holds a character outside the BMP (most emoji)."""
+    return _NON_BMP.search(text) is not None
+
+
+def count_chars(text: str, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES) -> int:
+    """Characters the gateway counts: bracketed signature + body (newlines normalised).
+
+    >>> count_chars("字" * 63 + "😀", signature="广州首易")
+    71
+    """
+    return _width(bracket_signature(signature, rules), rules) + _width(
+        normalise_newlines(text), rules
+    )
+
+
+def _parts_for(n: int, body_n: int, sig_n: int, long_sms: bool, rules: SegmentRules) -> int:
+    if body_n == 0:
+        return 0
+    if not long_sms:
+        room = rules.single_limit - sig_n
+        if room <= 0:
+            raise InputError(
+                f"The signature takes {sig_n} characters, leaving no room for text in a "
+                f"{rules.single_limit}-character short message; use long SMS."
+            )
+        return math.ceil(body_n / room)
+    if n <= rules.single_limit:
+        return 1
+    return math.ceil(n / rules.part_limit)
+
+
+def split_parts(
+    text: str,
+    signature: str | None = "",
+    *,
+    long_sms: bool = True,
+    rules: SegmentRules = DEFAULT_RULES,
+) -> list[str]:
+    """The parts as they travel, signature first; a part never splits a surrogate pair.
+
+    With ``long_sms=False`` each part carries its own signature.
+
+    >>> [len(p) for p in split_parts("字" * 129, "广州首易")]
+    [67, 67, 1]
+    """
+    sig = bracket_signature(signature, rules)
+    body = normalise_newlines(text)
+    if not body:
+        return []
+    if long_sms:
+        whole = sig + body
+        if _width(whole, rules) <= rules.single_limit:
+            return [whole]
+        return _cut(whole, rules.part_limit, rules)
+    room = rules.single_limit - _width(sig, rules)
+    _parts_for(0, 1, _width(sig, rules), False, rules)  # raises when there is no room
+    return [sig + chunk for chunk in _cut(body, room, rules)]
+
+
+def _cut(text: str, limit: int, rules: SegmentRules) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for ch in text:
+        w = rules.non_bmp_width if ord(ch) > 0xFFFF else 1
+        if used + w > limit and current:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(ch)
+        used += w
+    if current:
+        parts.append("".join(current))
+    return parts
+
+
+def count_parts(
+    text: str,
+    signature: str | None = "",
+    *,
+    long_sms: bool = True,
+    rules: SegmentRules = DEFAULT_RULES,
+) -> int:
+    """Parts billed for one message to one number (0 for an empty body).
+
+    >>> count_parts("a" * 100, "广州首易")
+    2
+    >>> count_parts("字" * 129, "广州首易")
+    3
+    """
+    body = normalise_newlines(text)
+    sig = bracket_signature(signature, rules)
+    if has_non_bmp(sig) or has_non_bmp(body):
+        return len(split_parts(body, sig, long_sms=long_sms, rules=rules))
+    sig_n = len(sig)
+    return _parts_for(sig_n + len(body), len(body), sig_n, long_sms, rules)
+
+
+def check_length(
+    text: str, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES
+) -> int:
+    """The character count, or :class:`InputError` when it is 0 or above ``rules.max_chars``."""
+    body_n = _width(normalise_newlines(text), rules)
+    n = count_chars(text, signature, rules)
+    if body_n == 0:
+        raise InputError("The message is empty; write some text (the signature alone is not sent).")
+    if n > rules.max_chars:
+        raise InputError(
+            f"The message is {n} characters with its signature, above the maximum of "
+            f"{rules.max_chars}; shorten it or raise SegmentRules.max_chars if your account allows."
+        )
+    return n
+
+
+def count_chars_series(
+    texts: pd.Series, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES
+) -> pd.Series:
+    """Vectorised :func:`count_chars` over a Series of bodies (missing counts as empty).
+
+    The bodies must already have their newlines normalised (``render`` does that).
+    """
+    s = texts.fillna("").astype(str)
+    sig_n = _width(bracket_signature(signature, rules), rules)
+    n = s.str.len() + (rules.non_bmp_width - 1) * s.str.count(_NON_BMP_PATTERN) + sig_n
+    return n.astype("int64")
+
+
+def count_parts_series(
+    texts: pd.Series,
+    signature: str | None = "",
+    *,
+    long_sms: bool = True,
+    rules: SegmentRules = DEFAULT_RULES,
+) -> pd.Series:
+    """Vectorised :func:`count_parts`; rows with non-BMP characters take the exact walk."""
+    s = texts.fillna("").astype(str)
+    sig = bracket_signature(signature, rules)
+    sig_n = _width(sig, rules)
+    body_n = s.str.len().to_numpy(dtype="int64")
+    if long_sms:
+        n = body_n + sig_n
+        parts = np.where(
+            n <= rules.single_limit, 1, -(-n // rules.part_limit)
+        )
+    else:
+        room = rules.single_limit - sig_n
+        _parts_for(0, 1, sig_n, False, rules)  # raises when there is no room
+        parts = -(-body_n // room)
+    parts = np.where(body_n == 0, 0, parts).astype("int64")
+    out = pd.Series(parts, index=texts.index, dtype="int64")
+    wide = s.str.contains(_NON_BMP_PATTERN, regex=True)
+    if has_non_bmp(sig):
+        wide[:] = True
+    if wide.any():
+        out[wide] = [count_parts(t, sig, long_sms=long_sms, rules=rules) for t in s[wide]]
+    return out
