@@ -88,7 +88,9 @@ def parse_timestamp(value: str, *, today: datetime | None = None) -> datetime | 
 
 def secret_key(corp_id: int | str, password: str, timestamp: str) -> str:
     """``MD5(CorpID + Password + TimeStamp)`` as 32 lowercase hex digits."""
-    return hashlib.md5(f"{corp_id}{password}{timestamp}".encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(
+        f"{corp_id}{password}{timestamp}".encode(), usedforsecurity=False
+    ).hexdigest()
 
 
 def format_beijing_time(when: datetime) -> str:

@@ -196,9 +196,7 @@ def count_parts(
     return _parts_for(sig_n + len(body), len(body), sig_n, long_sms, rules)
 
 
-def check_length(
-    text: str, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES
-) -> int:
+def check_length(text: str, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES) -> int:
     """The character count, or :class:`InputError` when it is 0 or above ``rules.max_chars``."""
     body_n = _width(normalise_newlines(text), rules)
     n = count_chars(text, signature, rules)
@@ -239,9 +237,7 @@ def count_parts_series(
     body_n = s.str.len().to_numpy(dtype="int64")
     if long_sms:
         n = body_n + sig_n
-        parts = np.where(
-            n <= rules.single_limit, 1, -(-n // rules.part_limit)
-        )
+        parts = np.where(n <= rules.single_limit, 1, -(-n // rules.part_limit))
     else:
         room = rules.single_limit - sig_n
         _parts_for(0, 1, sig_n, False, rules)  # raises when there is no room

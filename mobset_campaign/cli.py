@@ -1,0 +1,412 @@
+"""The ``mobset-campaign`` command line: thin commands over the library.
+
+Each command parses its arguments, calls the library and turns a library error into one
+readable line and a non-zero exit code. ``send`` is a dry run that prints the estimate unless
+``--send`` is given. Credentials come from ``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``,
+``MOBSET_PASSWORD`` (and optionally ``MOBSET_BASE_URL``); ``mobset-campaign simulator`` prints
+rehearsal credentials for a local simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError, MobsetError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .client import MobsetClient
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+DEFAULT_LEDGER = "mobset_ledger.sqlite"
+
+
+# ------------------------------------------------------------------ shared pieces
+
+
+def _client(args: argparse.Namespace) -> MobsetClient:
+    from .client import MobsetClient
+
+    kwargs: dict[str, Any] = {}
+    if getattr(args, "base_url", None):
+        kwargs["base_url"] = args.base_url
+    return MobsetClient.from_env(**kwargs)
+
+
+def _has_credentials() -> bool:
+    import os
+
+    return all(
+        os.environ.get(n) for n in ("MOBSET_CORP_ID", "MOBSET_LOGIN_NAME", "MOBSET_PASSWORD")
+    )
+
+
+def _opt_out(value: str | None) -> bool | str | None:
+    if value is None:
+        return None
+    return True if value == "" else value
+
+
+def _rendered(
+    args: argparse.Namespace, *, signature: str | None, suppress: Any = None
+) -> pd.DataFrame:
+    from .contacts import read_contacts
+    from .render import render
+
+    contacts = read_contacts(
+        args.contacts,
+        phone_column=args.phone_column,
+        sheet_name=args.sheet if args.sheet is not None else 0,
+        suppress=suppress,
+    )
+    return render(
+        contacts,
+        args.template,
+        signature=signature,
+        opt_out=_opt_out(args.opt_out),
+        long_sms=not args.short_sms,
+    )
+
+
+def _quiet_hours(value: str) -> tuple[str, str] | None:
+    if value.lower() in ("", "none", "off"):
+        return None
+    try:
+        start, end = value.split("-")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--quiet-hours {value!r}: use START-END like 08:00-20:00, or 'off'"
+        ) from None
+    return start.strip(), end.strip()
+
+
+def _add_contacts_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    if required:
+        p.add_argument("contacts", help="contact spreadsheet (.xlsx .xlsm .xls .ods .csv .txt)")
+    else:
+        p.add_argument("contacts", nargs="?", help="contact spreadsheet (optional)")
+    p.add_argument(
+        "--template", "-t", required=required, help="template text, file, or name under templates/"
+    )
+    p.add_argument(
+        "--phone-column", help="the column holding phone numbers (found automatically otherwise)"
+    )
+    p.add_argument("--sheet", help="sheet name (default: the first sheet)")
+    p.add_argument(
+        "--opt-out",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="TEXT",
+        help="append an opt-out phrase (default 拒收请回复R when given without TEXT)",
+    )
+    p.add_argument(
+        "--short-sms", action="store_true", help="send LongSms=0 (separate 70-character messages)"
+    )
+
+
+def _add_ledger_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ledger", default=DEFAULT_LEDGER, help=f"ledger file (default {DEFAULT_LEDGER})"
+    )
+
+
+def _add_gateway_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-url", help="gateway endpoint override (e.g. the simulator's URL)")
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """Show what each contact would receive and what it costs; sends nothing."""
+    from .estimate import estimate, preview
+
+    client = _client(args) if _has_credentials() else None
+    signature = args.signature or (client.get_sign() if client else None)
+    frame = _rendered(args, signature=signature)
+    print(preview(frame, n=args.n, signature=signature))
+    print()
+    print(estimate(frame, signature=signature, client=client, price_per_part=args.price))
+    if client is None and not args.signature:
+        print(
+            "\n(no credentials set: the signature is not counted; pass --signature or set MOBSET_*)"
+        )
+    return EXIT_OK
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Dry run by default (estimate only); --send sends for real, recording every step."""
+    from .estimate import estimate
+    from .ledger import Ledger
+    from .sender import send
+
+    client = _client(args)
+    signature = client.get_sign()
+    with Ledger(args.ledger) as ledger:
+        frame = _rendered(args, signature=signature, suppress=ledger)
+        print(estimate(frame, signature=signature, client=client, price_per_part=args.price))
+        if not args.send:
+            print("\nDry run: nothing was sent. Add --send to send these messages.")
+            return EXIT_OK
+        summary = send(
+            frame,
+            client,
+            campaign=args.campaign,
+            ledger=ledger,
+            rate=args.rate,
+            concurrency=args.concurrency,
+            timer_send=args.timer_send,
+            add_num=args.add_num,
+            quiet_hours=args.quiet_hours,
+            long_sms=not args.short_sms,
+        )
+        print(summary)
+        return EXIT_OK if not getattr(summary, "stopped_reason", None) else EXIT_ERROR
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    """Fetch delivery reports and replies into the ledger."""
+    from .collector import collect
+    from .ledger import Ledger
+
+    client = _client(args)
+    with Ledger(args.ledger) as ledger:
+        summary = collect(
+            client,
+            ledger,
+            campaign=args.campaign,
+            until=None if args.once else "final",
+            timeout=args.timeout,
+            min_interval=args.interval,
+        )
+        print(summary)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Counts by state for one campaign, or a list of campaigns."""
+    import pandas as pd
+
+    from .ledger import Ledger
+
+    with Ledger(args.ledger) as ledger:
+        if not args.campaign:
+            table = ledger.campaigns()
+            print(
+                table.to_string(index=False) if len(table) else "The ledger holds no campaign yet."
+            )
+            return EXIT_OK
+        frame = ledger.status_frame(args.campaign)
+        if frame.empty:
+            raise InputError(f"The ledger {args.ledger} has no campaign named {args.campaign!r}.")
+        counts = frame["send_state"].value_counts().rename("messages")
+        print(f"Campaign {args.campaign}: {len(frame)} messages")
+        print(counts.to_string())
+        statuses = frame["status_text"].dropna()
+        if len(statuses):
+            print()
+            print(pd.Series(statuses).value_counts().rename("reports").to_string())
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the campaign's Excel workbook (contacts merged with their statuses)."""
+    from .export import export_excel
+    from .ledger import Ledger
+    from .merge import merge_status
+
+    with Ledger(args.ledger) as ledger:
+        if args.contacts:
+            if not args.template:
+                raise InputError("export: give --template with CONTACTS (the same as for send).")
+            frame = _rendered(args, signature=args.signature)
+            merged = merge_status(frame, ledger, args.campaign)
+        else:
+            merged = ledger.status_frame(args.campaign)
+            if merged.empty:
+                raise InputError(
+                    f"The ledger {args.ledger} has no campaign named {args.campaign!r}."
+                )
+        replies = ledger.replies_frame(args.campaign)
+        path = export_excel(
+            merged,
+            args.out,
+            replies=replies,
+            charts=args.charts,
+            price_per_part=args.price,
+            campaign=args.campaign,
+        )
+    print(f"Wrote {path}")
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancel every still-scheduled message of a campaign."""
+    from .ledger import Ledger
+    from .sender import cancel
+
+    client = _client(args)
+    with Ledger(args.ledger) as ledger:
+        print(cancel(args.campaign, ledger, client))
+    return EXIT_OK
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    """Print the account's remaining balance (messages)."""
+    print(f"{_client(args).get_balance():,}")
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Print the account's signature."""
+    print(_client(args).get_sign())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run a whole campaign against the embedded simulator and write the workbook."""
+    from .demo import run_demo
+
+    run_demo(out_dir=Path(args.out), rows=args.rows, charts=not args.no_charts)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mobset-campaign",
+        description=(
+            "Bulk SMS campaigns through the Mobset (广州首易 短信易) SDK3 API: read contacts, "
+            "render, estimate, send at most once, collect reports and replies, export Excel."
+        ),
+        epilog=(
+            "Credentials: MOBSET_CORP_ID, MOBSET_LOGIN_NAME, MOBSET_PASSWORD (optional "
+            "MOBSET_BASE_URL). Rehearse with `mobset-campaign simulator`."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=(func.__doc__ or help).strip())
+        p.set_defaults(func=func)
+        return p
+
+    sub.add_parser(
+        "simulator",
+        help="run the gateway simulator for rehearsals (see `mobset-campaign simulator --help`)",
+        add_help=False,
+    )
+
+    p = add("preview", cmd_preview, "show rendered messages, parts and cost; sends nothing")
+    _add_contacts_args(p)
+    p.add_argument("-n", type=int, default=5, help="how many messages to show (default 5)")
+    p.add_argument("--signature", help="account signature without brackets (else from the gateway)")
+    p.add_argument("--price", type=float, help="price per part, for the cost estimate")
+    _add_gateway_arg(p)
+
+    p = add("send", cmd_send, "estimate (dry run) or, with --send, send a campaign")
+    _add_contacts_args(p)
+    p.add_argument(
+        "--campaign", "-c", required=True, help="campaign name (resuming uses the same name)"
+    )
+    _add_ledger_arg(p)
+    p.add_argument("--rate", type=float, help="messages per second (default: unlimited)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    p.add_argument("--timer-send", help="schedule for 'YYYY-MM-DD HH:MM:SS' Beijing time")
+    p.add_argument("--add-num", help="extension digits for the sender number")
+    p.add_argument(
+        "--quiet-hours",
+        type=_quiet_hours,
+        default=("08:00", "20:00"),
+        help="allowed sending window, Beijing time (default 08:00-20:00; 'off' to disable)",
+    )
+    p.add_argument("--price", type=float, help="price per part, for the cost estimate")
+    p.add_argument("--send", action="store_true", help="really send (without it: dry run)")
+    _add_gateway_arg(p)
+
+    p = add("collect", cmd_collect, "fetch delivery reports and replies into the ledger")
+    p.add_argument("--campaign", "-c", help="stop when this campaign's messages are all final")
+    _add_ledger_arg(p)
+    p.add_argument(
+        "--timeout", type=float, default=600, help="give up after this many seconds (default 600)"
+    )
+    p.add_argument(
+        "--interval", type=float, default=30, help="seconds between polls (vendor asks 30-300)"
+    )
+    p.add_argument("--once", action="store_true", help="drain what is waiting now and stop")
+    _add_gateway_arg(p)
+
+    p = add("status", cmd_status, "counts by state (one campaign, or all campaigns)")
+    p.add_argument("--campaign", "-c", help="campaign name (omit to list campaigns)")
+    _add_ledger_arg(p)
+
+    p = add("export", cmd_export, "write the Excel workbook of a campaign")
+    _add_contacts_args(p, required=False)
+    p.add_argument("--campaign", "-c", required=True, help="campaign name")
+    p.add_argument("--out", "-o", required=True, help="the .xlsx file to write")
+    p.add_argument("--signature", help="signature used when the messages were rendered")
+    p.add_argument("--price", type=float, help="price per part, for the cost in the summary")
+    p.add_argument("--charts", action="store_true", help="embed the charts in the summary sheet")
+    _add_ledger_arg(p)
+
+    p = add("cancel", cmd_cancel, "cancel a campaign's still-scheduled messages")
+    p.add_argument("--campaign", "-c", required=True, help="campaign name")
+    _add_ledger_arg(p)
+    _add_gateway_arg(p)
+
+    p = add("balance", cmd_balance, "print the account's balance")
+    _add_gateway_arg(p)
+    p = add("sign", cmd_sign, "print the account's signature")
+    _add_gateway_arg(p)
+
+    p = add("demo", cmd_demo, "a whole campaign against the embedded simulator")
+    p.add_argument("--out", default="out", help="folder for the workbook and charts (default out/)")
+    p.add_argument(
+        "--rows", type=int, default=None, help="contacts to generate (default: the sample file)"
+    )
+    p.add_argument("--no-charts", action="store_true", help="skip the charts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "simulator":
+        from .simulator import main as simulator_main
+
+        return simulator_main(args_list[1:])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(
+            "Interrupted; the ledger is consistent and the campaign can be resumed.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except MobsetError as exc:
+        print(f"mobset-campaign {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"mobset-campaign {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

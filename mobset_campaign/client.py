@@ -1,0 +1,734 @@
+"""The Mobset SDK3 HTTP client: six functions, typed answers, safe retries.
+
+Every request is a form-encoded UTF-8 POST to the account's platform (chosen from the CorpID
+range unless ``base_url`` is given), signed with ``SecretKey = MD5(CorpID + Password +
+TimeStamp)`` where the TimeStamp is Beijing time whatever the machine's zone. The password is
+never sent, logged, shown in a ``repr`` or put in an exception.
+
+Retries happen only when nothing can have happened on the gateway: the connection could not be
+made, or the gateway said it is busy (-189/-190). An SmsSend whose request went out but whose
+answer was lost (read timeout, dropped connection, HTTP 5xx, unreadable body) raises
+:class:`~mobset_campaign.errors.AmbiguousSendError` and is never retried: the gateway may
+have accepted it, and sending again could text the same people twice.
+
+>>> from mobset_campaign.simulator import Simulator
+>>> with Simulator(seed=1) as sim:
+...     client = sim.client()
+...     result = client.send(["13512346789"], "您的验证码是 1234")
+...     (result.code, len(result.accepted), client.get_sign())
+(1, 1, '广州首易')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from . import _protocol
+from .errors import (
+    AmbiguousSendError,
+    ConfigError,
+    GatewayError,
+    InputError,
+    ProtocolError,
+    TransportError,
+    error_for_code,
+)
+from .segments import normalise_newlines
+
+__all__ = [
+    "MAX_IDS_PER_CANCEL",
+    "MAX_NUMBERS_PER_SEND",
+    "CancelDetail",
+    "CancelResult",
+    "MobsetClient",
+    "RawAnswer",
+    "Reply",
+    "Report",
+    "SendResult",
+    "SentNumber",
+    "parse_replies",
+    "parse_reports",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_NUMBERS_PER_SEND = 50
+MAX_IDS_PER_CANCEL = 50
+_BUSY_CODES = frozenset({-189, -190})
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class SentNumber:
+    """One number of an SmsSend request; ``sms_id`` 0 means the gateway refused that number."""
+
+    phone: str
+    sms_id: int
+
+    @property
+    def accepted(self) -> bool:
+        return self.sms_id != 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The answer to SmsSend: ``code`` ≥ 0 is the count the gateway accepted.
+
+    ``numbers`` follows the request order. Acceptance is not delivery: delivery is learnt
+    from :meth:`MobsetClient.get_reports` by ``sms_id``.
+    """
+
+    code: int
+    message: str
+    numbers: list[SentNumber] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[SentNumber]:
+        """The numbers that got an SmsId."""
+        return [n for n in self.numbers if n.sms_id != 0]
+
+    @property
+    def failed(self) -> list[SentNumber]:
+        """The numbers answered with SmsId 0."""
+        return [n for n in self.numbers if n.sms_id == 0]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply (MO) from a phone. ``recv_number`` is the number it was sent to."""
+
+    phone: str
+    recv_number: str
+    add_num: str
+    recv_time: datetime | None
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A delivery report. ``status`` is from the vendor's table (12 delivered, 13 not ...)."""
+
+    sms_id: int
+    status: int
+    report_time: datetime | None
+    ex_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelDetail:
+    """One id of an SmsCancel answer: ``status`` 1 cancelled, otherwise an error code."""
+
+    sms_id: int
+    status: int
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == 1
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """The answer to SmsCancel: ``code`` counts the cancelled ids; ``details`` has every id."""
+
+    code: int
+    message: str
+    details: list[CancelDetail] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """A body as the gateway sent it, before any parsing (kept so nothing fetched is lost)."""
+
+    method: str
+    text: str
+    received_at: datetime
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _as_int(value: Any, what: str, method: str, body: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ProtocolError(
+            0, f"{what} is not an integer: {value!r}", method=method, body=body
+        ) from None
+
+
+def _as_str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _decode(text: str, method: str) -> dict[str, Any]:
+    """Tolerant parse (quirks 1–4, 9, 10), raising the right error for a negative code."""
+    try:
+        data = _protocol.parse_body(text)
+    except ValueError:
+        raise ProtocolError(0, method=method, body=text) from None
+    if not isinstance(data, Mapping):
+        raise ProtocolError(0, method=method, body=text)
+    data = _protocol.lower_keys(data)
+    if "code" not in data:
+        raise ProtocolError(0, "the answer has no Code", method=method, body=text)
+    code = _as_int(data["code"], "Code", method, text)
+    data["code"] = code
+    data["message"] = _as_str(data.get("message"))
+    if code < 0:
+        raise error_for_code(code, data["message"], method=method, body=text)
+    return dict(data)
+
+
+def _details(data: Mapping[str, Any], key: str, method: str, body: str) -> list[Mapping[str, Any]]:
+    items = data.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise ProtocolError(0, f"{key} is not a list of objects", method=method, body=body)
+    return items
+
+
+def _parse_send(text: str) -> SendResult:
+    data = _decode(text, "SmsSend")
+    numbers = [
+        SentNumber(
+            phone=_as_str(item.get("phonenumber")).strip(),
+            sms_id=_as_int(item.get("smsid", 0), "SmsId", "SmsSend", text),
+        )
+        for item in _details(data, "smsidlist", "SmsSend", text)
+    ]
+    return SendResult(code=data["code"], message=data["message"], numbers=numbers)
+
+
+def parse_reports(text: str) -> list[Report]:
+    """Parse an SmsGetReport body (the vendor's lowercase ``code``, string numbers ...).
+
+    Raises the matching :class:`~mobset_campaign.errors.GatewayError` for a negative code
+    and :class:`~mobset_campaign.errors.ProtocolError` for a body that is not JSON.
+
+    >>> parse_reports('{"code": "1", "Message": "ok", "Details": [{"SmsId": "1355555551",'
+    ...               ' "Status": "12", "ReportTime": "2018-07-20 16:48:21",'
+    ...               ' "ExStatus": "DELIVRD"}]}')[0].status
+    12
+    """
+    data = _decode(text, "SmsGetReport")
+    return [
+        Report(
+            sms_id=_as_int(item.get("smsid"), "SmsId", "SmsGetReport", text),
+            status=_as_int(item.get("status"), "Status", "SmsGetReport", text),
+            report_time=_protocol.parse_beijing_time(item.get("reporttime")),
+            ex_status=_as_str(item.get("exstatus")).strip(),
+        )
+        for item in _details(data, "details", "SmsGetReport", text)
+    ]
+
+
+def parse_replies(text: str) -> list[Reply]:
+    """Parse an SmsGetRecv body into :class:`Reply` objects (see :func:`parse_reports`)."""
+    data = _decode(text, "SmsGetRecv")
+    return [
+        Reply(
+            phone=_as_str(item.get("phonenumber")).strip(),
+            recv_number=_as_str(item.get("recvnumber")).strip(),
+            add_num=_as_str(item.get("addnum")).strip(),
+            recv_time=_protocol.parse_beijing_time(item.get("recvtime")),
+            content=_as_str(item.get("content")),
+        )
+        for item in _details(data, "details", "SmsGetRecv", text)
+    ]
+
+
+def _parse_cancel(text: str) -> CancelResult:
+    data = _decode(text, "SmsCancel")
+    details = [
+        CancelDetail(
+            sms_id=_as_int(item.get("smsid"), "SmsID", "SmsCancel", text),
+            status=_as_int(item.get("status"), "Status", "SmsCancel", text),
+        )
+        for item in _details(data, "details", "SmsCancel", text)
+    ]
+    return CancelResult(code=data["code"], message=data["message"], details=details)
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+class _Secret:
+    """Holds the password; shows nothing of it in ``repr``/``str``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the password is not picklable")
+
+
+class _Outcome:
+    """How a failed attempt may be treated."""
+
+    SAFE = "safe"  # the request never reached the gateway
+    WENT_OUT = "went_out"  # it may have been processed
+
+
+def _connection_never_made(exc: requests.RequestException) -> bool:
+    """True when the failure happened before a byte of the request reached the gateway."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+        exc, requests.exceptions.ReadTimeout
+    ):
+        reason: Any = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+class MobsetClient:
+    """A client for one Mobset account.
+
+    Args:
+        corp_id: the enterprise id (6 digits); it chooses the platform host.
+        login_name: the user name.
+        password: the user's password. Kept in memory only to compute each SecretKey.
+        base_url: the full endpoint (``https://host:port/SDK3/Sms``), overriding the CorpID
+            table. The simulator's ``sim.url`` goes here.
+        use_https: pick the HTTPS column of the platform table (port 843) or HTTP (8095).
+        timeout: (connect, read) seconds; the vendor recommends a read timeout above 30 s.
+        max_retries: retries for a refused connection or a busy answer (not for anything
+            the gateway may have acted on).
+        backoff: (base, cap) seconds of the capped exponential backoff with jitter.
+
+    Raises:
+        ConfigError: the CorpID is not a number, or is outside the platform table and no
+            ``base_url`` was given.
+    """
+
+    def __init__(
+        self,
+        corp_id: int | str,
+        login_name: str,
+        password: str,
+        *,
+        base_url: str | None = None,
+        use_https: bool = True,
+        timeout: tuple[float, float] = (10, 60),
+        max_retries: int = 3,
+        backoff: tuple[float, float] = (0.5, 8.0),
+    ) -> None:
+        try:
+            self.corp_id = int(str(corp_id).strip())
+        except ValueError:
+            raise ConfigError(
+                f"CorpID {corp_id!r} is not a number; use the 6-digit enterprise id Mobset gave "
+                "you (MOBSET_CORP_ID)."
+            ) from None
+        if not login_name or not str(login_name).strip():
+            raise ConfigError(
+                "LoginName is empty; set MOBSET_LOGIN_NAME to the account's user name."
+            )
+        if not password:
+            raise ConfigError("The password is empty; set MOBSET_PASSWORD.")
+        self.login_name = str(login_name).strip()
+        self._password = _Secret(str(password))
+        if base_url:
+            url = base_url.strip().rstrip("/")
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"base_url {base_url!r} must start with http:// or https:// "
+                    "(for the simulator, use sim.url)."
+                )
+            if not url.endswith(_protocol.PATH):
+                url += _protocol.PATH
+            self.base_url = url
+        else:
+            found = _protocol.platform_url(self.corp_id, use_https=use_https)
+            if found is None:
+                raise ConfigError(
+                    f"CorpID {self.corp_id} is outside the platform ranges 100000–399999, so the "
+                    "host cannot be chosen; pass base_url= (or set MOBSET_BASE_URL)."
+                )
+            self.base_url = found
+        self.timeout = timeout
+        self.max_retries = max(0, int(max_retries))
+        self.backoff = backoff
+        self._settings = dict(
+            base_url=self.base_url, timeout=timeout, max_retries=max_retries, backoff=backoff
+        )
+        self._session = self._new_session()
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> MobsetClient:
+        """A client from ``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``, ``MOBSET_PASSWORD`` and the
+        optional ``MOBSET_BASE_URL``. Keyword arguments are passed to the constructor.
+
+        Raises:
+            ConfigError: naming every missing variable and how to set or rehearse them.
+        """
+        env = os.environ if environ is None else environ
+        names = ("MOBSET_CORP_ID", "MOBSET_LOGIN_NAME", "MOBSET_PASSWORD")
+        missing = [n for n in names if not env.get(n)]
+        if missing:
+            raise ConfigError(
+                f"Missing {', '.join(missing)}. Set them in the environment "
+                "(export MOBSET_CORP_ID=... MOBSET_LOGIN_NAME=... MOBSET_PASSWORD=...), or "
+                "rehearse first with `mobset-campaign simulator`, which prints credentials to use."
+            )
+        if env.get("MOBSET_BASE_URL") and "base_url" not in kwargs:
+            kwargs["base_url"] = env["MOBSET_BASE_URL"]
+        return cls(
+            env["MOBSET_CORP_ID"], env["MOBSET_LOGIN_NAME"], env["MOBSET_PASSWORD"], **kwargs
+        )
+
+    def clone(self) -> MobsetClient:
+        """The same account with its own connection pool (one per worker thread)."""
+        return MobsetClient(
+            self.corp_id,
+            self.login_name,
+            self._password.reveal(),
+            **self._settings,  # type: ignore[arg-type]
+        )
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.verify = True
+        session.trust_env = False  # no proxy or netrc surprises; TLS verification stays on
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"User-Agent": "mobset-campaign/0.1", "Accept": "application/json"})
+        return session
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._session.close()
+
+    def __enter__(self) -> MobsetClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"MobsetClient(corp_id={self.corp_id}, login_name={self.login_name!r}, "
+            f"base_url={self.base_url!r})"
+        )
+
+    def __getstate__(self) -> None:
+        raise TypeError(
+            "MobsetClient holds a password and is not picklable; use clone() or from_env()."
+        )
+
+    # -- the six functions ------------------------------------------------------------
+
+    def send(
+        self,
+        phones: Sequence[str],
+        content: str,
+        *,
+        long_sms: bool = True,
+        timer_send: datetime | str | None = None,
+        add_num: str | None = None,
+    ) -> SendResult:
+        """Submit one text to up to 50 numbers (SmsSend).
+
+        Args:
+            phones: 11-digit numbers; at most 50, no repeats.
+            content: the text, without the signature (the gateway adds it). ``\\r\\n`` is
+                sent as ``\\n``.
+            long_sms: long SMS (the default); ``False`` sends ``LongSms=0``.
+            timer_send: a scheduled time; an aware datetime is converted to Beijing time, a
+                naive one is taken as Beijing time, a string must be ``YYYY-MM-DD HH:MM:SS``.
+            add_num: extension digits appended to the sender number.
+
+        Returns:
+            The gateway's answer; ``numbers`` in request order, ``sms_id`` 0 = refused.
+
+        Raises:
+            InputError: before any request, for more than 50 numbers, repeats, or bad values.
+            AmbiguousSendError: the request went out but no usable answer came back; the
+                numbers may have been accepted. Never retried automatically.
+            GatewayError: the gateway refused the request (a subclass per code family).
+        """
+        numbers = [str(p).strip() for p in phones]
+        if not numbers:
+            raise InputError("send: phones is empty; give at least one number.")
+        if len(numbers) > MAX_NUMBERS_PER_SEND:
+            raise InputError(
+                f"send: {len(numbers)} numbers in one request; the gateway takes at most "
+                f"{MAX_NUMBERS_PER_SEND}. Split them into batches (mobset_campaign.send does this)."
+            )
+        bad = [p for p in numbers if not p or "," in p or not p.lstrip("+").isdigit()]
+        if bad:
+            raise InputError(
+                f"send: {bad[:3]!r} {'is' if len(bad) == 1 else 'are'} not phone numbers; give "
+                "digits only (read_contacts repairs spreadsheet numbers)."
+            )
+        seen: set[str] = set()
+        repeats = [p for p in numbers if p in seen or seen.add(p)]  # type: ignore[func-returns-value]
+        if repeats:
+            raise InputError(
+                f"send: {repeats[0]} appears more than once in one request; each number may be "
+                "texted once per request."
+            )
+        text = normalise_newlines(str(content))
+        if not text.strip():
+            raise InputError("send: content is empty; write the message text.")
+        params: dict[str, str] = {"PhoneNumbers": ",".join(numbers)}
+        if not long_sms:
+            params["LongSms"] = "0"
+        if timer_send is not None:
+            params["TimerSend"] = self._timer_text(timer_send)
+        if add_num:
+            if not str(add_num).isdigit():
+                raise InputError(f"send: add_num {add_num!r} must be digits only.")
+            params["AddNum"] = str(add_num)
+        params["Content"] = text  # Content goes last, after Methods
+        body = self._request("SmsSend", params, idempotent=False, phones=numbers)
+        try:
+            return _parse_send(body)
+        except ProtocolError as exc:
+            raise AmbiguousSendError(
+                "the answer could not be read", phones=numbers, body=body
+            ) from exc
+
+    def get_replies(self) -> list[Reply]:
+        """Fetch up to 20 replies (SmsGetRecv).
+
+        Each reply can be fetched **once only**: if this call's answer is lost on the way
+        (timeout, dropped connection), those replies are gone, and this method does not
+        retry such a failure. Use :meth:`fetch_replies` and store the raw body before parsing
+        (``mobset_campaign.collect`` does) when replies matter.
+        """
+        return parse_replies(self.fetch_replies().text)
+
+    def get_reports(self) -> list[Report]:
+        """Fetch up to 50 delivery reports (SmsGetReport).
+
+        Each report can be fetched **once only**: a lost answer cannot be fetched again, so
+        only failures that happened before the request reached the gateway are retried. Use
+        :meth:`fetch_reports` and store the raw body first (``mobset_campaign.collect`` does).
+        """
+        return parse_reports(self.fetch_reports().text)
+
+    def fetch_replies(self) -> RawAnswer:
+        """The raw SmsGetRecv body, unparsed, to be stored before :func:`parse_replies`."""
+        return self._fetch("SmsGetRecv")
+
+    def fetch_reports(self) -> RawAnswer:
+        """The raw SmsGetReport body, unparsed, to be stored before :func:`parse_reports`."""
+        return self._fetch("SmsGetReport")
+
+    def get_balance(self) -> int:
+        """The number of messages (parts) the account can still send (SmsGetBalance)."""
+        body = self._request("SmsGetBalance", {}, idempotent=True)
+        return int(self._decode_retrying(body, "SmsGetBalance")["code"])
+
+    def get_sign(self) -> str:
+        """The account's signature without brackets, e.g. ``广州首易`` (SmsGetSign)."""
+        data = self._decode_retrying(self._request("SmsGetSign", {}, idempotent=True), "SmsGetSign")
+        return _as_str(data.get("sign")).strip()
+
+    def cancel(self, sms_ids: Sequence[int]) -> CancelResult:
+        """Cancel scheduled messages by SmsId (SmsCancel), at most 50 ids per call.
+
+        Messages already sent cannot be cancelled; their ids come back with an error status
+        (e.g. -142). A lost answer is not retried: call again to learn the state (ids already
+        cancelled then answer -142).
+        """
+        ids = [int(i) for i in sms_ids]
+        if not ids:
+            raise InputError("cancel: sms_ids is empty.")
+        if len(ids) > MAX_IDS_PER_CANCEL:
+            raise InputError(
+                f"cancel: {len(ids)} ids in one request; the gateway takes at most "
+                f"{MAX_IDS_PER_CANCEL} (mobset_campaign.cancel splits them)."
+            )
+        if any(i <= 0 for i in ids):
+            raise InputError(
+                "cancel: SmsIds are positive numbers from SmsSend; 0 is a failed send."
+            )
+        body = self._request("SmsCancel", {"SmsID": ",".join(map(str, ids))}, idempotent=False)
+        return _parse_cancel(body)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @staticmethod
+    def _timer_text(when: datetime | str) -> str:
+        if isinstance(when, datetime):
+            return _protocol.format_beijing_time(when)
+        parsed = _protocol.parse_beijing_time(when)
+        if parsed is None:
+            raise InputError(
+                f"send: timer_send {when!r} is not a time; use 'YYYY-MM-DD HH:MM:SS' (Beijing)."
+            )
+        return _protocol.format_beijing_time(parsed)
+
+    def _fetch(self, method: str) -> RawAnswer:
+        text = self._request(method, {}, idempotent=False)
+        return RawAnswer(method=method, text=text, received_at=datetime.now(UTC))
+
+    def _decode_retrying(self, body: str, method: str) -> dict[str, Any]:
+        """Queries with an unreadable body are asked again (nothing changes on the gateway)."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                return _decode(body, method)
+            except ProtocolError:
+                if attempt == self.max_retries:
+                    raise
+                log.debug("%s: unreadable answer, asking again (attempt %d)", method, attempt + 1)
+                self._sleep(self._backoff(attempt))
+                body = self._request(method, {}, idempotent=True)
+        raise AssertionError("unreachable")
+
+    def _signed(self, method: str, params: Mapping[str, str]) -> dict[str, str]:
+        stamp = _protocol.format_timestamp()
+        return {
+            "CorpID": str(self.corp_id),
+            "LoginName": self.login_name,
+            "TimeStamp": stamp,
+            "SecretKey": _protocol.secret_key(self.corp_id, self._password.reveal(), stamp),
+            "Methods": method,
+            **params,
+        }
+
+    def _backoff(self, attempt: int) -> float:
+        """Capped exponential backoff with full jitter: up to min(cap, base · 2^attempt)."""
+        base, cap = self.backoff
+        return random.uniform(0, min(cap, base * (2**attempt)))
+
+    def _sleep(self, seconds: float) -> None:
+        """The pause between retries (tests replace it)."""
+        time.sleep(seconds)
+
+    def _request(
+        self,
+        method: str,
+        params: Mapping[str, str],
+        *,
+        idempotent: bool,
+        phones: Sequence[str] = (),
+    ) -> str:
+        """POST one request; retry only what is safe; return the body text.
+
+        A busy answer (-189/-190) is retried here for every method. Failures after the
+        request went out are retried only when ``idempotent`` (balance, sign).
+        """
+        attempt = 0
+        while True:
+            outcome, error, body = self._attempt(method, params, phones)
+            if error is None:
+                busy = _busy_code(body)
+                if busy is None:
+                    return body
+                error = error_for_code(busy, _message(body), method=method, body=body)
+                outcome = _Outcome.SAFE
+            retryable = outcome == _Outcome.SAFE or idempotent
+            if not retryable or attempt >= self.max_retries:
+                raise error
+            delay = self._backoff(attempt)
+            log.info("%s: %s; retrying in %.1f s", method, type(error).__name__, delay)
+            self._sleep(delay)
+            attempt += 1
+
+    def _attempt(
+        self, method: str, params: Mapping[str, str], phones: Sequence[str]
+    ) -> tuple[str, GatewayError | None, str]:
+        started = time.perf_counter()
+        try:
+            resp = self._session.post(
+                self.base_url, data=self._signed(method, params), timeout=self.timeout
+            )
+            raw = resp.content
+        except requests.RequestException as exc:
+            never_made = _connection_never_made(exc)
+            log.debug(
+                "%s failed after %.3f s: %s (%s)",
+                method,
+                time.perf_counter() - started,
+                type(exc).__name__,
+                "not connected" if never_made else "request went out",
+            )
+            detail = f"{type(exc).__name__} talking to {self.base_url}"
+            if never_made:
+                return (
+                    _Outcome.SAFE,
+                    TransportError(0, f"could not connect ({detail})", method=method),
+                    "",
+                )
+            if method == "SmsSend":
+                return _Outcome.WENT_OUT, AmbiguousSendError(detail, phones=phones), ""
+            return _Outcome.WENT_OUT, TransportError(0, f"no answer ({detail})", method=method), ""
+        text = raw.decode("utf-8-sig", errors="replace")
+        log.debug(
+            "%s -> HTTP %d, %d bytes in %.3f s",
+            method,
+            resp.status_code,
+            len(raw),
+            time.perf_counter() - started,
+        )
+        if resp.status_code >= 500:
+            msg = f"HTTP {resp.status_code} from {self.base_url}"
+            if method == "SmsSend":
+                return _Outcome.WENT_OUT, AmbiguousSendError(msg, phones=phones, body=text), text
+            return _Outcome.WENT_OUT, TransportError(0, msg, method=method, body=text), text
+        if resp.status_code >= 400:
+            return (
+                _Outcome.SAFE,
+                TransportError(
+                    0,
+                    f"HTTP {resp.status_code} from {self.base_url}",
+                    method=method,
+                    body=text,
+                    hint="Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission.",
+                ),
+                text,
+            )
+        return _Outcome.SAFE, None, text
+
+
+def _busy_code(body: str) -> int | None:
+    """-189/-190 when the body is a busy answer, else None (cheap check before full parse)."""
+    if "-189" not in body and "-190" not in body:
+        return None
+    try:
+        data = _protocol.lower_keys(_protocol.parse_body(body))
+        code = int(str(data.get("code")).strip())
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return code if code in _BUSY_CODES else None
+
+
+def _message(body: str) -> str:
+    try:
+        return _as_str(_protocol.lower_keys(_protocol.parse_body(body)).get("message"))
+    except (ValueError, AttributeError):
+        return ""
