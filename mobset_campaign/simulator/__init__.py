@@ -1,0 +1,54 @@
+"""A faithful simulator of the Mobset (广州首易 短信易) SDK3 SMS gateway, on 127.0.0.1.
+
+It is a real HTTP/1.1 server (keep-alive, GET and form-encoded UTF-8 POST) answering
+``/SDK3/Sms`` as the vendor text describes, and the embedded default of the demo, the
+notebooks and the tests. Users run it for rehearsals::
+
+    mobset-campaign simulator --port 0          # or: python -m mobset_campaign.simulator
+
+What it simulates:
+
+- **Checks**: missing, invalid or repeated parameters (-102 ``请求参数不完整或有误:CorpID``),
+  unknown account (-103), wrong SecretKey (-105, ``MD5(CorpID+Password+TimeStamp)``, any
+  case), a TimeStamp more than 20 minutes off the *real* Beijing time (-105, as an
+  authentication failure; 14-digit and the vendor examples' 10-digit ``MMDDHHMMSS`` are both
+  read), unknown Methods (-191), empty or too long content (-110), zero or more than 50
+  numbers (-112), no signature (-132), insufficient balance (-129, nothing accepted) and the
+  daily limit (-126). A number that is not a mainland mobile (``1[3-9]`` + 9 digits) gets
+  SmsId 0 and is not billed.
+- **Billing** by parts per number with the bracketed signature counted
+  (:func:`mobset_campaign.segments.count_parts`); SmsGetBalance answers the balance as Code.
+- **Scheduled sends** (TimerSend, Beijing) wait on the sim clock; SmsCancel cancels what has
+  not gone yet (Status 1, refunded) and answers -142 for anything else.
+- **Delivery reports** after ``report_delay`` seconds of sim time, with an ``outcomes`` mix
+  (mostly 12 DELIVRD; some 13, 11, 7; some never reported), optionally a Status 10 first;
+  at most 50 per SmsGetReport, each handed out once, oldest first, kept 48 hours.
+- **Replies** from a ``reply_rate`` share of delivered recipients, an ``opt_out_share`` of
+  them opt-out words (R, T, TD, 退订); at most 20 per SmsGetRecv, once only, kept 10 days.
+- **Body shapes** of the vendor's examples (``style="vendor"``: lowercase ``code`` for reports
+  and replies, string codes, trailing commas) or strict JSON (``style="strict"``).
+- **Faults** per method (:mod:`.faults`): latency, busy, http500, drop_after_accept, slow,
+  truncated, malformed; always, on the next N calls or with a probability.
+
+Control and introspection over HTTP, for a simulator in another process: ``GET /_sim/accepted``,
+``GET /_sim/stats``, ``GET /_sim/faults``, ``POST /_sim/fault`` (JSON: method, fault, times,
+probability, delay, code), ``POST /_sim/clear_faults``, ``POST /_sim/reply`` (phone, content,
+add_num).
+"""
+
+from .cli import main
+from .faults import FAULTS, Fault
+from .model import DEFAULT_OUTCOMES, OPT_OUT_REPLIES, AcceptedMessage, Account, SimClock
+from .server import Simulator
+
+__all__ = [
+    "DEFAULT_OUTCOMES",
+    "FAULTS",
+    "OPT_OUT_REPLIES",
+    "AcceptedMessage",
+    "Account",
+    "Fault",
+    "SimClock",
+    "Simulator",
+    "main",
+]

@@ -1,0 +1,164 @@
+"""``mobset-campaign simulator`` / ``python -m mobset_campaign.simulator``: serve until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .._protocol import METHODS
+from ..errors import ConfigError, InputError
+from .faults import FAULTS
+from .model import Account
+from .server import Simulator, check_loopback
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Account()
+    p = argparse.ArgumentParser(
+        prog="mobset-campaign simulator",
+        description=(
+            "Run the Mobset SDK3 gateway simulator on a loopback address for rehearsals. It "
+            "prints the URL and the rehearsal credentials as shell exports, then serves until "
+            "Ctrl-C or SIGTERM."
+        ),
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default %(default)s)"
+    )
+    p.add_argument(
+        "--port", type=int, default=8095, help="port (default %(default)s; 0 = a free port)"
+    )
+    p.add_argument("--corp-id", type=int, default=d.corp_id, help="CorpID (default %(default)s)")
+    p.add_argument("--login-name", default=d.login_name, help="LoginName (default %(default)s)")
+    p.add_argument(
+        "--password", default=d.password, help="rehearsal password (default %(default)s)"
+    )
+    p.add_argument("--balance", type=int, default=d.balance, help="opening balance in parts")
+    p.add_argument(
+        "--sign", default=d.sign, help="signature without brackets (default %(default)s)"
+    )
+    p.add_argument(
+        "--daily-limit", type=int, default=None, help="parts per Beijing day (default none)"
+    )
+    p.add_argument("--sender-number", default=d.sender_number, help="RecvNumber of replies")
+    p.add_argument(
+        "--report-delay",
+        nargs=2,
+        type=float,
+        metavar=("MIN", "MAX"),
+        default=(1.0, 3.0),
+        help="seconds from send to report (default 1 3)",
+    )
+    p.add_argument("--reply-rate", type=float, default=0.05, help="share of recipients who reply")
+    p.add_argument("--opt-out-share", type=float, default=0.3, help="share of replies that opt out")
+    p.add_argument(
+        "--interim-share",
+        type=float,
+        default=0.0,
+        help="share of messages with a Status 10 report before the final one",
+    )
+    p.add_argument(
+        "--max-content",
+        type=int,
+        default=900,
+        help="longest content with signature, in characters (default %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="make every random choice reproducible")
+    p.add_argument(
+        "--style",
+        choices=("vendor", "strict"),
+        default="vendor",
+        help="vendor-shaped bodies (default) or strict JSON",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="run the sim clock this many times as fast (report delays pass sooner)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="METHOD:FAULT[:TIMES]",
+        help=f"inject a fault (repeatable); METHOD is a Methods name or '*', FAULT one "
+        f"of {', '.join(FAULTS)}",
+    )
+    p.add_argument("--verbose", action="store_true", help="print request lines on stderr")
+    return p
+
+
+def _parse_fault(spec: str) -> tuple[str, str, int | None]:
+    bits = spec.split(":")
+    if len(bits) not in (2, 3) or (len(bits) == 3 and not bits[2].isdigit()):
+        raise InputError(
+            f"--fault {spec!r}: write METHOD:FAULT[:TIMES], e.g. SmsSend:busy:2 or '*:latency'; "
+            f"METHOD is one of {', '.join(METHODS)} or '*'."
+        )
+    return bits[0], bits[1], int(bits[2]) if len(bits) == 3 else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator in the foreground; returns the exit code (0 after SIGINT/SIGTERM)."""
+    args = build_parser().parse_args(argv)
+    try:
+        host = check_loopback(args.host)
+        account = Account(
+            corp_id=args.corp_id,
+            login_name=args.login_name,
+            password=args.password,
+            balance=args.balance,
+            sign=args.sign,
+            daily_limit=args.daily_limit,
+            sender_number=args.sender_number,
+        )
+        sim = Simulator(
+            accounts=[account],
+            seed=args.seed,
+            time_scale=args.time_scale,
+            report_delay=tuple(args.report_delay),
+            reply_rate=args.reply_rate,
+            opt_out_share=args.opt_out_share,
+            interim_share=args.interim_share,
+            style=args.style,
+            max_content=args.max_content,
+            host=host,
+            port=args.port,
+            verbose=args.verbose,
+        )
+        for spec in args.fault:
+            method, fault, times = _parse_fault(spec)
+            sim.inject(method, fault, times=times)
+        sim.start()
+    except (ConfigError, InputError) as exc:
+        print(f"mobset simulator: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _on_signal)
+    try:
+        print(f"mobset simulator listening on {sim.url}")
+        for name, value in sim.env().items():
+            print(f"export {name}={shlex.quote(value)}")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass  # Ctrl-C without our handler (not the main thread): the same clean stop
+    finally:
+        sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
