@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from .._protocol import BEIJING
 from ..codes import STATUS_CODES
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, MobsetError
 from ..segments import bracket_signature
 
 __all__ = [
@@ -59,9 +59,10 @@ def default_ex_status(status: int | None) -> str:
     return _DEFAULT_EX.get(status, "UNKNOWN")
 
 
-def check_status(status: int | None, where: str) -> None:
+def check_status(status: int | None, where: str, error: type[MobsetError] = InputError) -> None:
+    """Refuse a Status that is not in the vendor's table (``None`` means no report)."""
     if status is not None and status not in STATUS_CODES:
-        raise InputError(
+        raise error(
             f"{where}: {status!r} is not a vendor Status; use one of "
             f"{sorted(STATUS_CODES)} or None (no report)."
         )
@@ -238,7 +239,7 @@ class Settings:
         total = 0.0
         for key, weight in raw.items():
             status, ex = key if isinstance(key, tuple) else (key, default_ex_status(key))
-            check_status(status, "outcomes")
+            check_status(status, "outcomes", ConfigError)
             if not weight >= 0:
                 raise ConfigError(f"outcomes: the weight of {key!r} must be 0 or more.")
             total += float(weight)

@@ -159,7 +159,7 @@ class Simulator:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.05},
             name=f"mobset-simulator-{self.port}",
             daemon=True,
         )

@@ -94,6 +94,7 @@ class ReportRecord:
     status: int
     time: float
     ex_status: str
+    expires: float  # the platform keeps a report 48 hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class ReplyRecord:
     add_num: str
     time: float
     content: str
+    expires: float  # and a reply 10 days, from when it arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +291,9 @@ class Gateway:
                     recv_time.replace(tzinfo=BEIJING) if recv_time.tzinfo is None else recv_time
                 ).timestamp()
             recv = state.account.sender_number + add_num
-            state.replies.append(ReplyRecord(phone, recv, add_num, when, content))
+            state.replies.append(
+                ReplyRecord(phone, recv, add_num, when, content, now + REPLY_RETENTION)
+            )
 
     # ---- one request
 
@@ -441,18 +445,24 @@ class Gateway:
             if kind == _REPLY:
                 recv = state.account.sender_number + msg.add_num
                 state.replies.append(
-                    ReplyRecord(msg.phone, recv, msg.add_num, due, msg.reply or "")
+                    ReplyRecord(
+                        msg.phone, recv, msg.add_num, due, msg.reply or "", due + REPLY_RETENTION
+                    )
                 )
                 continue
             forced = self._overrides.get(msg.phone, _UNSET)
             if kind == _INTERIM:
                 if forced is _UNSET:
-                    state.reports.append(ReportRecord(msg.sms_id, 10, due, ""))
+                    state.reports.append(
+                        ReportRecord(msg.sms_id, 10, due, "", due + REPORT_RETENTION)
+                    )
                 continue
             status, ex_status = msg.outcome if forced is _UNSET else forced
             if status is None:
                 continue
-            state.reports.append(ReportRecord(msg.sms_id, status, due, ex_status))
+            state.reports.append(
+                ReportRecord(msg.sms_id, status, due, ex_status, due + REPORT_RETENTION)
+            )
             if status == 12 and msg.reply is not None:
                 self._push(due + msg.reply_delay, _REPLY, msg)
 
@@ -460,9 +470,8 @@ class Gateway:
         now = self.clock.time()
         self._pump(now)
         if method == "SmsGetReport":
-            reports = _take(state.reports, MAX_REPORTS, now - REPORT_RETENTION)
-            return Reports(reports)
-        return Replies(_take(state.replies, MAX_REPLIES, now - REPLY_RETENTION))
+            return Reports(_take(state.reports, MAX_REPORTS, now))
+        return Replies(_take(state.replies, MAX_REPLIES, now))
 
     def _cancel(self, state: _AccountState, p: dict[str, str]) -> Result:
         if "SmsID" not in p:
@@ -489,8 +498,8 @@ class Gateway:
 _Record = TypeVar("_Record", ReportRecord, ReplyRecord)
 
 
-def _take(queue: deque[_Record], limit: int, expired: float) -> list[_Record]:
-    while queue and queue[0].time < expired:
+def _take(queue: deque[_Record], limit: int, now: float) -> list[_Record]:
+    while queue and queue[0].expires < now:
         queue.popleft()  # past the platform's retention: gone, as on the real gateway
     return [queue.popleft() for _ in range(min(limit, len(queue)))]
 
