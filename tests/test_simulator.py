@@ -919,3 +919,59 @@ def test_docstring_examples_run() -> None:
     for module in (bodies, model, server):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+# ----------------------------------------------------------------------------- through the client
+
+
+@pytest.mark.parametrize("style", ["vendor", "strict"])
+def test_the_client_reads_every_answer_of_the_simulator(style: str) -> None:
+    with Simulator(
+        manual_clock=True, clock_start=START, style=style, report_delay=(1, 1), reply_rate=0
+    ) as sim:
+        sim.set_outcome(PHONE, 12)
+        with sim.client(backoff=(0, 0)) as client:
+            sent = client.send([PHONE, "13900000001", "123"], "您好", add_num="5")
+            assert [n.sms_id for n in sent.numbers] == [1355555551, 1355555552, 0]
+            later = client.send(["13900000002"], "稍后", timer_send=START + timedelta(hours=1))
+            cancelled = client.cancel([later.numbers[0].sms_id, 42])
+            assert cancelled.code == 1
+            assert [(d.sms_id, d.status) for d in cancelled.details] == [
+                (1355555553, 1),
+                (42, -142),
+            ]
+            sim.clock.advance(1)
+            (report,) = [r for r in client.get_reports() if r.sms_id == 1355555551]
+            assert (report.status, report.ex_status) == (12, "DELIVRD")
+            sim.inject_reply(PHONE, "TD", add_num="5")
+            (reply,) = client.get_replies()
+            assert (reply.phone, reply.recv_number, reply.content) == (
+                PHONE,
+                "106911791640045",
+                "TD",
+            )
+            assert client.get_balance() == 1_000_000 - 2 == sim.balance()
+            assert client.get_sign() == "广州首易"
+
+
+def test_the_client_sees_a_dropped_send_as_ambiguous_and_it_was_accepted_once() -> None:
+    from mobset_campaign.errors import AmbiguousSendError
+
+    with Simulator(manual_clock=True) as sim, sim.client(backoff=(0, 0)) as client:
+        sim.inject("SmsSend", "drop_after_accept", times=1)
+        with pytest.raises(AmbiguousSendError):
+            client.send([PHONE], "x")
+        sim.inject("SmsSend", "slow", delay=1.0, times=1)
+        impatient = sim.client(backoff=(0, 0), timeout=(2, 0.2))
+        with impatient, pytest.raises(AmbiguousSendError):
+            impatient.send(["13900000001"], "x")
+        assert [m.phone for m in sim.accepted()] == [PHONE, "13900000001"]
+
+
+def test_the_client_retries_busy_and_the_number_is_accepted_once() -> None:
+    with Simulator(manual_clock=True) as sim, sim.client(backoff=(0, 0)) as client:
+        fault = sim.inject("SmsSend", "busy", times=2)
+        result = client.send([PHONE], "x")
+        assert [n.sms_id for n in result.accepted] == [1355555551]
+        assert fault.triggered == 2 and len(sim.accepted()) == 1
+        assert sim.requests["SmsSend"] == 3
