@@ -321,7 +321,7 @@ class Simulator:
 
     def stats(self) -> dict[str, Any]:
         """What ``GET /_sim/stats`` answers."""
-        return {"requests": self.requests, "accepted": len(self._gateway.accepted())}
+        return {"requests": self.requests, "accepted": self._gateway.accepted_count()}
 
 
 class _Server(ThreadingHTTPServer):

@@ -253,6 +253,10 @@ class Gateway:
         with self._lock:
             return list(self._accepted)
 
+    def accepted_count(self) -> int:
+        with self._lock:
+            return len(self._accepted)
+
     def count(self, method: str) -> None:
         with self._lock:
             self._requests[method if method in METHODS else "other"] += 1
