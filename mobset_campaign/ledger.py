@@ -256,8 +256,7 @@ def _times(values: pd.Series) -> pd.Series:
 
 
 def _int64(values: pd.Series) -> pd.Series:
-    obj = values.astype("object")
-    return pd.Series(pd.array(obj.where(obj.notna(), None), dtype="Int64"), index=values.index)
+    return pd.to_numeric(values.astype("object"), errors="raise").astype("Int64")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -455,9 +454,8 @@ class Ledger:
 
     def migrations(self) -> list[tuple[int, str, str]]:
         """The applied migrations: (number, name, applied_at)."""
-        return [
-            tuple(r) for r in self._read("SELECT id, name, applied_at FROM migrations ORDER BY id")
-        ]  # type: ignore[misc]
+        rows = self._read("SELECT id, name, applied_at FROM migrations ORDER BY id")
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def close(self) -> None:
         """Close the database (idempotent)."""
@@ -1067,7 +1065,7 @@ class Ledger:
             df[col] = _text(df[col])
         df["opted_out"] = df["opted_out"].astype(bool)
         df.insert(
-            df.columns.get_loc("status") + 1,
+            list(df.columns).index("status") + 1,
             "status_text",
             pd.Series(
                 [describe_status(int(s)) if pd.notna(s) else None for s in df["status"]],

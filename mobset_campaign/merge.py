@@ -107,7 +107,7 @@ def _present(value: object) -> bool:
     if value is None:
         return False
     try:
-        return not bool(pd.isna(value))  # type: ignore[arg-type]
+        return not bool(pd.isna(value))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return True  # a list or similar: present
 
