@@ -1,0 +1,893 @@
+"""The campaign workbook: details, summary and replies, safe to open in Excel.
+
+:func:`export_excel` writes a merged frame (contacts + send/delivery/reply columns, see
+``merge_status``) to an ``.xlsx`` file with three sheets:
+
+- ``明细 Details`` — every column and row of the frame; phones, SmsIds and digit strings as
+  text cells (``@``), dates as real Excel datetimes in Beijing time, a frozen bold header,
+  an autofilter, column widths that count CJK characters double, and the ``send_state``
+  cell coloured (delivered green, failed/rejected red, unknown amber, pending grey, ...).
+- ``汇总 Summary`` — the table from :func:`summarize` (counts by send state and delivery
+  status, skip reasons, parts, cost, delivery and reply rates, opt-outs), optionally with
+  the charts of :mod:`mobset_campaign.plots` embedded.
+- ``回复 Replies`` — the replies frame when given, else the latest reply of each row.
+
+Replies come from strangers, so every string cell that starts with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return is written as inert text (OWASP's CSV/formula-injection
+rule): by default the text gets a leading apostrophe, which survives a later "Save as CSV";
+with ``formula_guard="style"`` the text is kept exactly and the cell is marked as text
+(string type plus Excel's quote-prefix flag) instead. Either way no cell is ever a formula.
+Characters XML cannot hold (control characters, lone surrogates) become U+FFFD and texts
+longer than Excel's 32,767-character cell limit are cut with a marker.
+
+>>> import tempfile, pathlib
+>>> frame = pd.DataFrame({"姓名": ["张伟", "李娜"], "phone": ["13800138000", "13900139000"],
+...                       "send_state": ["delivered", "failed"], "reply": ["=1+1", pd.NA]})
+>>> out = export_excel(frame, pathlib.Path(tempfile.mkdtemp()) / "campaign.xlsx")
+>>> out.name
+'campaign.xlsx'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.cell import Cell, WriteOnlyCell  # type: ignore[import-untyped]
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # type: ignore[import-untyped]
+from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[import-untyped]
+
+from ._protocol import BEIJING
+from .codes import describe_status, is_final_status
+from .errors import InputError
+
+__all__ = [
+    "DETAILS_SHEET",
+    "REPLIES_SHEET",
+    "SEND_STATES",
+    "SUMMARY_SHEET",
+    "export_excel",
+    "summarize",
+]
+
+DETAILS_SHEET = "明细 Details"
+SUMMARY_SHEET = "汇总 Summary"
+REPLIES_SHEET = "回复 Replies"
+
+#: Every ``send_state`` of the ledger, in campaign order, with a Chinese label.
+SEND_STATES: dict[str, str] = {
+    "delivered": "已送达",
+    "sent": "已提交待回执",
+    "failed": "发送失败",
+    "rejected": "网关拒绝",
+    "unknown": "结果未知",
+    "cancelled": "已取消",
+    "claimed": "发送中",
+    "pending": "待发送",
+    "skipped": "已跳过",
+}
+#: States in which the gateway accepted the number (it has an SmsId and is billed).
+ACCEPTED_STATES = frozenset({"sent", "delivered", "failed"})
+
+# (fill, font colour) per send_state: Excel's own Good / Bad / Neutral palette.
+_STATE_COLOURS: dict[str, tuple[str, str]] = {
+    "delivered": ("C6EFCE", "006100"),
+    "sent": ("DDEBF7", "1F4E78"),
+    "failed": ("FFC7CE", "9C0006"),
+    "rejected": ("FFC7CE", "9C0006"),
+    "unknown": ("FFEB9C", "9C5700"),
+    "cancelled": ("E4DFEC", "5B3E83"),
+    "claimed": ("D9D9D9", "404040"),
+    "pending": ("D9D9D9", "404040"),
+    "skipped": ("F2F2F2", "7F7F7F"),
+}
+
+_RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+# what openpyxl would otherwise turn into an error cell
+_EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_CELL = 32_767
+_TRUNCATED = "…[truncated: longer than Excel's 32,767-character cell limit]"
+_MAX_ROWS = 1_048_576
+_MAX_COLS = 16_384
+_BIG_INT = 10**10  # integer columns at or above this are identifiers: written as text
+_TEXT_COLUMNS = frozenset({"phone", "sms_id", "recv_number", "add_num"})
+_DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+_WIDTH_SAMPLE = 2_000
+
+FormulaGuard = Literal["apostrophe", "style"]
+
+
+class _LedgerLike(Protocol):
+    def status_frame(self, campaign: str) -> pd.DataFrame: ...  # pragma: no cover
+
+    def replies_frame(self, campaign: str) -> pd.DataFrame: ...  # pragma: no cover
+
+
+# --------------------------------------------------------------------------------------
+# where the data comes from
+
+
+def status_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.DataFrame:
+    """The merged/status frame behind ``data``: the frame itself, or ``ledger.status_frame``.
+
+    Args:
+        data: a merged frame, or a ledger-like object with ``status_frame(campaign)``.
+        campaign: required when ``data`` is a ledger.
+
+    Raises:
+        InputError: ``data`` is neither, or a ledger was given without a campaign.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "status_frame"):
+        if campaign is None:
+            raise InputError(
+                "A ledger was given without campaign=: pass the campaign name, e.g. "
+                "campaign='spring-sale', or pass the merged frame from merge_status()."
+            )
+        frame = data.status_frame(campaign)
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"status_frame({campaign!r}) did not return a DataFrame")
+        return frame
+    raise InputError(
+        f"Expected a DataFrame (from merge_status) or a Ledger with campaign=, "
+        f"got {type(data).__name__}."
+    )
+
+
+def replies_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.DataFrame | None:
+    """The replies frame of a ledger (``ledger.replies_frame(campaign)``), or ``None``
+    when ``data`` is a DataFrame (then the frame's own reply columns are used)."""
+    if isinstance(data, pd.DataFrame):
+        return None
+    if hasattr(data, "replies_frame"):
+        if campaign is None:
+            raise InputError("A ledger was given without campaign=: pass the campaign name.")
+        frame = data.replies_frame(campaign)
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"replies_frame({campaign!r}) did not return a DataFrame")
+        return frame
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# the summary table
+
+
+def _bool_column(df: pd.DataFrame, name: str) -> pd.Series | None:
+    if name not in df.columns:
+        return None
+    return df[name].astype("boolean").fillna(False).astype(bool)
+
+
+def _state_column(df: pd.DataFrame) -> pd.Series | None:
+    if "send_state" not in df.columns:
+        return None
+    return df["send_state"].astype("string").str.strip().str.lower()
+
+
+def accepted_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows the gateway accepted (``send_state`` sent, delivered or failed; without a
+    ``send_state`` column: a non-zero ``sms_id``)."""
+    state = _state_column(df)
+    if state is not None:
+        return state.isin(list(ACCEPTED_STATES)).fillna(False).astype(bool)
+    if "sms_id" in df.columns:
+        ids = pd.to_numeric(df["sms_id"], errors="coerce")
+        return (ids.notna() & (ids != 0)).astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def delivered_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows delivered to the handset (``send_state`` delivered, or vendor status 12)."""
+    state = _state_column(df)
+    if state is not None:
+        return (state == "delivered").fillna(False).astype(bool)
+    if "status" in df.columns:
+        return (pd.to_numeric(df["status"], errors="coerce") == 12).fillna(False).astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def sendable_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows that could be sent (``sendable``; without it: a phone and no phone problem)."""
+    flag = _bool_column(df, "sendable")
+    if flag is not None:
+        return flag
+    mask = pd.Series(True, index=df.index)
+    if "phone" in df.columns:
+        mask &= df["phone"].notna()
+    if "phone_problem" in df.columns:
+        mask &= df["phone_problem"].isna()
+    return mask.astype(bool)
+
+
+def replied_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows with at least one reply."""
+    if "reply_count" in df.columns:
+        counts = pd.to_numeric(df["reply_count"], errors="coerce").fillna(0)
+        return (counts > 0).astype(bool)
+    if "reply" in df.columns:
+        return df["reply"].notna().astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def _blank_to_na(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return text.where(text != "")
+
+
+def _skip_reasons(df: pd.DataFrame) -> pd.Series:
+    """Why each skipped row was not sent (NA for rows that were not skipped).
+
+    A row is skipped when its ``send_state`` is ``skipped``, or (without a state) when it
+    is not sendable. The reason is the phone problem, else the ledger's ``send_error``,
+    else "opted out", else the first warning.
+    """
+    state = _state_column(df)
+    skipped = (state == "skipped").fillna(False) if state is not None else ~sendable_mask(df)
+    reason = pd.Series(pd.NA, index=df.index, dtype="object")
+    for column in ("phone_problem", "send_error"):
+        if column in df.columns:
+            text = _blank_to_na(df[column])
+            reason = reason.where(reason.notna(), text.astype("object"))
+    opted = _bool_column(df, "opted_out")
+    if opted is not None:
+        reason = reason.where(reason.notna() | ~opted, "已退订 opted out")
+    if "warnings" in df.columns:
+        text = _blank_to_na(df["warnings"])
+        reason = reason.where(reason.notna(), text.astype("object"))
+    reason = reason.where(reason.notna(), "未记录原因 no reason recorded")
+    return reason.where(skipped.astype(bool), pd.NA)
+
+
+def _row(section: str, item: str, value: Any, unit: str, share: float | None = None) -> dict:
+    return {"section": section, "item": item, "value": value, "share": share, "unit": unit}
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def summarize(
+    data: pd.DataFrame | Any,
+    campaign: str | None = None,
+    *,
+    price_per_part: float | None = None,
+    replies: pd.DataFrame | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The campaign in numbers, as a tidy table (what the summary sheet shows).
+
+    Columns: ``section`` (概况 Overview, 发送状态 By send state, 回执状态 By delivery
+    status, 运营商代码 By carrier code, 跳过原因 Skipped by reason), ``item``, ``value``,
+    ``share`` (a fraction of the section's base: rows for states and reasons, accepted
+    messages for statuses and carrier codes) and ``unit`` (count, parts, ratio, money,
+    text, datetime). Sections whose columns the frame lacks are left out. The input is
+    not modified.
+
+    The delivery rate is delivered / accepted (sent, delivered or failed); the reply rate
+    is rows with a reply / accepted. Cost is parts accepted × ``price_per_part`` (the
+    vendor bills accepted messages), the estimate is parts of sendable rows × price.
+
+    Args:
+        data: a merged frame, or a ledger with ``campaign``.
+        campaign: the campaign name (shown; required with a ledger).
+        price_per_part: price of one billed part, in your currency; adds cost rows.
+        replies: a replies frame; adds the number of replies received.
+        now: the export time to show (default: now, Beijing time).
+
+    >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", None],
+    ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
+    ...                    "send_state": ["delivered", "failed", "skipped"]})
+    >>> s = summarize(df, price_per_part=0.05).set_index("item")
+    >>> int(s.loc["已送达 Delivered", "value"]), s.loc["送达率 Delivery rate", "value"]
+    (1, 0.5)
+    >>> round(s.loc["费用 Cost (parts accepted × price)", "value"], 2)
+    0.15
+    """
+    df = status_data(data, campaign)
+    if replies is None:
+        replies = replies_data(data, campaign)
+    if price_per_part is not None and (
+        not isinstance(price_per_part, (int, float)) or price_per_part < 0
+    ):
+        raise InputError(f"price_per_part must be a number ≥ 0, got {price_per_part!r}.")
+    stamp = now if now is not None else datetime.now(BEIJING)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(BEIJING).replace(tzinfo=None)
+
+    ov = "概况 Overview"
+    rows: list[dict] = []
+    if campaign is not None:
+        rows.append(_row(ov, "活动 Campaign", str(campaign), "text"))
+    rows.append(_row(ov, "导出时间 Exported at (Beijing)", stamp, "datetime"))
+    n = len(df)
+    sendable = sendable_mask(df)
+    accepted = accepted_mask(df)
+    delivered = delivered_mask(df)
+    n_acc, n_del = int(accepted.sum()), int(delivered.sum())
+    rows.append(_row(ov, "行数 Rows", n, "count"))
+    rows.append(
+        _row(ov, "可发送 Sendable", int(sendable.sum()), "count", _ratio(int(sendable.sum()), n))
+    )
+    reasons = _skip_reasons(df)
+    rows.append(
+        _row(
+            ov,
+            "跳过 Skipped",
+            int(reasons.notna().sum()),
+            "count",
+            _ratio(int(reasons.notna().sum()), n),
+        )
+    )
+    has_state = "send_state" in df.columns or "sms_id" in df.columns
+    if has_state:
+        rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
+        rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n_acc)))
+        rows.append(_row(ov, "送达率 Delivery rate", _ratio(n_del, n_acc), "ratio"))
+    if "status" in df.columns:
+        status = pd.to_numeric(df["status"], errors="coerce")
+        final = status.map(lambda s: bool(pd.notna(s) and is_final_status(int(s))))
+        awaiting = int((accepted & ~final.astype(bool)).sum())
+        rows.append(
+            _row(
+                ov, "待最终回执 Awaiting a final report", awaiting, "count", _ratio(awaiting, n_acc)
+            )
+        )
+    if "reply" in df.columns or "reply_count" in df.columns:
+        n_rep = int(replied_mask(df).sum())
+        rows.append(_row(ov, "有回复 Rows with replies", n_rep, "count", _ratio(n_rep, n_acc)))
+        rows.append(_row(ov, "回复率 Reply rate", _ratio(n_rep, n_acc), "ratio"))
+    if replies is not None:
+        rows.append(_row(ov, "收到回复 Replies received", len(replies), "count"))
+    opted = _bool_column(df, "opted_out")
+    if opted is not None:
+        rows.append(
+            _row(ov, "退订 Opted out", int(opted.sum()), "count", _ratio(int(opted.sum()), n_acc))
+        )
+    if "parts" in df.columns:
+        parts = pd.to_numeric(df["parts"], errors="coerce").fillna(0)
+        planned = int(parts[sendable].sum())
+        billed = int(parts[accepted].sum())
+        rows.append(_row(ov, "计划条数 Parts planned (sendable rows)", planned, "parts"))
+        if has_state:
+            rows.append(_row(ov, "计费条数 Parts accepted (billed)", billed, "parts"))
+        if price_per_part is not None:
+            rows.append(_row(ov, "单价 Price per part", float(price_per_part), "money"))
+            rows.append(
+                _row(
+                    ov,
+                    "预计费用 Estimate (parts planned × price)",
+                    planned * float(price_per_part),
+                    "money",
+                )
+            )
+            if has_state:
+                rows.append(
+                    _row(
+                        ov,
+                        "费用 Cost (parts accepted × price)",
+                        billed * float(price_per_part),
+                        "money",
+                    )
+                )
+
+    state = _state_column(df)
+    if state is not None:
+        sec = "发送状态 By send state"
+        counts = state.fillna("(none)").value_counts()
+        order = [s for s in SEND_STATES if s in counts.index]
+        order += sorted(s for s in counts.index if s not in SEND_STATES)
+        for s in order:
+            label = f"{s} {SEND_STATES[s]}" if s in SEND_STATES else str(s)
+            rows.append(_row(sec, label, int(counts[s]), "count", _ratio(int(counts[s]), n)))
+
+    if "status" in df.columns:
+        sec = "回执状态 By delivery status"
+        status = pd.to_numeric(df["status"], errors="coerce")
+        counts = status.dropna().astype(int).value_counts().sort_index()
+        for code, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
+            rows.append(_row(sec, describe_status(code), count, "count", _ratio(count, n_acc)))
+        waiting = int((accepted & status.isna()).sum())
+        if waiting:
+            rows.append(
+                _row(sec, "(未收到回执 no report yet)", waiting, "count", _ratio(waiting, n_acc))
+            )
+
+    if "ex_status" in df.columns:
+        sec = "运营商代码 By carrier code (ExStatus)"
+        codes = _blank_to_na(df["ex_status"]).dropna()
+        for code, count in codes.value_counts().items():
+            rows.append(_row(sec, str(code), int(count), "count", _ratio(int(count), n_acc)))
+
+    reason_counts = reasons.dropna().value_counts()
+    if len(reason_counts):
+        sec = "跳过原因 Skipped by reason"
+        for reason, count in reason_counts.items():
+            rows.append(_row(sec, str(reason), int(count), "count", _ratio(int(count), n)))
+
+    out = pd.DataFrame(rows, columns=["section", "item", "value", "share", "unit"])
+    out["value"] = out["value"].astype(object)
+    out["share"] = pd.to_numeric(out["share"], errors="coerce").astype("float64")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# cell conversion
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a spreadsheet: East Asian wide/full-width characters
+    count double.
+
+    >>> display_width("abc"), display_width("张伟"), display_width("短信 SMS")
+    (3, 4, 8)
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _clean_text(text: str) -> str:
+    if _ILLEGAL_XML.search(text):
+        text = _ILLEGAL_XML.sub("\ufffd", text)
+    if len(text) > _MAX_CELL:
+        text = text[: _MAX_CELL - len(_TRUNCATED)] + _TRUNCATED
+    return text
+
+
+class _CellFactory:
+    """Builds the few styled cells of a write-only sheet from shared style templates."""
+
+    def __init__(self, ws: WriteOnlyWorksheet, guard: FormulaGuard) -> None:
+        self.ws = ws
+        self.guard = guard
+        self.text_style = self._template(number_format="@")
+        self.quoted_style = self._template(number_format="@", quotePrefix=True)
+        self.date_style = self._template(number_format=_DATE_FORMAT)
+        self.state_styles = {
+            state: self._template(
+                fill=PatternFill("solid", start_color=fill, end_color=fill),
+                font=Font(color=font),
+            )
+            for state, (fill, font) in _STATE_COLOURS.items()
+        }
+
+    def _template(self, **attrs: Any) -> Any:
+        cell = WriteOnlyCell(self.ws)
+        for name, value in attrs.items():
+            setattr(cell, name, value)
+        return cell._style
+
+    def text(self, value: str, *, as_text: bool = False, style: Any = None) -> str | Cell:
+        """A string as an inert text cell (plain ``str`` when nothing is needed)."""
+        value = _clean_text(value)
+        risky = value.startswith(_RISKY_START)
+        if risky and self.guard == "apostrophe":
+            value = "'" + value
+            risky = False
+        if not (risky or as_text or style is not None or value in _EXCEL_ERRORS):
+            return value
+        if style is None:
+            style = self.quoted_style if risky else self.text_style
+        cell = Cell(self.ws, row=1, column=1, value=value, style_array=style)
+        cell.data_type = "s"  # never a formula, never an error value
+        return cell
+
+    def date(self, value: datetime | date) -> Cell:
+        return Cell(self.ws, row=1, column=1, value=value, style_array=self.date_style)
+
+    def convert(self, value: Any) -> Any:
+        """Any Python value to what the sheet stores (the slow, general path)."""
+        if value is None or value is pd.NA or value is pd.NaT:
+            return None
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, (int, np.integer)):
+            number = int(value)
+            return self.text(str(number), as_text=True) if abs(number) >= _BIG_INT else number
+        if isinstance(value, (float, np.floating)):
+            real = float(value)
+            if math.isnan(real):
+                return None
+            return real if math.isfinite(real) else self.text(str(real))
+        if isinstance(value, str):
+            return self.text(value, as_text=bool(_DIGITS.fullmatch(value)))
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(BEIJING).replace(tzinfo=None)
+            return self.date(value)
+        if isinstance(value, date):
+            return self.date(value)
+        if isinstance(value, (time, timedelta)):
+            return value
+        if isinstance(value, np.datetime64):
+            return self.convert(pd.Timestamp(value))
+        if isinstance(value, pd.Timedelta):
+            return value.to_pytimedelta()
+        if isinstance(value, bytes):
+            return self.text(value.decode("utf-8", errors="replace"))
+        return self.text(str(value))
+
+
+def _column_values(series: pd.Series, name: str, cells: _CellFactory) -> list[Any]:
+    """One column as the list of values/cells to write, vectorised where the dtype allows."""
+    n = len(series)
+    if n == 0:
+        return []
+    notna = series.notna().to_numpy()
+    dtype = series.dtype
+    if name == "send_state":
+        out: list[Any] = [None] * n
+        for i, value in enumerate(series.astype("object").tolist()):
+            if notna[i]:
+                text = str(value)
+                out[i] = cells.text(text, style=cells.state_styles.get(text.strip().lower()))
+        return out
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        local = series.dt.tz_convert(BEIJING).dt.tz_localize(None)
+        return [cells.date(v) if ok else None for v, ok in zip(local.tolist(), notna, strict=True)]
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return [cells.date(v) if ok else None for v, ok in zip(series.tolist(), notna, strict=True)]
+    if pd.api.types.is_bool_dtype(dtype):
+        return [bool(v) if ok else None for v, ok in zip(series.tolist(), notna, strict=True)]
+    if pd.api.types.is_integer_dtype(dtype):
+        values = series.astype("object").tolist()
+        as_text = name in _TEXT_COLUMNS or bool(
+            (series.dropna().abs() >= _BIG_INT).any() if notna.any() else False
+        )
+        if as_text:
+            return [
+                cells.text(str(v), as_text=True) if ok else None
+                for v, ok in zip(values, notna, strict=True)
+            ]
+        return [int(v) if ok else None for v, ok in zip(values, notna, strict=True)]
+    if pd.api.types.is_float_dtype(dtype):
+        reals = series.astype("float64").to_numpy()
+        if np.isfinite(reals[notna]).all():
+            return [float(v) if ok else None for v, ok in zip(reals.tolist(), notna, strict=True)]
+        return [cells.convert(v) for v in reals.tolist()]
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        strings = series.astype("string")
+        values = series.astype("object").tolist()
+        flagged = (
+            (
+                strings.str.startswith(_RISKY_START)
+                | strings.str.fullmatch(r"[0-9]+")
+                | strings.str.contains(_ILLEGAL_XML.pattern, regex=True)
+                | (strings.str.len() > _MAX_CELL)
+                | strings.isin(list(_EXCEL_ERRORS))
+            )
+            .fillna(False)
+            .to_numpy(dtype=bool)
+        )
+        as_text = name in _TEXT_COLUMNS
+        out = [None if not ok else v for v, ok in zip(values, notna, strict=True)]
+        for at in np.flatnonzero(flagged | (notna & as_text)).tolist():
+            text = values[at]
+            out[at] = cells.text(text, as_text=as_text or bool(_DIGITS.fullmatch(text)))
+        return out
+    # object, categorical and anything else: value by value
+    values = series.astype("object").tolist()
+    if name in _TEXT_COLUMNS:
+        return [
+            None if not ok else cells.text(_plain_id(v), as_text=True)
+            for v, ok in zip(values, notna, strict=True)
+        ]
+    return [cells.convert(v) if ok else None for v, ok in zip(values, notna, strict=True)]
+
+
+def _plain_id(value: Any) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _column_width(header: str, values: Sequence[Any], series: pd.Series) -> float:
+    widest = display_width(header) + 2  # room for the filter button
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+        series.dtype
+    ):
+        return max(widest, 20)
+    for value in values[:_WIDTH_SAMPLE]:
+        if value is None:
+            continue
+        if isinstance(value, Cell):
+            value = value.value
+        if isinstance(value, (datetime, date)):
+            width = 20
+        elif isinstance(value, float):
+            width = len(f"{value:.6g}")
+        else:
+            width = display_width(str(value).split("\n", 1)[0])
+        widest = max(widest, width)
+    return float(min(max(widest + 1, 8), 60))
+
+
+# --------------------------------------------------------------------------------------
+# sheets
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
+_HEADER_BORDER = Border(bottom=Side(style="thin", color="8EA9DB"))
+_SECTION_FONT = Font(bold=True, color="1F4E78", size=12)
+_TITLE_FONT = Font(bold=True, size=14)
+_SHARE_FONT = Font(italic=True, color="7F7F7F")
+
+
+def _header_cells(ws: WriteOnlyWorksheet, cells: _CellFactory, names: Iterable[str]) -> list:
+    row = []
+    for name in names:
+        value = _clean_text(name)
+        if value.startswith(_RISKY_START) and cells.guard == "apostrophe":
+            value = "'" + value
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.border = _HEADER_BORDER
+        cell.alignment = Alignment(vertical="center")
+        if value.startswith(_RISKY_START):
+            cell.quotePrefix = True
+        row.append(cell)
+    return row
+
+
+def _write_table(ws: WriteOnlyWorksheet, df: pd.DataFrame, guard: FormulaGuard) -> None:
+    """A frame as a filterable table with a frozen header (write-only: widths first)."""
+    cells = _CellFactory(ws, guard)
+    headers = [str(c) for c in df.columns]
+    columns = [_column_values(df.iloc[:, i], headers[i], cells) for i in range(df.shape[1])]
+    for i, header in enumerate(headers):
+        letter = get_column_letter(i + 1)
+        ws.column_dimensions[letter].width = _column_width(header, columns[i], df.iloc[:, i])
+    ws.freeze_panes = "A2"
+    if headers:
+        last = get_column_letter(len(headers))
+        ws.auto_filter.ref = f"A1:{last}{len(df) + 1}"
+    ws.append(_header_cells(ws, cells, headers))
+    for row in zip(*columns, strict=True):
+        ws.append(row)
+
+
+_UNIT_FORMATS = {
+    "count": "#,##0",
+    "parts": "#,##0",
+    "ratio": "0.0%",
+    "money": "#,##0.00",
+    "datetime": _DATE_FORMAT,
+}
+
+
+def _summary_value(ws: WriteOnlyWorksheet, cells: _CellFactory, value: Any, unit: str) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit == "text":
+        return cells.text(str(value))
+    if unit == "datetime":
+        return cells.convert(value)
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = _UNIT_FORMATS.get(unit, "General")
+    return cell
+
+
+def _write_summary(
+    ws: WriteOnlyWorksheet, table: pd.DataFrame, guard: FormulaGuard, images: list[Any]
+) -> None:
+    cells = _CellFactory(ws, guard)
+    for letter, width in (("A", 46), ("B", 22), ("C", 10), ("D", 3)):
+        ws.column_dimensions[letter].width = width
+    title = WriteOnlyCell(ws, value="短信活动汇总 Campaign summary")
+    title.font = _TITLE_FONT
+    ws.append([title])
+    for section, part in table.groupby("section", sort=False):
+        ws.append([])
+        head = WriteOnlyCell(ws, value=str(section))
+        head.font = _SECTION_FONT
+        share_head = None
+        if part["share"].notna().any():
+            share_head = WriteOnlyCell(ws, value="占比 share")
+            share_head.font = _SHARE_FONT
+        ws.append([head, None, share_head])
+        for item, value, share, unit in zip(
+            part["item"], part["value"], part["share"], part["unit"], strict=True
+        ):
+            share_cell = None
+            if not pd.isna(share):
+                share_cell = WriteOnlyCell(ws, value=float(share))
+                share_cell.number_format = "0.0%"
+                share_cell.font = _SHARE_FONT
+            ws.append(
+                [cells.text(str(item)), _summary_value(ws, cells, value, str(unit)), share_cell]
+            )
+    for i, image in enumerate(images):
+        image.anchor = f"E{2 + i * 24}"
+        ws.add_image(image)
+
+
+def _replies_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The replies sheet built from a merged frame: one row per row that has a reply."""
+    known = {
+        "phone",
+        "phone_problem",
+        "content",
+        "chars",
+        "parts",
+        "warnings",
+        "sendable",
+        "sms_id",
+        "send_state",
+        "send_code",
+        "send_error",
+        "status",
+        "status_text",
+        "sent_time",
+        "report_time",
+        "reply_time",
+        "ex_status",
+        "reply",
+        "reply_count",
+        "opted_out",
+        "row_key",
+        "batch_id",
+    }
+    contact = [c for c in df.columns if c not in known]
+    columns = {
+        "phone": "phone",
+        **{c: c for c in contact},
+        "reply_time": "recv_time",
+        "reply": "content",
+        "reply_count": "reply_count",
+        "opted_out": "opt_out",
+        "sms_id": "sms_id",
+    }
+    present = {src: dst for src, dst in columns.items() if src in df.columns}
+    if "reply" not in df.columns and "reply_time" not in df.columns:
+        return pd.DataFrame(columns=["phone", "recv_time", "content", "opt_out", "sms_id"])
+    has = df["reply"].notna() if "reply" in df.columns else df["reply_time"].notna()
+    return df.loc[has, list(present)].rename(columns=present).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# the file
+
+
+def _check_target(path: Path) -> Path:
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise InputError(
+            f"Cannot write {str(path)!r}: an Excel workbook needs the .xlsx extension "
+            f"(Excel refuses to open it otherwise). Use e.g. {str(path.with_suffix('.xlsx'))!r}."
+        )
+    if path.is_dir():
+        raise InputError(
+            f"Cannot write {str(path)!r}: it is a folder. Give a file name such as "
+            f"{str(path / 'campaign.xlsx')!r}."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"Cannot create the folder {str(path.parent)!r} for the workbook: "
+            f"{exc.strerror or exc}. Choose a folder you can write to."
+        ) from exc
+    return path
+
+
+def _save_atomically(workbook: Workbook, path: Path) -> None:
+    # a hidden sibling, created with the user's umask (mkstemp would make it 0600)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        workbook.save(tmp)
+        os.replace(tmp, path)
+    except PermissionError as exc:
+        raise InputError(
+            f"Cannot write the workbook {str(path)!r}: permission denied. If the file is "
+            f"open in Excel or WPS, close it and export again; otherwise check the "
+            f"permissions of the file and of {str(path.parent)!r}, or choose another path."
+        ) from exc
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write the workbook {str(path)!r}: {exc.strerror or exc}. "
+            f"Check the disk and the folder, then export again."
+        ) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _chart_images(data: Any, campaign: str | None, replies: pd.DataFrame | None) -> list[Any]:
+    from openpyxl.drawing.image import Image  # type: ignore[import-untyped]
+
+    from . import plots
+
+    images = []
+    for axes in plots._draw_all(data, campaign, replies=replies).values():
+        buffer = io.BytesIO()
+        plots.root_figure(axes).savefig(buffer, format="png", dpi=100)
+        buffer.seek(0)
+        images.append(Image(buffer))
+    return images
+
+
+def export_excel(
+    df: pd.DataFrame | Any,
+    path: str | os.PathLike[str],
+    *,
+    summary: bool = True,
+    replies: pd.DataFrame | None = None,
+    charts: bool = False,
+    price_per_part: float | None = None,
+    campaign: str | None = None,
+    formula_guard: FormulaGuard = "apostrophe",
+) -> Path:
+    """Write the campaign workbook (details, summary, replies) and return its path.
+
+    The file is written to a temporary file next to ``path`` and moved into place, so a
+    crash never leaves half a workbook; missing parent folders are created. ``df`` is
+    not modified.
+
+    Args:
+        df: the merged frame (``merge_status``), or a ledger with ``campaign=``.
+        path: where to write; must end in ``.xlsx``. An existing file is replaced.
+        summary: add the ``汇总 Summary`` sheet (see :func:`summarize`).
+        replies: the replies frame for the ``回复 Replies`` sheet; by default the ledger's
+            (when ``df`` is a ledger) or the latest reply of each row of the frame.
+        charts: embed the PNG charts of :mod:`mobset_campaign.plots` in the summary sheet
+            (needs ``summary=True``).
+        price_per_part: adds cost rows to the summary.
+        campaign: the campaign name (shown in the summary; required with a ledger).
+        formula_guard: ``"apostrophe"`` (default) prefixes risky texts with ``'``, which
+            stays inert even after a "Save as CSV"; ``"style"`` keeps the text exact and
+            relies on the cell being a text cell with Excel's quote-prefix flag.
+
+    Returns:
+        The path of the written workbook.
+
+    Raises:
+        InputError: the path is a folder, not ``.xlsx``, cannot be written (open in
+            Excel, no permission), or the frame is too large for one sheet.
+    """
+    if formula_guard not in ("apostrophe", "style"):
+        raise InputError(f"formula_guard must be 'apostrophe' or 'style', got {formula_guard!r}.")
+    frame = status_data(df, campaign)
+    if replies is None:
+        replies = replies_data(df, campaign)
+    if replies is not None and not isinstance(replies, pd.DataFrame):
+        raise InputError(f"replies= must be a DataFrame, got {type(replies).__name__}.")
+    if len(frame) + 1 > _MAX_ROWS or frame.shape[1] > _MAX_COLS:
+        raise InputError(
+            f"The frame has {len(frame):,} rows and {frame.shape[1]:,} columns; one Excel "
+            f"sheet holds at most {_MAX_ROWS - 1:,} rows and {_MAX_COLS:,} columns. "
+            f"Export it in parts (e.g. df.iloc[:1_000_000])."
+        )
+    if charts and not summary:
+        raise InputError("charts=True embeds the charts in the summary sheet: keep summary=True.")
+    target = _check_target(Path(path))
+
+    workbook = Workbook(write_only=True)
+    # the summary opens first: the numbers (and charts) a reader wants to see
+    summary_sheet = workbook.create_sheet(SUMMARY_SHEET) if summary else None
+    details = workbook.create_sheet(DETAILS_SHEET)
+    replies_sheet = workbook.create_sheet(REPLIES_SHEET)
+    if summary_sheet is not None:
+        table = summarize(frame, campaign, price_per_part=price_per_part, replies=replies)
+        images = _chart_images(frame, campaign, replies) if charts else []
+        _write_summary(summary_sheet, table, formula_guard, images)
+    _write_table(details, frame, formula_guard)
+    reply_table = replies if replies is not None else _replies_table(frame)
+    _write_table(replies_sheet, reply_table, formula_guard)
+    _save_atomically(workbook, target)
+    return target

@@ -1,0 +1,727 @@
+"""Charts of a campaign: funnel, delivery statuses, time to delivery, replies.
+
+Every function takes a merged frame (``merge_status``) — or a ledger plus ``campaign=`` —
+draws on ``ax`` when given, and returns the :class:`~matplotlib.axes.Axes` it drew on
+(``ax.figure`` is the figure to save). Without ``ax`` each chart gets its own
+:class:`~matplotlib.figure.Figure` that pyplot never sees: nothing leaks between calls, no
+window opens, any backend (Agg included) works, and in Jupyter the returned Axes shows
+itself as a picture. A frame with nothing to show yet (no reports, no replies) draws a
+readable "暂无数据 no data yet" chart instead of failing.
+
+Chinese labels: at import this module registers a CJK font with matplotlib's font
+manager — Noto Sans CJK SC shipped by ``mplfonts`` (SimHei from the same package, then any
+installed CJK font, as fallbacks). It does **not** change ``rcParams``: the charts here ask
+for ``[<your font.family>, <the CJK font>]`` on each text, so Latin text keeps your font
+and Chinese glyphs fall back to the CJK font. Call :func:`use_cjk_font` to get the same
+fallback in your own charts.
+
+>>> import pandas as pd
+>>> df = pd.DataFrame({"phone": ["13800138000"], "sendable": [True],
+...                    "send_state": ["delivered"], "status": [12]})
+>>> ax = plot_status(df)
+>>> ax.get_title()
+'回执状态 Delivery status'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ._protocol import BEIJING
+from .codes import STATUS_CODES, is_final_status
+from .errors import InputError
+from .export import (
+    accepted_mask,
+    delivered_mask,
+    replies_data,
+    sendable_mask,
+    status_data,
+)
+
+__all__ = [
+    "CJK_FONT",
+    "cjk_font_properties",
+    "plot_delivery_time",
+    "plot_funnel",
+    "plot_replies",
+    "plot_status",
+    "save_plots",
+    "use_cjk_font",
+]
+
+_log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------------------
+# fonts
+
+_BUNDLED = ("NotoSansCJKsc-Regular.otf", "SimHei.ttf")
+_KNOWN_CJK = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Hiragino Sans GB",
+    "Noto Sans CJK JP",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+
+
+def _register_cjk_font() -> str | None:
+    """Add the bundled CJK font to matplotlib's font manager; return its family name."""
+    spec = importlib.util.find_spec("mplfonts")  # locate only: importing it is not needed
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for folder in folders:
+        for filename in _BUNDLED:
+            path = Path(folder) / "fonts" / filename
+            if not path.is_file():
+                continue
+            try:
+                if str(path) not in known:
+                    font_manager.fontManager.addfont(str(path))
+                return font_manager.FontProperties(fname=str(path)).get_name()
+            except (OSError, RuntimeError, ValueError) as exc:  # a damaged font file
+                _log.warning("cannot load the CJK font %s: %s", path, exc)
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    for name in _KNOWN_CJK:
+        if name in installed:
+            return name
+    _log.warning(
+        "No CJK font found (mplfonts missing?): Chinese labels in charts will show as boxes. "
+        "Install mplfonts or a CJK font such as Noto Sans CJK SC."
+    )
+    return None
+
+
+#: The family name of the CJK font the charts use (``None`` when none was found).
+CJK_FONT: str | None = _register_cjk_font()
+
+
+def _families() -> list[str]:
+    family = mpl.rcParams["font.family"]
+    families = [family] if isinstance(family, str) else list(family)
+    if CJK_FONT is not None and CJK_FONT not in families:
+        families.append(CJK_FONT)
+    return families
+
+
+def cjk_font_properties(
+    size: float | str | None = None, **kwargs: Any
+) -> font_manager.FontProperties:
+    """Font properties for text that mixes Latin and Chinese: your ``font.family`` first,
+    the CJK font as the fallback for glyphs it lacks.
+
+    >>> cjk_font_properties(12).get_size()
+    12.0
+    """
+    return font_manager.FontProperties(family=_families(), size=size, **kwargs)
+
+
+def use_cjk_font() -> None:
+    """Opt in globally: append the CJK font to ``rcParams["font.family"]`` so your own
+    matplotlib charts render Chinese too (matplotlib falls back along that list per glyph).
+    """
+    mpl.rcParams["font.family"] = _families()
+
+
+# --------------------------------------------------------------------------------------
+# figure plumbing
+
+
+def root_figure(ax: Axes) -> Figure:
+    """The top-level Figure holding ``ax`` (the one to save)."""
+    figure = ax.get_figure(root=True)
+    if not isinstance(figure, Figure):
+        raise InputError("This Axes belongs to no figure: draw it on a Figure first.")
+    return figure
+
+
+class _ChartAxes(Axes):
+    """An Axes that shows itself as a PNG in Jupyter (its figure is not pyplot's)."""
+
+    name = "mobset_chart"
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        root_figure(self).savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+_SIZE = (8.0, 4.6)
+_GREEN, _RED, _PINK, _AMBER = "#2e7d32", "#c62828", "#ef9a9a", "#f9a825"
+_BLUE, _LIGHT_BLUE, _GREY, _LIGHT_GREY = "#1565c0", "#90caf9", "#9e9e9e", "#d6d6d6"
+_PURPLE, _DARK = "#7e57c2", "#263238"
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = _SIZE) -> Axes:
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise InputError(f"ax= must be a matplotlib Axes, got {type(ax).__name__}.")
+        return ax
+    figure = Figure(figsize=size, layout="constrained")
+    return figure.add_subplot(axes_class=_ChartAxes)
+
+
+def _title(ax: Axes, title: str, campaign: str | None) -> None:
+    text = f"{title} · {campaign}" if campaign else title
+    ax.set_title(text, fontproperties=cjk_font_properties(13), loc="left")
+
+
+def _label(ax: Axes, *, x: str | None = None, y: str | None = None) -> None:
+    if x is not None:
+        ax.set_xlabel(x, fontproperties=cjk_font_properties(10))
+    if y is not None:
+        ax.set_ylabel(y, fontproperties=cjk_font_properties(10))
+
+
+def _no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
+    """A readable empty chart instead of an error."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_facecolor("#fafafa")
+    _title(ax, title, campaign)
+    ax.text(
+        0.5,
+        0.58,
+        "暂无数据 No data yet",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="#607d8b",
+        fontproperties=cjk_font_properties(18),
+    )
+    ax.text(
+        0.5,
+        0.40,
+        hint,
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="#78909c",
+        fontproperties=cjk_font_properties(10),
+        wrap=True,
+    )
+    return ax
+
+
+def _legend(ax: Axes, **kwargs: Any) -> None:
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(prop=cjk_font_properties(9), frameon=False, **kwargs)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "–"
+
+
+# --------------------------------------------------------------------------------------
+# the charts
+
+
+def plot_funnel(
+    data: pd.DataFrame | Any, campaign: str | None = None, *, ax: Axes | None = None
+) -> Axes:
+    """Rows → sendable → accepted by the gateway → delivered, with the losses beside
+    each step (skipped; rejected, unknown, not sent yet, cancelled; failed, awaiting a
+    report). Each bar is as long as the step before it, so the losses add up visibly.
+
+    Args:
+        data: the merged frame, or a ledger with ``campaign``.
+        campaign: the campaign name (shown in the title; required with a ledger).
+        ax: draw on this Axes instead of a new figure.
+
+    Returns:
+        The Axes drawn on.
+    """
+    df = status_data(data, campaign)
+    ax = _axes(ax)
+    title = "送达漏斗 Delivery funnel"
+    if len(df) == 0:
+        return _no_data(
+            ax, title, campaign, "表格没有数据行 The frame has no rows: read contacts first."
+        )
+    n = len(df)
+    sendable = sendable_mask(df)
+    accepted = accepted_mask(df)
+    delivered = delivered_mask(df)
+    state = (
+        df["send_state"].astype("string").str.strip().str.lower()
+        if "send_state" in df.columns
+        else pd.Series(pd.NA, index=df.index, dtype="string")
+    )
+
+    def count(mask: pd.Series) -> int:
+        return int(mask.fillna(False).astype(bool).sum())
+
+    n_send, n_acc, n_del = count(sendable), count(accepted), count(delivered)
+    not_sent = sendable & ~accepted
+    gateway_losses = [
+        ("网关拒绝 rejected", count(not_sent & (state == "rejected")), _RED),
+        ("结果未知 unknown", count(not_sent & (state == "unknown")), _AMBER),
+        ("已取消 cancelled", count(not_sent & (state == "cancelled")), _PURPLE),
+    ]
+    waiting = n_send - n_acc - sum(c for _, c, _ in gateway_losses)
+    gateway_losses.append(("未发送 not sent yet", max(waiting, 0), _LIGHT_GREY))
+    failed = (
+        count(accepted & ~delivered & (state == "failed"))
+        if "send_state" in df.columns
+        else count(accepted & ~delivered & _final(df))
+    )
+    steps = [
+        ("总行数\nRows", n, _DARK, []),
+        ("可发送\nSendable", n_send, "#37474f", [("跳过 skipped", n - n_send, _GREY)]),
+        ("已提交\nAccepted", n_acc, _BLUE, gateway_losses),
+        (
+            "已送达\nDelivered",
+            n_del,
+            _GREEN,
+            [
+                ("发送失败 failed", failed, _PINK),
+                ("待回执 awaiting report", max(n_acc - n_del - failed, 0), _LIGHT_BLUE),
+            ],
+        ),
+    ]
+    positions = np.arange(len(steps))[::-1]
+    seen: set[str] = set()
+    props = cjk_font_properties(9)
+    for y, (_, value, colour, losses) in zip(positions, steps, strict=True):
+        ax.barh(y, value, color=colour, height=0.62)
+        inside = value >= n * 0.18
+        ax.text(
+            value - n * 0.01 if inside else value + n * 0.01,
+            y,
+            f"{value:,} ({_pct(value, n)})",
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else _DARK,
+            fontproperties=cjk_font_properties(10),
+        )
+        left = value
+        for label, lost, loss_colour in losses:
+            if lost <= 0:
+                continue
+            ax.barh(
+                y,
+                lost,
+                left=left,
+                color=loss_colour,
+                height=0.62,
+                label=None if label in seen else label,
+                edgecolor="white",
+                linewidth=0.8,
+            )
+            seen.add(label)
+            if lost >= n * 0.035:
+                ax.text(
+                    left + lost / 2,
+                    y,
+                    f"{lost:,}",
+                    ha="center",
+                    va="center",
+                    color=_DARK,
+                    fontproperties=props,
+                )
+            left += lost
+    ax.set_yticks(positions, [s[0] for s in steps], fontproperties=cjk_font_properties(10))
+    ax.set_xlim(0, n * 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.spines[["top", "right"]].set_visible(False)
+    _label(ax, x="号码数 numbers")
+    _title(ax, title, campaign)
+    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    return ax
+
+
+def _final(df: pd.DataFrame) -> pd.Series:
+    if "status" not in df.columns:
+        return pd.Series(False, index=df.index)
+    status = pd.to_numeric(df["status"], errors="coerce")
+    return status.map(lambda s: bool(pd.notna(s) and is_final_status(int(s)))).astype(bool)
+
+
+def _status_colour(code: int) -> str:
+    if code == 12:
+        return _GREEN
+    if code == 15:
+        return _AMBER
+    if code == 7:
+        return "#8e24aa"
+    if is_final_status(code):
+        return _RED
+    return _LIGHT_BLUE
+
+
+def plot_status(
+    data: pd.DataFrame | Any, campaign: str | None = None, *, ax: Axes | None = None
+) -> Axes:
+    """Delivery statuses reported by the gateway, labelled with the vendor's own texts
+    (e.g. "12 接收成功"), plus accepted messages with no report yet. Interim statuses
+    (0, 1, 10) are drawn light and marked "interim".
+
+    Args:
+        data: the merged frame, or a ledger with ``campaign``.
+        campaign: the campaign name (shown in the title; required with a ledger).
+        ax: draw on this Axes instead of a new figure.
+
+    Returns:
+        The Axes drawn on.
+    """
+    df = status_data(data, campaign)
+    ax = _axes(ax)
+    title = "回执状态 Delivery status"
+    status = (
+        pd.to_numeric(df["status"], errors="coerce")
+        if "status" in df.columns
+        else pd.Series(np.nan, index=df.index)
+    )
+    counts = status.dropna().astype(int).value_counts().sort_index()
+    waiting = int((accepted_mask(df) & status.isna()).sum())
+    if counts.empty and not waiting:
+        return _no_data(
+            ax,
+            title,
+            campaign,
+            "尚无回执 No delivery reports yet: send, then collect() the reports.",
+        )
+    labels, values, colours = [], [], []
+    for code, value in zip(counts.index.tolist(), counts.tolist(), strict=True):
+        info = STATUS_CODES.get(code)
+        text = f"{code} {info.text}" if info else f"{code} (未列出的状态 unlisted)"
+        if info and not is_final_status(code):
+            text += " (interim)"
+        labels.append(text)
+        values.append(int(value))
+        colours.append(_status_colour(code))
+    if waiting:
+        labels.append("未收到回执 no report yet")
+        values.append(waiting)
+        colours.append(_LIGHT_GREY)
+    total = sum(values)
+    positions = np.arange(len(values))[::-1]
+    ax.barh(positions, values, color=colours, height=0.6)
+    for y, value in zip(positions, values, strict=True):
+        ax.text(
+            value + total * 0.01,
+            y,
+            f"{value:,} ({_pct(value, total)})",
+            va="center",
+            color=_DARK,
+            fontproperties=cjk_font_properties(9),
+        )
+    ax.set_yticks(positions, labels, fontproperties=cjk_font_properties(10))
+    ax.set_xlim(0, max(values) * 1.22)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.spines[["top", "right"]].set_visible(False)
+    _label(ax, x="号码数 numbers")
+    _title(ax, title, campaign)
+    return ax
+
+
+def _delay_unit(seconds: np.ndarray) -> tuple[float, str]:
+    median = float(np.median(seconds))
+    if median < 120:
+        return 1.0, "秒 seconds"
+    if median < 2 * 3600:
+        return 60.0, "分钟 minutes"
+    return 3600.0, "小时 hours"
+
+
+def plot_delivery_time(
+    data: pd.DataFrame | Any,
+    campaign: str | None = None,
+    *,
+    ax: Axes | None = None,
+    bins: int = 30,
+) -> Axes:
+    """How long reports took: ``report_time − sent_time`` as a histogram (delivered and
+    not delivered stacked), with the median and the 90th percentile marked. A long tail
+    switches the x axis to a log scale; negative delays (clock skew) count as 0.
+
+    Args:
+        data: the merged frame, or a ledger with ``campaign``.
+        campaign: the campaign name (shown in the title; required with a ledger).
+        ax: draw on this Axes instead of a new figure.
+        bins: number of histogram bins.
+
+    Returns:
+        The Axes drawn on.
+    """
+    df = status_data(data, campaign)
+    ax = _axes(ax)
+    title = "回执耗时 Time from send to report"
+    if not {"sent_time", "report_time"} <= set(df.columns):
+        return _no_data(
+            ax, title, campaign, "缺少时间列 The frame has no sent_time/report_time columns."
+        )
+    sent = pd.to_datetime(df["sent_time"], errors="coerce", utc=True)
+    report = pd.to_datetime(df["report_time"], errors="coerce", utc=True)
+    delay = (report - sent).dt.total_seconds()
+    known = delay.notna()
+    if not known.any():
+        return _no_data(
+            ax,
+            title,
+            campaign,
+            "尚无回执 No delivery reports yet: collect() fetches them as they arrive.",
+        )
+    seconds = delay[known].clip(lower=0).to_numpy(dtype=float)
+    delivered = delivered_mask(df)[known].to_numpy(dtype=bool)
+    scale, unit = _delay_unit(seconds)
+    values = seconds / scale
+    positive = values[values > 0]
+    log = (
+        positive.size > 0
+        and values.max() > 30 * max(float(np.median(values)), 1e-9)
+        and positive.min() > 0
+    )
+    if log:
+        low = max(positive.min(), values.max() / 1e5)
+        edges = np.geomspace(low, values.max() * 1.0001, bins + 1)
+        values = np.clip(values, low, None)
+        ax.set_xscale("log")
+    else:
+        edges = np.linspace(0, max(values.max(), 1e-9) * 1.0001, bins + 1)
+    ax.hist(
+        [values[delivered], values[~delivered]],
+        bins=edges.tolist(),
+        stacked=True,
+        color=[_GREEN, _RED],
+        label=["接收成功 delivered", "其他 not delivered"],
+        edgecolor="white",
+        linewidth=0.5,
+    )
+    median, p90 = float(np.median(seconds)) / scale, float(np.percentile(seconds, 90)) / scale
+    ax.axvline(
+        median,
+        color=_DARK,
+        linestyle="--",
+        linewidth=1.4,
+        label=f"中位数 median {median:.3g} {unit.split()[1]}",
+    )
+    ax.axvline(
+        p90,
+        color=_DARK,
+        linestyle=":",
+        linewidth=1.2,
+        label=f"90% 分位 90th pct {p90:.3g} {unit.split()[1]}",
+    )
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.spines[["top", "right"]].set_visible(False)
+    _label(ax, x=f"发送到回执 send → report ({unit})", y="号码数 numbers")
+    _title(ax, title, campaign)
+    skew = int((delay[known] < 0).sum())
+    note = f"n = {int(known.sum()):,}" + (
+        f"; {skew} negative (clock skew) counted as 0" if skew else ""
+    )
+    ax.text(
+        0.99,
+        0.97,
+        note,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        color="#607d8b",
+        fontproperties=cjk_font_properties(8),
+    )
+    _legend(ax, loc="upper right", bbox_to_anchor=(1.0, 0.92))
+    return ax
+
+
+_FREQS = ("10s", "30s", "1min", "5min", "10min", "30min", "1h", "3h", "6h", "12h", "1D", "7D")
+
+
+def _replies_source(
+    data: pd.DataFrame | Any, campaign: str | None, replies: pd.DataFrame | None
+) -> pd.DataFrame:
+    """(time, opt_out) of every reply we can see, times in Beijing, naive."""
+    frame = replies if replies is not None else replies_data(data, campaign)
+    if frame is None:
+        frame = status_data(data, campaign)
+    if "recv_time" in frame.columns:
+        times = frame["recv_time"]
+        opt = frame["opt_out"] if "opt_out" in frame.columns else None
+    elif "reply_time" in frame.columns:
+        times = frame["reply_time"]
+        opt = frame["opted_out"] if "opted_out" in frame.columns else None
+    else:
+        return pd.DataFrame(
+            {"time": pd.Series(dtype="datetime64[ns]"), "opt_out": pd.Series(dtype=bool)}
+        )
+    times = pd.to_datetime(times, errors="coerce")
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert(BEIJING).dt.tz_localize(None)
+    flags = (
+        opt.astype("boolean").fillna(False).astype(bool)
+        if opt is not None
+        else pd.Series(False, index=frame.index)
+    )
+    out = pd.DataFrame({"time": times.to_numpy(), "opt_out": flags.to_numpy()})
+    return out[out["time"].notna()].reset_index(drop=True)
+
+
+def plot_replies(
+    data: pd.DataFrame | Any,
+    campaign: str | None = None,
+    *,
+    ax: Axes | None = None,
+    replies: pd.DataFrame | None = None,
+    freq: str | None = None,
+) -> Axes:
+    """Replies over time (Beijing time), with opt-outs (退订) stacked in red.
+
+    The replies come from ``replies`` when given, else from the ledger
+    (``replies_frame``), else from a replies frame passed as ``data`` (``recv_time``), else
+    from the merged frame's latest reply per row (``reply_time``, ``opted_out``).
+
+    Args:
+        data: the merged frame or a replies frame, or a ledger with ``campaign``.
+        campaign: the campaign name (shown in the title; required with a ledger).
+        ax: draw on this Axes instead of a new figure.
+        replies: a replies frame to plot instead.
+        freq: the bin width as a pandas frequency ("10min", "1h", "1D"); by default the
+            smallest of 10 s … 7 days that gives at most 60 bins.
+
+    Returns:
+        The Axes drawn on.
+    """
+    source = _replies_source(data, campaign, replies)
+    ax = _axes(ax)
+    title = "回复 Replies"
+    if source.empty:
+        return _no_data(
+            ax, title, campaign, "尚无回复 No replies yet: collect() fetches them as they arrive."
+        )
+    start, end = source["time"].min(), source["time"].max()
+    if freq is None:
+        span = max(end - start, pd.Timedelta(seconds=1))
+        freq = next((f for f in _FREQS if span / pd.Timedelta(f) <= 60), _FREQS[-1])
+    try:
+        width = pd.Timedelta(freq)
+    except ValueError as exc:
+        raise InputError(f"freq={freq!r} is not a time span like '10min', '1h' or '1D'.") from exc
+    bins = source.assign(bin=source["time"].dt.floor(width))
+    table = bins.groupby("bin")["opt_out"].agg(total="size", opted="sum")
+    table["other"] = table["total"] - table["opted"]
+    x = mdates.date2num(pd.DatetimeIndex(table.index).to_pydatetime())
+    days = width / pd.Timedelta(days=1)
+    ax.bar(x, table["other"], width=days * 0.9, align="edge", color=_BLUE, label="回复 replies")
+    ax.bar(
+        x,
+        table["opted"],
+        width=days * 0.9,
+        align="edge",
+        bottom=table["other"],
+        color=_RED,
+        label="退订 opt-outs",
+    )
+    ax.xaxis_date()
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlim(x.min() - days * 0.5, x.max() + days * 1.5)
+    ax.set_ylim(0, max(int(table["total"].max()), 1) * 1.3)  # headroom for the legend
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.spines[["top", "right"]].set_visible(False)
+    total, opted = len(source), int(source["opt_out"].sum())
+    _label(ax, x=f"北京时间 Beijing time (bins of {freq})", y="回复数 replies")
+    _title(ax, f"{title} {total:,} · 退订 opt-outs {opted:,} ({_pct(opted, total)})", campaign)
+    _legend(ax, loc="upper right")
+    return ax
+
+
+# --------------------------------------------------------------------------------------
+# all of them
+
+_CHARTS: dict[str, Callable[..., Axes]] = {
+    "funnel": plot_funnel,
+    "status": plot_status,
+    "delivery_time": plot_delivery_time,
+    "replies": plot_replies,
+}
+
+
+def _draw_all(
+    data: pd.DataFrame | Any, campaign: str | None = None, *, replies: pd.DataFrame | None = None
+) -> dict[str, Axes]:
+    frame = status_data(data, campaign)
+    if replies is None:
+        replies = replies_data(data, campaign)
+    drawn = {}
+    for name, chart in _CHARTS.items():
+        if name == "replies":
+            drawn[name] = plot_replies(frame, campaign, replies=replies)
+        else:
+            drawn[name] = chart(frame, campaign)
+    return drawn
+
+
+def save_plots(
+    data: pd.DataFrame | Any,
+    folder: str | os.PathLike[str],
+    campaign: str | None = None,
+    *,
+    replies: pd.DataFrame | None = None,
+    dpi: int = 150,
+    prefix: str = "",
+) -> list[Path]:
+    """Draw every chart and write them as PNGs: ``funnel.png``, ``status.png``,
+    ``delivery_time.png``, ``replies.png`` (each name after ``prefix``), creating the
+    folder. Each file is written to a temporary name and moved into place.
+
+    Returns:
+        The paths written, in that order.
+
+    Raises:
+        InputError: the folder cannot be created or written.
+    """
+    target = Path(folder)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"Cannot create the folder {str(target)!r} for the charts: "
+            f"{exc.strerror or exc}. Choose a folder you can write to."
+        ) from exc
+    written = []
+    for name, axes in _draw_all(data, campaign, replies=replies).items():
+        path = target / f"{prefix}{name}.png"
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=target)
+            with os.fdopen(fd, "wb") as handle:
+                root_figure(axes).savefig(handle, format="png", dpi=dpi)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(tmp)
+            raise InputError(
+                f"Cannot write the chart {str(path)!r}: {exc.strerror or exc}. "
+                f"Check the folder's permissions and free space."
+            ) from exc
+        written.append(path)
+    return written
