@@ -1,0 +1,403 @@
+"""The ledger: durable state, migrations, idempotent parsing, opt-outs, frames, threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mobset_campaign._protocol import BEIJING
+from mobset_campaign.client import Reply, Report
+from mobset_campaign.errors import LedgerError
+from mobset_campaign.ledger import Ledger, Outcome, is_opt_out, normalise_phone
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    with Ledger(":memory:") as led:
+        yield led
+
+
+def _register(led: Ledger, campaign: str, n: int, content: str = "hi") -> None:
+    led.ensure_campaign(campaign)
+    led.register(campaign, [(f"1350000{i:04d}", f"1350000{i:04d}", content, 1) for i in range(n)])
+
+
+def _send_all(led: Ledger, campaign: str, first_id: int = 1000, account: str = "a") -> None:
+    msgs = led.pending(campaign)
+    batch, claimed = led.claim(campaign, [m.id for m in msgs], account=account)
+    led.record_answer(
+        batch,
+        [
+            Outcome(mid, "sent", first_id + i, len(claimed), None)
+            for i, (mid, _) in enumerate(claimed)
+        ],
+        code=len(claimed),
+        message="ok",
+    )
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_file_ledger_uses_wal_and_records_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        assert [m[0] for m in led.migrations()] == [1]
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("SELECT id, name FROM migrations").fetchall() == [(1, "initial schema")]
+    con.close()
+    with Ledger(path) as again:  # reopening applies nothing twice
+        assert len(again.migrations()) == 1
+
+
+def test_default_path_is_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Ledger() as led:
+        led.suppress("13512346789")
+    assert (tmp_path / "mobset_ledger.sqlite").exists()
+    with Ledger("mobset_ledger.sqlite") as led:
+        assert led.suppressed_phones() == {"13512346789"}
+
+
+def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger(path).close()
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO migrations VALUES (99, 'future', '2099')")
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerError, match="newer mobset_campaign"):
+        Ledger(path)
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.xlsx"
+    path.write_bytes(b"PK\x03\x04 this is a workbook, not a ledger" * 100)
+    with pytest.raises(LedgerError, match=r"contacts\.xlsx"):
+        Ledger(path)
+
+
+def test_a_missing_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="does not exist"):
+        Ledger(tmp_path / "nope" / "l.sqlite")
+
+
+def test_a_closed_ledger_says_so() -> None:
+    led = Ledger(":memory:")
+    led.close()
+    led.close()  # idempotent
+    with pytest.raises(LedgerError, match="closed"):
+        led.suppressed_phones()
+
+
+# ---------------------------------------------------------------------------- suppression
+
+
+def test_suppression_normalises_and_keeps_the_first_reason(ledger: Ledger) -> None:
+    assert ledger.suppress(["+86 135-1234-6789", "8613612346789"], reason="complaint") == 2
+    assert ledger.suppress("13512346789", reason="again") == 0
+    assert ledger.suppressed_phones() == {"13512346789", "13612346789"}
+    frame = ledger.suppression_frame()
+    assert frame.set_index("phone").loc["13512346789", "reason"] == "complaint"
+    assert str(frame["added_at"].dt.tz) == "Asia/Shanghai"
+    assert ledger.unsuppress(["13512346789", "13900000000"]) == 1
+    assert ledger.suppressed_phones() == {"13612346789"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "R",
+        "r",
+        "T",
+        "t",
+        "TD",
+        "td",
+        "Td",
+        "N",
+        "n",
+        "退订",
+        "取消",
+        " TD ",
+        "ＴＤ",
+        "ｔｄ。",
+        "退订！",
+        "【退订】",
+        "td.",
+        "  取消\n",
+        "R!!",
+        "“退订”",
+    ],
+)
+def test_opt_out_words(text: str) -> None:
+    assert is_opt_out(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "收到", "RT", "T D", "请退订", "退订吧", "取消订单", "Thanks", "No", "TDD", None]
+)
+def test_not_opt_out(text: str | None) -> None:
+    assert not is_opt_out(text)
+
+
+def test_normalise_phone() -> None:
+    assert normalise_phone("００８６１３５１２３４６７８９") == "13512346789"
+    assert normalise_phone(" 135 1234 6789 ") == "13512346789"
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def test_register_is_idempotent_and_never_touches_sent_text(ledger: Ledger) -> None:
+    ledger.ensure_campaign("c")
+    rows = [("13500000001", "13500000001", "hi", 1), ("13500000002", "13500000002", "hi", 1)]
+    first = ledger.register("c", rows)
+    assert (first.new, first.unchanged) == (2, 0)
+    assert ledger.register("c", rows).unchanged == 2
+    assert len(ledger.status_frame("c")) == 2
+    # send one; then the template changes: the pending one takes the new text, the sent one not
+    batch, claimed = ledger.claim("c", [ledger.pending("c")[0].id])
+    ledger.record_answer(batch, [Outcome(claimed[0][0], "sent", 7, 1, None)], code=1, message="")
+    changed = [(k, p, "hello", 2) for k, p, _, _ in rows]
+    result = ledger.register("c", changed)
+    assert (result.new, result.updated, result.changed_after_send) == (0, 1, 1)
+    frame = ledger.status_frame("c").set_index("row_key")
+    assert frame.loc["13500000001", "content"] == "hi"
+    assert frame.loc["13500000002", "content"] == "hello"
+    assert frame.loc["13500000002", "parts"] == 2
+
+
+def test_claim_takes_only_pending_and_cancels_opted_out(ledger: Ledger) -> None:
+    _register(ledger, "c", 3)
+    ids = [m.id for m in ledger.pending("c")]
+    ledger.suppress("13500000002")
+    _, claimed = ledger.claim("c", ids)
+    assert [p for _, p in claimed] == ["13500000000", "13500000001"]
+    _, again = ledger.claim("c", ids)
+    assert again == []  # nothing claimed twice
+    states = ledger.status_frame("c").set_index("phone")["send_state"]
+    assert states.to_dict() == {
+        "13500000000": "claimed",
+        "13500000001": "claimed",
+        "13500000002": "cancelled",
+    }
+    assert ledger.status_frame("c").set_index("phone").loc["13500000002", "send_error"] == (
+        "opted out before sending"
+    )
+
+
+def test_interrupted_claims_become_unknown(ledger: Ledger) -> None:
+    _register(ledger, "c", 2)
+    ledger.claim("c", [ledger.pending("c")[0].id])
+    assert ledger.recover_claims("c") == 1
+    counts = ledger.counts("c")
+    assert (counts["unknown"], counts["pending"], counts["claimed"]) == (1, 1, 0)
+    assert ledger.recover_claims("c") == 0
+
+
+def test_fail_batch_back_to_pending_or_unknown(ledger: Ledger) -> None:
+    _register(ledger, "c", 4)
+    ids = [m.id for m in ledger.pending("c")]
+    b1, _ = ledger.claim("c", ids[:2])
+    b2, _ = ledger.claim("c", ids[2:])
+    assert ledger.fail_batch(b1, "pending", code=-190, error="busy") == 2
+    assert ledger.fail_batch(b2, "unknown", code=None, error="timeout") == 2
+    assert ledger.counts("c")["pending"] == 2
+    assert ledger.counts("c")["unknown"] == 2
+    with pytest.raises(ValueError):
+        ledger.fail_batch(b1, "sent", code=None, error="")
+
+
+def test_concurrent_claims_from_threads_never_overlap(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as led:
+        _register(led, "c", 200)
+        ids = [m.id for m in led.pending("c")]
+        got: list[int] = []
+        lock = threading.Lock()
+
+        def worker() -> None:
+            for start in range(0, len(ids), 7):
+                _, claimed = led.claim("c", ids[start : start + 7])
+                with lock:
+                    got.extend(mid for mid, _ in claimed)
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got) == sorted(ids)  # every message claimed exactly once
+
+
+def test_two_ledger_objects_on_one_file_share_claims(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as a, Ledger(path) as b:
+        _register(a, "c", 5)
+        ids = [m.id for m in b.pending("c")]
+        _, first = a.claim("c", ids)
+        _, second = b.claim("c", ids)
+        assert len(first) == 5
+        assert second == []
+
+
+# ---------------------------------------------------------------------------- inbox
+
+
+def _report(sms_id: int, status: int, minute: int = 0) -> Report:
+    when = datetime(2024, 5, 1, 10, minute, tzinfo=BEIJING)
+    return Report(sms_id, status, when, {12: "DELIVRD", 10: "", 13: "UNDELIV"}.get(status, "X"))
+
+
+def test_reports_are_applied_once_and_unknown_ids_kept(ledger: Ledger) -> None:
+    _register(ledger, "c", 2)
+    _send_all(ledger, "c")
+    body = ledger.store_raw("SmsGetReport", '{"code": "3"}', account="a")
+    assert ledger.unparsed()[0][0] == body
+    reports = [_report(1000, 12), _report(1001, 13), _report(555, 12)]
+    applied = ledger.apply_reports(body, reports, account="a")
+    assert (applied.new, applied.matched) == (3, 2)
+    again = ledger.apply_reports(body, reports, account="a")
+    assert again.new == 0  # the same body parsed twice changes nothing
+    assert ledger.unparsed() == []
+    frame = ledger.status_frame("c").set_index("sms_id")
+    assert frame.loc[1000, "send_state"] == "delivered"
+    assert frame.loc[1001, "send_state"] == "failed"
+    assert frame.loc[1001, "ex_status"] == "UNDELIV"
+    assert frame.loc[1000, "status_text"] == "12 接收成功 (delivered)"
+    assert str(frame["report_time"].dt.tz) == "Asia/Shanghai"
+    unmatched = ledger.reports_frame(unmatched=True)
+    assert unmatched["sms_id"].tolist() == [555]
+    assert len(ledger.reports_frame()) == 3
+
+
+def test_a_late_interim_report_does_not_undo_a_final_one(ledger: Ledger) -> None:
+    _register(ledger, "c", 1)
+    _send_all(ledger, "c")
+    b1 = ledger.store_raw("SmsGetReport", "x", account="a")
+    ledger.apply_reports(b1, [_report(1000, 12, minute=5)], account="a")
+    b2 = ledger.store_raw("SmsGetReport", "y", account="a")
+    ledger.apply_reports(b2, [_report(1000, 10, minute=1)], account="a")
+    row = ledger.status_frame("c").iloc[0]
+    assert (row["send_state"], row["status"]) == ("delivered", 12)
+    assert ledger.final_progress("c") == (1, 1)
+
+
+def test_reports_match_the_latest_message_with_that_sms_id(ledger: Ledger) -> None:
+    # two simulator runs hand out the same SmsIds; the report belongs to the newest message
+    _register(ledger, "old", 1)
+    _send_all(ledger, "old")
+    _register(ledger, "new", 1)
+    _send_all(ledger, "new")
+    body = ledger.store_raw("SmsGetReport", "x", account="a")
+    ledger.apply_reports(body, [_report(1000, 12)], account="a")
+    assert ledger.status_frame("new")["send_state"].tolist() == ["delivered"]
+    assert ledger.status_frame("old")["send_state"].tolist() == ["sent"]
+
+
+def test_replies_attribution_opt_out_and_frames(ledger: Ledger) -> None:
+    _register(ledger, "spring", 2)
+    _send_all(ledger, "spring", first_id=1000)
+    _register(ledger, "summer", 1)
+    _send_all(ledger, "summer", first_id=2000)
+    soon = datetime.now(BEIJING) + timedelta(minutes=1)
+    replies = [
+        Reply("13500000000", "106900", "", soon, "好的"),
+        Reply("+8613500000000", "106900", "", soon + timedelta(seconds=5), " ＴＤ "),
+        Reply("13500000001", "106900", "", soon, "收到"),
+        Reply("13999999999", "106900", "", soon, "谁?"),
+    ]
+    body = ledger.store_raw("SmsGetRecv", "raw", account="a")
+    applied = ledger.apply_replies(body, replies, account="a")
+    assert (applied.new, applied.matched, applied.opt_outs) == (4, 3, 1)
+    assert ledger.apply_replies(body, replies, account="a").new == 0
+    assert ledger.suppressed_phones() == {"13500000000"}
+    # 13500000000 got both campaigns: its replies go to the most recent one (summer)
+    summer = ledger.status_frame("summer").iloc[0]
+    assert (summer["reply"], summer["reply_count"], summer["opted_out"]) == (" ＴＤ ", 2, True)
+    spring = ledger.status_frame("spring").set_index("phone")
+    assert spring.loc["13500000001", "reply"] == "收到"
+    assert spring.loc["13500000000", "reply_count"] == 0
+    assert spring.loc["13500000000", "opted_out"]  # the opt-out spans campaigns
+    frame = ledger.replies_frame()
+    assert list(frame.columns) == [
+        "phone",
+        "recv_time",
+        "content",
+        "add_num",
+        "recv_number",
+        "opt_out",
+        "campaign",
+        "sms_id",
+    ]
+    assert frame["opt_out"].tolist() == [False, False, False, True]
+    assert frame["campaign"].isna().sum() == 1  # the stranger's reply is kept, unattributed
+    assert ledger.replies_frame("spring")["phone"].tolist() == ["13500000001"]
+    assert str(frame["sms_id"].dtype) == "Int64"
+
+
+def test_replies_prefer_the_campaign_sent_with_their_add_num(ledger: Ledger) -> None:
+    for name, add in (("a", "11"), ("b", "22")):
+        _register(ledger, name, 1)
+        msgs = ledger.pending(name)
+        batch, claimed = ledger.claim(name, [m.id for m in msgs], account="x", add_num=add)
+        ledger.record_answer(
+            batch,
+            [Outcome(claimed[0][0], "sent", 5 if name == "a" else 6, 1, None)],
+            code=1,
+            message="",
+        )
+    body = ledger.store_raw("SmsGetRecv", "raw", account="x")
+    ledger.apply_replies(body, [Reply("13500000000", "10690011", "11", None, "好")], account="x")
+    assert ledger.replies_frame("a")["content"].tolist() == ["好"]
+    assert ledger.replies_frame("b").empty
+
+
+def test_status_frame_columns_and_types(ledger: Ledger) -> None:
+    _register(ledger, "c", 2)
+    frame = ledger.status_frame("c")
+    assert list(frame.columns) == [
+        "row_key",
+        "phone",
+        "content",
+        "parts",
+        "batch_id",
+        "sms_id",
+        "send_state",
+        "send_code",
+        "send_error",
+        "status",
+        "status_text",
+        "sent_time",
+        "report_time",
+        "ex_status",
+        "reply",
+        "reply_time",
+        "reply_count",
+        "opted_out",
+    ]
+    assert frame["send_state"].tolist() == ["pending", "pending"]
+    for col in ("sms_id", "send_code", "status", "reply_count", "parts", "batch_id"):
+        assert str(frame[col].dtype) == "Int64", col
+    for col in ("sent_time", "report_time", "reply_time"):
+        assert str(frame[col].dtype).endswith("Asia/Shanghai]"), col
+    assert frame["opted_out"].dtype == bool
+    empty = ledger.status_frame("nothing")
+    assert list(empty.columns) == list(frame.columns) and empty.empty
+
+
+def test_campaigns_frame_counts_states(ledger: Ledger) -> None:
+    _register(ledger, "a", 3)
+    _send_all(ledger, "a")
+    _register(ledger, "b", 2)
+    frame = ledger.campaigns().set_index("name")
+    assert frame.loc["a", "sent"] == 3 and frame.loc["a", "pending"] == 0
+    assert frame.loc["b", "pending"] == 2 and frame.loc["b", "messages"] == 2
+    assert isinstance(frame.loc["a", "created"], pd.Timestamp)

@@ -1,0 +1,145 @@
+"""merge_status: the ledger's view beside the spreadsheet's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from mobset_campaign.errors import InputError
+from mobset_campaign.ledger import Ledger
+from mobset_campaign.merge import merge_status, row_keys
+from mobset_campaign.sender import send
+from mobset_campaign.simulator import Simulator
+
+ADDED = [
+    "sms_id",
+    "send_state",
+    "send_code",
+    "send_error",
+    "status",
+    "status_text",
+    "sent_time",
+    "report_time",
+    "ex_status",
+    "reply",
+    "reply_time",
+    "reply_count",
+    "opted_out",
+]
+
+
+def _frame() -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "姓名": ["张三", "李四", "王五", "赵六", "钱七", "孙八"],
+            "phone": [
+                "13512340001",
+                "13512340002",
+                None,
+                "13512340004",
+                "13512340005",
+                "13512340006",
+            ],
+            "phone_problem": [None, None, "empty", None, None, None],
+        },
+        index=[10, 20, 30, 40, 50, 60],
+    )
+    df["content"] = "【活动】" + df["姓名"] + "您好"
+    df["parts"] = 1
+    df["sendable"] = [True, True, False, True, False, True]
+    df["warnings"] = [None, None, None, None, "message too long", None]
+    return df
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=3, manual_clock=True, report_delay=(1, 1)) as s:
+        yield s
+
+
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    with Ledger(":memory:") as led:
+        yield led
+
+
+def test_merge_keeps_rows_order_index_and_reports_reasons(sim: Simulator, ledger: Ledger) -> None:
+    df = _frame()
+    ledger.suppress("13512340004")
+    send(df, sim.client(), campaign="c", ledger=ledger, quiet_hours=None, progress=False)
+    before = df.copy()
+    merged = merge_status(df, ledger, "c")
+    pd.testing.assert_frame_equal(df, before)  # input untouched
+    assert list(merged.columns) == list(df.columns) + ADDED
+    assert list(merged.index) == list(df.index)
+    assert merged["send_state"].tolist() == [
+        "sent",
+        "sent",
+        "skipped",
+        "skipped",
+        "skipped",
+        "sent",
+    ]
+    errors = merged["send_error"].tolist()
+    assert errors[2] == "empty"
+    assert errors[3] == "opted out"
+    assert errors[4] == "not sendable: message too long"
+    assert merged.loc[40, "opted_out"]
+    assert merged["sms_id"].notna().tolist() == [True, True, False, False, False, True]
+    assert merged["reply_count"].tolist() == [0] * 6
+
+
+def test_merge_is_repeatable_and_one_row_per_input_row(sim: Simulator, ledger: Ledger) -> None:
+    df = _frame()
+    client = sim.client()
+    send(df, client, campaign="c", ledger=ledger, quiet_hours=None, progress=False)
+    sim.clock.advance(5)
+    sim.inject_reply("13512340001", "什么时候开始？")
+    sim.inject_reply("13512340001", "退订")
+    from mobset_campaign.collector import collect
+
+    collect(client, ledger, campaign="c", until=None, min_interval=0, progress=False)
+    first = merge_status(df, ledger, "c")
+    again = merge_status(first, ledger, "c")  # on its own output: no duplicated columns
+    assert len(first) == len(df) == len(again)
+    assert list(again.columns) == list(first.columns)
+    pd.testing.assert_frame_equal(first, again)
+    row = first.loc[10]
+    assert (row["reply"], row["reply_count"], row["opted_out"]) == ("退订", 2, True)
+    assert row["send_state"] in ("delivered", "failed")
+    assert row["status_text"].startswith(str(row["status"]))
+    assert str(first["reply_time"].dtype).endswith("Asia/Shanghai]")
+
+
+def test_a_re_read_and_re_sorted_sheet_finds_the_same_messages(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    df = _frame()
+    send(df, sim.client(), campaign="c", ledger=ledger, quiet_hours=None, progress=False)
+    reread = df.iloc[::-1].reset_index(drop=True)
+    reread["phone"] = reread["phone"].map(lambda p: None if p is None else f"+86 {p}")
+    merged = merge_status(reread, ledger, "c")
+    original = merge_status(df, ledger, "c").set_index("phone")["sms_id"]
+    by_phone = merged.dropna(subset=["sms_id"]).set_index(
+        merged.dropna(subset=["sms_id"])["phone"].str[4:]
+    )["sms_id"]
+    assert by_phone.to_dict() == original.dropna().to_dict()
+
+
+def test_rows_not_in_the_campaign_say_so(ledger: Ledger) -> None:
+    merged = merge_status(_frame(), ledger, "never-sent")
+    assert set(merged["send_state"]) == {"skipped"}
+    assert "not registered in campaign 'never-sent'" in merged.loc[10, "send_error"]
+
+
+def test_row_keys_number_repeats_of_a_phone() -> None:
+    keys = row_keys(pd.DataFrame({"phone": ["13512346789", "13612346789", "135 1234 6789", None]}))
+    assert keys.tolist()[:3] == ["13512346789", "13612346789", "13512346789#2"]
+    assert pd.isna(keys.iloc[3])
+
+
+def test_missing_phone_column_is_an_input_error(ledger: Ledger) -> None:
+    with pytest.raises(InputError, match=r"'phone'.*read_contacts"):
+        merge_status(pd.DataFrame({"手机": ["13512346789"]}), ledger, "c")

@@ -1,0 +1,508 @@
+"""send, resend_unknown and cancel against the simulator."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mobset_campaign._protocol import BEIJING, beijing_now
+from mobset_campaign.client import SendResult
+from mobset_campaign.errors import AuthError, InputError
+from mobset_campaign.ledger import Ledger
+from mobset_campaign.merge import merge_status
+from mobset_campaign.sender import SendSummary, cancel, resend_unknown, send
+from mobset_campaign.simulator import Account, Simulator
+
+ANY_HOUR = None  # quiet_hours=None: the tests must pass at any time of day
+
+
+def frame(
+    shared: int = 0, personal: int = 0, *, start: int = 0, text: str = "春季促销"
+) -> pd.DataFrame:
+    phones = [f"1350000{i:04d}" for i in range(start, start + shared + personal)]
+    content = [text] * shared + [f"{text} 会员{i}" for i in range(personal)]
+    return pd.DataFrame(
+        {
+            "phone": phones,
+            "phone_problem": [None] * len(phones),
+            "content": content,
+            "parts": [1] * len(phones),
+            "sendable": [True] * len(phones),
+        }
+    )
+
+
+class Scripted:
+    """A client that delegates to a real one, except for chosen SmsSend calls (1-based,
+    counted across its clones): an exception to raise instead of sending, or a function
+    applied to the real answer."""
+
+    def __init__(
+        self, inner: Any, script: dict[int, Any] | None = None, shared: dict[str, Any] | None = None
+    ) -> None:
+        self.inner = inner
+        self.shared = shared or {
+            "calls": 0,
+            "clones": 0,
+            "lock": threading.Lock(),
+            "script": script or {},
+        }
+        self.corp_id = inner.corp_id
+        self.login_name = inner.login_name
+
+    def clone(self) -> Scripted:
+        with self.shared["lock"]:
+            self.shared["clones"] += 1
+        return Scripted(self.inner.clone(), shared=self.shared)
+
+    def send(self, phones: list[str], content: str, **kw: Any) -> SendResult:
+        with self.shared["lock"]:
+            self.shared["calls"] += 1
+            action = self.shared["script"].get(self.shared["calls"])
+        if isinstance(action, BaseException):
+            raise action
+        result = self.inner.send(phones, content, **kw)
+        return action(result) if callable(action) else result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=7, manual_clock=True) as s:
+        yield s
+
+
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    with Ledger(":memory:") as led:
+        yield led
+
+
+def run(df: pd.DataFrame, client: Any, ledger: Ledger, **kw: Any) -> SendSummary:
+    kw.setdefault("campaign", "spring")
+    kw.setdefault("quiet_hours", ANY_HOUR)
+    kw.setdefault("progress", False)
+    return send(df, client, ledger=ledger, **kw)
+
+
+def closed_window() -> tuple[str, str]:
+    """A sending window that opens in an hour (so it is closed now)."""
+    now = beijing_now()
+    return (
+        (now + timedelta(hours=1)).strftime("%H:%M"),
+        (now + timedelta(hours=2)).strftime("%H:%M"),
+    )
+
+
+def accepted_phones(sim: Simulator) -> list[str]:
+    return [m.phone for m in sim.accepted()]
+
+
+# ---------------------------------------------------------------------------- input
+
+
+def test_an_unrendered_frame_is_refused_naming_the_columns(sim: Simulator, ledger: Ledger) -> None:
+    raw = pd.DataFrame({"手机": ["13512346789"], "phone": ["13512346789"]})
+    with pytest.raises(InputError, match=r"'content', 'parts', 'sendable'.*render\(\)"):
+        run(raw, sim.client(), ledger)
+    assert sim.requests.get("total", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"batch_size": 51}, "batch_size"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"rate": 0}, "rate"),
+        ({"campaign": " "}, "campaign"),
+        ({"add_num": "12a"}, "add_num"),
+        ({"timer_send": "2001-01-01 10:00:00"}, "in the past"),
+        ({"timer_send": "next tuesday"}, "not a time"),
+        ({"quiet_hours": ("8am", "20:00")}, "time of day"),
+        ({"quiet_hours": ("08:00", "08:00")}, "empty window"),
+    ],
+)
+def test_bad_parameters_fail_before_anything_is_sent(
+    sim: Simulator, ledger: Ledger, kw: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        run(frame(3), sim.client(), ledger, **kw)
+    assert sim.accepted() == []
+    assert ledger.campaigns().empty
+
+
+# ---------------------------------------------------------------------------- batching
+
+
+def test_shared_text_is_batched_and_personalised_rows_go_alone(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    summary = run(frame(shared=120, personal=5), sim.client(), ledger)
+    assert sim.requests["SmsSend"] == 3 + 5  # 50 + 50 + 20, then one per personalised row
+    assert sorted(accepted_phones(sim)) == sorted(frame(125)["phone"])
+    assert (summary.accepted, summary.requests, summary.parts_billed) == (125, 8, 125)
+    assert summary.counts["sent"] == 125 and summary.stopped_reason is None
+    batches = ledger.status_frame("spring").groupby("batch_id")["phone"].count()
+    assert sorted(batches.tolist()) == [1, 1, 1, 1, 1, 20, 50, 50]
+
+
+def test_batch_size_is_honoured(sim: Simulator, ledger: Ledger) -> None:
+    run(frame(shared=25), sim.client(), ledger, batch_size=10)
+    assert sim.requests["SmsSend"] == 3
+
+
+def test_sending_the_same_frame_again_sends_nothing(sim: Simulator, ledger: Ledger) -> None:
+    df = frame(shared=60, personal=3)
+    client = sim.client()
+    run(df, client, ledger)
+    again = run(df, client, ledger)
+    assert len(sim.accepted()) == 63
+    assert (again.registered, again.requests, again.planned_messages) == (0, 0, 0)
+    assert "nothing to send" in str(again)
+    # new rows added to the sheet go out, the old ones do not
+    bigger = pd.concat([df, frame(personal=2, start=100)], ignore_index=True)
+    third = run(bigger, client, ledger)
+    assert (third.registered, third.accepted) == (2, 2)
+    assert len(sim.accepted()) == 65
+    assert len(set(accepted_phones(sim))) == 65
+
+
+def test_skipped_rows_are_counted_by_reason(sim: Simulator, ledger: Ledger) -> None:
+    df = frame(shared=6)
+    df.loc[0, "phone_problem"] = "not a mainland mobile"
+    df.loc[1, "phone"] = None
+    df.loc[1, "phone_problem"] = "empty"
+    df.loc[2, "sendable"] = False
+    df.loc[3, "content"] = "  "
+    ledger.suppress(df.loc[4, "phone"], reason="asked")
+    summary = run(df, sim.client(), ledger)
+    assert summary.skipped == {
+        "not a mainland mobile": 1,
+        "empty": 1,
+        "not sendable": 1,
+        "empty message": 1,
+        "opted out": 1,
+    }
+    assert accepted_phones(sim) == [df.loc[5, "phone"]]
+    assert "Skipped 5 rows" in str(summary)
+
+
+def test_sms_id_zero_rejects_only_that_number(sim: Simulator, ledger: Ledger) -> None:
+    df = frame(shared=3)
+    df.loc[1, "phone"] = "12012345678"  # the gateway answers SmsId 0 for it
+    summary = run(df, sim.client(), ledger)
+    assert (summary.accepted, summary.rejected) == (2, 1)
+    row = ledger.status_frame("spring").set_index("phone").loc["12012345678"]
+    assert row["send_state"] == "rejected"
+    assert "SmsId 0" in row["send_error"]
+    assert pd.isna(row["sms_id"])
+    assert run(df, sim.client(), ledger).requests == 0  # a rejected number is not retried
+
+
+def test_a_short_sms_id_list_flags_the_missing_numbers_unknown(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    def drop_last(result: SendResult) -> SendResult:
+        return SendResult(result.code, result.message, result.numbers[:-1])
+
+    client = Scripted(sim.client(), {1: drop_last})
+    summary = run(frame(shared=5), client, ledger)
+    assert (summary.accepted, summary.unknown) == (4, 1)
+    row = ledger.status_frame("spring").iloc[-1]
+    assert row["send_state"] == "unknown" and "listed 4 of 5" in row["send_error"]
+    assert run(frame(shared=5), client, ledger).requests == 0
+
+
+def test_each_worker_uses_its_own_clone(sim: Simulator, ledger: Ledger) -> None:
+    client = Scripted(sim.client())
+    run(frame(personal=40), client, ledger, concurrency=3)
+    assert 1 <= client.shared["clones"] <= 3
+    assert client.shared["calls"] == 40
+
+
+# ---------------------------------------------------------------------------- clean stops
+
+
+def test_short_balance_stops_before_sending(ledger: Ledger) -> None:
+    with Simulator(accounts=[Account(balance=5)], manual_clock=True) as sim:
+        summary = run(frame(shared=8), sim.client(), ledger)
+        assert sim.accepted() == []
+        assert sim.requests.get("SmsSend", 0) == 0
+    assert summary.balance == 5
+    assert "needs 8" in summary.stopped_reason and "3 short" in summary.stopped_reason
+    assert summary.counts["pending"] == 8
+    assert "Stopped:" in str(summary)
+
+
+def test_daily_limit_stops_cleanly_and_the_rest_stays_pending(ledger: Ledger) -> None:
+    with Simulator(accounts=[Account(daily_limit=20)], manual_clock=True) as sim:
+        client = sim.client()
+        summary = run(frame(personal=30), client, ledger, concurrency=1)
+        assert summary.accepted == 20 and summary.returned == 1
+        assert "-126" in summary.stopped_reason
+        assert summary.counts == {**summary.counts, "sent": 20, "pending": 10, "claimed": 0}
+        again = run(frame(personal=30), client, ledger, concurrency=1)
+        assert again.accepted == 0 and again.stopped_reason
+        assert len(set(accepted_phones(sim))) == len(sim.accepted()) == 20
+
+
+def test_an_auth_error_mid_run_stops_with_the_batch_back_to_pending(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    client = Scripted(sim.client(), {3: AuthError(-105, "帐号验证失败", method="SmsSend")})
+    summary = run(frame(personal=6), client, ledger, concurrency=1)
+    assert summary.accepted == 2
+    assert "-105" in summary.stopped_reason
+    assert summary.counts["pending"] == 4
+    resumed = run(frame(personal=6), sim.client(), ledger, concurrency=1)
+    assert resumed.accepted == 4
+    assert len(set(accepted_phones(sim))) == len(sim.accepted()) == 6
+
+
+def test_a_gateway_that_stays_busy_leaves_everything_pending(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    sim.inject("SmsSend", "busy")
+    client = sim.client(max_retries=1, backoff=(0.001, 0.002))
+    summary = run(frame(shared=10), client, ledger)
+    assert "busy" in summary.stopped_reason
+    assert summary.counts["pending"] == 10 and sim.accepted() == []
+    sim.clear_faults()
+    assert run(frame(shared=10), client, ledger).accepted == 10
+
+
+def test_a_refused_text_rejects_its_batch_with_the_code(ledger: Ledger) -> None:
+    with Simulator(max_content=20, manual_clock=True) as sim:
+        df = frame(shared=2)
+        df.loc[0, "content"] = "很长" * 20
+        summary = run(df, sim.client(), ledger)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    row = ledger.status_frame("spring").iloc[0]
+    assert (row["send_state"], row["send_code"]) == ("rejected", -110)
+
+
+def test_outside_the_window_nothing_is_sent(sim: Simulator, ledger: Ledger) -> None:
+    summary = run(frame(shared=3), sim.client(), ledger, quiet_hours=closed_window())
+    assert "outside the sending window" in summary.stopped_reason
+    assert sim.accepted() == [] and summary.counts["pending"] == 3
+
+
+@pytest.mark.slow
+def test_wait_for_window_waits_then_sends(sim: Simulator, ledger: Ledger) -> None:
+    now = beijing_now()
+    window = (
+        (now + timedelta(seconds=2)).strftime("%H:%M:%S"),
+        (now + timedelta(hours=1)).strftime("%H:%M:%S"),
+    )
+    started = time.monotonic()
+    summary = run(frame(shared=3), sim.client(), ledger, quiet_hours=window, wait_for_window=True)
+    assert time.monotonic() - started >= 1.0
+    assert summary.accepted == 3
+
+
+def test_ctrl_c_stops_submitting_and_resume_finishes(sim: Simulator, ledger: Ledger) -> None:
+    sim.inject("SmsSend", "latency", delay=0.03)
+    df = frame(personal=80)
+
+    def interrupt_after_some() -> None:
+        while len(sim.accepted()) < 6:
+            time.sleep(0.005)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_after_some, daemon=True).start()
+    summary = run(df, sim.client(), ledger, concurrency=2)
+    assert "interrupted" in summary.stopped_reason
+    counts = summary.counts
+    assert counts["claimed"] == 0  # the requests in flight were recorded
+    assert counts["sent"] == len(sim.accepted()) >= 6
+    assert counts["pending"] == 80 - counts["sent"] > 0
+    sim.clear_faults()
+    resumed = run(df, sim.client(), ledger, concurrency=4)
+    assert resumed.counts["sent"] == 80
+    assert sorted(accepted_phones(sim)) == sorted(df["phone"])
+
+
+def test_rate_limits_messages_per_second(sim: Simulator, ledger: Ledger) -> None:
+    started = time.monotonic()
+    summary = run(frame(personal=90), sim.client(), ledger, rate=60, concurrency=4)
+    # one second of burst (60), then 60/s shared by the four workers: at least 0.5 s
+    assert time.monotonic() - started >= 0.45
+    assert summary.accepted == 90
+
+
+# ---------------------------------------------------------------------------- resume, resend
+
+
+def test_claims_left_by_a_crash_become_unknown_and_are_not_resent(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    df = frame(shared=5)
+    ledger.ensure_campaign("spring")
+    from mobset_campaign.merge import row_keys
+
+    ledger.register(
+        "spring",
+        [(k, p, c, 1) for k, p, c in zip(row_keys(df), df["phone"], df["content"], strict=True)],
+    )
+    first = ledger.pending("spring")[:2]
+    ledger.claim("spring", [m.id for m in first])  # the process "died" right after this
+    summary = run(df, sim.client(), ledger)
+    assert summary.recovered_unknown == 2
+    assert summary.accepted == 3
+    assert sorted(accepted_phones(sim)) == sorted(df["phone"][2:])
+    assert "became unknown" in str(summary)
+
+
+def test_resend_unknown_is_explicit_and_can_pick_numbers(sim: Simulator, ledger: Ledger) -> None:
+    sim.inject("SmsSend", "drop_after_accept", times=2)
+    df = frame(personal=4)
+    client = sim.client()
+    summary = run(df, client, ledger, concurrency=1)
+    assert summary.unknown == 2 and summary.accepted == 2
+    for _ in range(3):  # plain resumes never touch them
+        assert run(df, client, ledger).requests == 0
+    unknown = merge_status(df, ledger, "spring").query("send_state == 'unknown'")["phone"].tolist()
+    again = resend_unknown(
+        "spring", ledger, client, phones=unknown[:1], quiet_hours=None, progress=False
+    )
+    assert (again.reset_unknown, again.accepted) == (1, 1)
+    states = ledger.status_frame("spring").set_index("phone")["send_state"]
+    assert states[unknown[0]] == "sent" and states[unknown[1]] == "unknown"
+    # the documented risk: the gateway had accepted it already, so it went out twice
+    assert accepted_phones(sim).count(unknown[0]) == 2
+    with pytest.raises(InputError, match="not in"):
+        resend_unknown("nope", ledger, client)
+
+
+# ---------------------------------------------------------------------------- scheduling
+
+
+def test_scheduled_campaign_can_be_cancelled_50_ids_per_request(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    tomorrow = (beijing_now() + timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    df = frame(shared=120)
+    before = sim.balance()
+    summary = run(df, sim.client(), ledger, timer_send=tomorrow, quiet_hours=("08:00", "20:00"))
+    assert summary.accepted == 120
+    assert {m.timer_send for m in sim.accepted()} == {tomorrow.replace(tzinfo=BEIJING)}
+    assert sim.balance() == before - 120
+    # a second frame registered but never sent: cancel() stops it too
+    run(frame(shared=3, start=500), sim.client(), ledger, quiet_hours=closed_window())
+    result = cancel("spring", ledger, sim.client())
+    assert (result.requested, result.cancelled, result.requests) == (120, 120, 3)
+    assert result.pending_cancelled == 3
+    assert sim.requests["SmsCancel"] == 3
+    assert sim.balance() == before  # refunded
+    counts = ledger.counts("spring")
+    assert counts["cancelled"] == 123 and counts["sent"] == 0
+    assert "120 of 120" in str(result)
+    assert cancel("spring", ledger, sim.client()).requested == 0
+
+
+def test_cancel_records_ids_the_gateway_refuses(sim: Simulator, ledger: Ledger) -> None:
+    tomorrow = (beijing_now() + timedelta(days=1)).replace(hour=12)
+    run(frame(shared=3), sim.client(), ledger, timer_send=tomorrow)
+    first = ledger.status_frame("spring")["sms_id"].iloc[0]
+    sim.client().cancel([int(first)])  # cancelled behind the ledger's back
+    result = cancel("spring", ledger, sim.client())
+    assert result.cancelled == 2
+    assert list(result.failed) == [
+        "-142 短信ID(SmsID)不存在或不属于此用户 (SmsID unknown or not owned by this user)"
+    ]
+
+
+def test_a_scheduled_time_outside_the_window_is_refused(sim: Simulator, ledger: Ledger) -> None:
+    late = (beijing_now() + timedelta(days=1)).replace(hour=23, minute=0)
+    summary = run(
+        frame(shared=2), sim.client(), ledger, timer_send=late, quiet_hours=("08:00", "20:00")
+    )
+    assert "outside the sending window" in summary.stopped_reason
+    assert sim.accepted() == []
+
+
+# ---------------------------------------------------------------------------- dry run, defaults
+
+
+def test_dry_run_plans_and_writes_nothing(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    summary = send(
+        frame(shared=120, personal=5),
+        sim.client(),
+        campaign="c",
+        dry_run=True,
+        progress=False,
+        quiet_hours=None,
+    )
+    assert (summary.planned_messages, summary.planned_batches, summary.planned_parts) == (
+        125,
+        8,
+        125,
+    )
+    assert summary.balance == sim.balance()
+    assert sim.accepted() == [] and sim.requests.get("SmsSend", 0) == 0
+    assert not (tmp_path / "mobset_ledger.sqlite").exists()
+    assert "Dry run" in str(summary) and "Nothing was sent" in str(summary)
+
+
+def test_without_a_ledger_the_default_file_is_used(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    send(frame(shared=3), sim.client(), campaign="c", progress=False, quiet_hours=None)
+    with Ledger(tmp_path / "mobset_ledger.sqlite") as led:
+        assert led.counts("c")["sent"] == 3
+    again = send(
+        frame(shared=3), sim.client(), campaign="c", progress=False, quiet_hours=None, dry_run=True
+    )
+    assert again.planned_messages == 0
+
+
+def test_opted_out_after_registration_is_never_sent(sim: Simulator, ledger: Ledger) -> None:
+    df = frame(shared=3)
+    run(df, sim.client(), ledger, quiet_hours=closed_window())  # registered, not sent
+    ledger.suppress(df.loc[0, "phone"], reason="replied TD elsewhere")
+    summary = run(df, sim.client(), ledger)
+    assert summary.accepted == 2
+    assert ledger.counts("spring")["cancelled"] == 1
+    assert df.loc[0, "phone"] not in accepted_phones(sim)
+
+
+def test_text_edited_after_sending_is_not_sent_again(sim: Simulator, ledger: Ledger) -> None:
+    run(frame(shared=3), sim.client(), ledger)
+    summary = run(frame(shared=3, text="改过的文字"), sim.client(), ledger)
+    assert summary.changed_after_send == 3 and summary.requests == 0
+    assert "not sent again" in str(summary)
+
+
+def test_summary_reads_well_in_text_and_html(sim: Simulator, ledger: Ledger) -> None:
+    df = frame(shared=4)
+    df.loc[0, "phone_problem"] = "<not a mobile>"
+    summary = run(df, sim.client(), ledger)
+    text = str(summary)
+    assert "3 accepted" in text and "1 request," in text and "Skipped 1 row" in text
+    page = summary._repr_html_()
+    assert "&lt;not a mobile&gt;" in page and "<table>" in page
+    assert summary.messages_per_second > 0 and summary.requests_per_second > 0
+
+
+def test_progress_bar_does_not_get_in_the_way(
+    sim: Simulator, ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(frame(shared=3), sim.client(), ledger, progress=True)
+    assert "sending spring" in capsys.readouterr().err
