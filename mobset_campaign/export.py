@@ -17,8 +17,9 @@ Replies come from strangers, so every string cell that starts with ``=``, ``+``,
 rule): by default the text gets a leading apostrophe, which survives a later "Save as CSV";
 with ``formula_guard="style"`` the text is kept exactly and the cell is marked as text
 (string type plus Excel's quote-prefix flag) instead. Either way no cell is ever a formula.
-Characters XML cannot hold (control characters, lone surrogates) become U+FFFD and texts
-longer than Excel's 32,767-character cell limit are cut with a marker.
+Characters XML cannot hold (control characters, lone surrogates) become U+FFFD, texts
+longer than Excel's 32,767-character cell limit are cut with a marker, and a carriage
+return reads back as a line feed (XML normalises line ends; Excel shows both as a break).
 
 >>> import tempfile, pathlib
 >>> frame = pd.DataFrame({"姓名": ["张伟", "李娜"], "phone": ["13800138000", "13900139000"],
@@ -39,6 +40,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -78,6 +80,14 @@ SEND_STATES: dict[str, str] = {
     "claimed": "发送中",
     "pending": "待发送",
     "skipped": "已跳过",
+}
+#: What the ``share`` column of each summary section is a fraction of.
+SECTION_BASES: dict[str, str] = {
+    "概况 Overview": "占总行数 of rows",
+    "发送状态 By send state": "占总行数 of rows",
+    "回执状态 By delivery status": "占已提交 of accepted",
+    "运营商代码 By carrier code (ExStatus)": "占已提交 of accepted",
+    "跳过原因 Skipped by reason": "占总行数 of rows",
 }
 #: States in which the gateway accepted the number (it has an SmsId and is billed).
 ACCEPTED_STATES = frozenset({"sent", "delivered", "failed"})
@@ -275,8 +285,8 @@ def summarize(
 
     Columns: ``section`` (概况 Overview, 发送状态 By send state, 回执状态 By delivery
     status, 运营商代码 By carrier code, 跳过原因 Skipped by reason), ``item``, ``value``,
-    ``share`` (a fraction of the section's base: rows for states and reasons, accepted
-    messages for statuses and carrier codes) and ``unit`` (count, parts, ratio, money,
+    ``share`` (a fraction of the section's base, :data:`SECTION_BASES`: all rows for the
+    overview, states and reasons; accepted messages for statuses and carrier codes) and ``unit`` (count, parts, ratio, money,
     text, datetime). Sections whose columns the frame lacks are left out. The input is
     not modified.
 
@@ -338,27 +348,25 @@ def summarize(
     has_state = "send_state" in df.columns or "sms_id" in df.columns
     if has_state:
         rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
-        rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n_acc)))
+        rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n)))
         rows.append(_row(ov, "送达率 Delivery rate", _ratio(n_del, n_acc), "ratio"))
     if "status" in df.columns:
         status = pd.to_numeric(df["status"], errors="coerce")
         final = status.map(lambda s: bool(pd.notna(s) and is_final_status(int(s))))
         awaiting = int((accepted & ~final.astype(bool)).sum())
         rows.append(
-            _row(
-                ov, "待最终回执 Awaiting a final report", awaiting, "count", _ratio(awaiting, n_acc)
-            )
+            _row(ov, "待最终回执 Awaiting a final report", awaiting, "count", _ratio(awaiting, n))
         )
     if "reply" in df.columns or "reply_count" in df.columns:
         n_rep = int(replied_mask(df).sum())
-        rows.append(_row(ov, "有回复 Rows with replies", n_rep, "count", _ratio(n_rep, n_acc)))
+        rows.append(_row(ov, "有回复 Rows with replies", n_rep, "count", _ratio(n_rep, n)))
         rows.append(_row(ov, "回复率 Reply rate", _ratio(n_rep, n_acc), "ratio"))
     if replies is not None:
         rows.append(_row(ov, "收到回复 Replies received", len(replies), "count"))
     opted = _bool_column(df, "opted_out")
     if opted is not None:
         rows.append(
-            _row(ov, "退订 Opted out", int(opted.sum()), "count", _ratio(int(opted.sum()), n_acc))
+            _row(ov, "退订 Opted out", int(opted.sum()), "count", _ratio(int(opted.sum()), n))
         )
     if "parts" in df.columns:
         parts = pd.to_numeric(df["parts"], errors="coerce").fillna(0)
@@ -504,6 +512,8 @@ class _CellFactory:
             if math.isnan(real):
                 return None
             return real if math.isfinite(real) else self.text(str(real))
+        if isinstance(value, Decimal):
+            return value if value.is_finite() else self.text(str(value))
         if isinstance(value, str):
             return self.text(value, as_text=bool(_DIGITS.fullmatch(value)))
         if isinstance(value, datetime):
@@ -688,7 +698,7 @@ def _write_summary(
     ws: WriteOnlyWorksheet, table: pd.DataFrame, guard: FormulaGuard, images: list[Any]
 ) -> None:
     cells = _CellFactory(ws, guard)
-    for letter, width in (("A", 46), ("B", 22), ("C", 10), ("D", 3)):
+    for letter, width in (("A", 46), ("B", 22), ("C", 20), ("D", 3)):
         ws.column_dimensions[letter].width = width
     title = WriteOnlyCell(ws, value="短信活动汇总 Campaign summary")
     title.font = _TITLE_FONT
@@ -699,7 +709,7 @@ def _write_summary(
         head.font = _SECTION_FONT
         share_head = None
         if part["share"].notna().any():
-            share_head = WriteOnlyCell(ws, value="占比 share")
+            share_head = WriteOnlyCell(ws, value=SECTION_BASES.get(str(section), "占比 share"))
             share_head.font = _SHARE_FONT
         ws.append([head, None, share_head])
         for item, value, share, unit in zip(
@@ -766,15 +776,15 @@ def _replies_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_target(path: Path) -> Path:
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise InputError(
-            f"Cannot write {str(path)!r}: an Excel workbook needs the .xlsx extension "
-            f"(Excel refuses to open it otherwise). Use e.g. {str(path.with_suffix('.xlsx'))!r}."
-        )
     if path.is_dir():
         raise InputError(
             f"Cannot write {str(path)!r}: it is a folder. Give a file name such as "
             f"{str(path / 'campaign.xlsx')!r}."
+        )
+    if path.suffix.lower() != ".xlsx":
+        raise InputError(
+            f"Cannot write {str(path)!r}: an Excel workbook needs the .xlsx extension "
+            f"(Excel refuses to open it otherwise). Use e.g. {str(path.with_suffix('.xlsx'))!r}."
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -806,6 +816,21 @@ def _save_atomically(workbook: Workbook, path: Path) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _discard(workbook: Workbook) -> None:
+    """After a failure: close the half-written sheets and delete their temporary files, so
+    nothing is left in the temp folder or complains at garbage collection. The original
+    error is being re-raised; a second error while tidying up must not replace it."""
+    for ws in workbook.worksheets:
+        writer = getattr(ws, "_writer", None)
+        if writer is None:
+            continue
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            if not ws.closed:
+                ws.close()
+        with contextlib.suppress(OSError, ValueError):
+            writer.cleanup()
 
 
 def _chart_images(data: Any, campaign: str | None, replies: pd.DataFrame | None) -> list[Any]:
@@ -878,16 +903,20 @@ def export_excel(
     target = _check_target(Path(path))
 
     workbook = Workbook(write_only=True)
-    # the summary opens first: the numbers (and charts) a reader wants to see
-    summary_sheet = workbook.create_sheet(SUMMARY_SHEET) if summary else None
-    details = workbook.create_sheet(DETAILS_SHEET)
-    replies_sheet = workbook.create_sheet(REPLIES_SHEET)
-    if summary_sheet is not None:
-        table = summarize(frame, campaign, price_per_part=price_per_part, replies=replies)
-        images = _chart_images(frame, campaign, replies) if charts else []
-        _write_summary(summary_sheet, table, formula_guard, images)
-    _write_table(details, frame, formula_guard)
-    reply_table = replies if replies is not None else _replies_table(frame)
-    _write_table(replies_sheet, reply_table, formula_guard)
-    _save_atomically(workbook, target)
+    try:
+        # the summary opens first: the numbers (and charts) a reader wants to see
+        summary_sheet = workbook.create_sheet(SUMMARY_SHEET) if summary else None
+        details = workbook.create_sheet(DETAILS_SHEET)
+        replies_sheet = workbook.create_sheet(REPLIES_SHEET)
+        if summary_sheet is not None:
+            table = summarize(frame, campaign, price_per_part=price_per_part, replies=replies)
+            images = _chart_images(frame, campaign, replies) if charts else []
+            _write_summary(summary_sheet, table, formula_guard, images)
+        _write_table(details, frame, formula_guard)
+        reply_table = replies if replies is not None else _replies_table(frame)
+        _write_table(replies_sheet, reply_table, formula_guard)
+        _save_atomically(workbook, target)
+    except BaseException:
+        _discard(workbook)
+        raise
     return target

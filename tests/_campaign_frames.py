@@ -162,8 +162,10 @@ def merged_frame(n: int = 300, *, seed: int = 7) -> pd.DataFrame:
     opted_out = np.zeros(n, dtype=bool)
     delivered_rows = np.flatnonzero(states == "delivered")
     texts = HOSTILE_REPLIES + FRIENDLY_REPLIES * 3 + OPT_OUTS * 2
-    for k, text in enumerate(texts[: len(delivered_rows)]):
-        i = delivered_rows[(k * 7) % len(delivered_rows)]
+    texts = texts[: len(delivered_rows)]
+    spread = np.linspace(0, len(delivered_rows) - 1, num=len(texts)).astype(int)  # distinct
+    for k, text in enumerate(texts):
+        i = delivered_rows[spread[k]]
         reply[i] = text
         reply_time[i] = report_time[i] + pd.Timedelta(minutes=float(rng.uniform(1, 240)))
         reply_count[i] = 2 if k % 5 == 0 else 1
