@@ -24,8 +24,13 @@ What happens to what arrives:
 from __future__ import annotations
 
 import html
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
@@ -184,19 +189,23 @@ class _Collector:
         """Fetch while the answers are full pages."""
         fetch = self.client.fetch_reports if method == "SmsGetReport" else self.client.fetch_replies
         while True:
-            try:
-                raw = fetch()
-            except AuthError:
-                raise
-            except GatewayError as exc:  # transport: no body at all
+            # Ctrl-C waits until the answer is committed: a body the gateway handed out
+            # and we dropped could never be fetched again.
+            with _shield_ctrl_c():
+                try:
+                    raw = fetch()
+                except GatewayError as exc:  # transport: no body at all
+                    raw = None
+                    error = exc
                 self.summary.fetches += 1
-                self.summary.errors.append(f"{method}: {exc}")
+                if raw is not None:
+                    inbox_id = self.ledger.store_raw(
+                        method, raw.text, raw.received_at, account=self.account
+                    )
+            if raw is None:
+                self.summary.errors.append(f"{method}: {error}")
                 self._failed()
                 return
-            self.summary.fetches += 1
-            inbox_id = self.ledger.store_raw(
-                method, raw.text, raw.received_at, account=self.account
-            )
             items = self.parse_stored(inbox_id, method, raw.text, self.account)
             if items is None:
                 self._failed()
@@ -209,6 +218,33 @@ class _Collector:
         self.failures += 1
         if self.failures >= _MAX_FAILURES:
             raise _TooManyFailures(self.summary.errors[-1] if self.summary.errors else "")
+
+
+@contextmanager
+def _shield_ctrl_c() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block ends, then raise it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def _sleep(seconds: float) -> None:
+    """Sleep in short steps so Ctrl-C is seen promptly on every platform."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.25))
 
 
 class _TooManyFailures(MobsetError):
@@ -293,7 +329,7 @@ def collect(
                 )
                 break
             pause = min_interval if timeout is None else min(min_interval, timeout - elapsed)
-            time.sleep(max(pause, 0.0))
+            _sleep(max(pause, 0.0))
     except KeyboardInterrupt:
         summary.stopped_reason = (
             "interrupted (Ctrl-C); everything fetched so far is stored — collect again to go on."
