@@ -19,7 +19,7 @@ fallback in your own charts.
 >>> df = pd.DataFrame({"phone": ["13800138000"], "sendable": [True],
 ...                    "send_state": ["delivered"], "status": [12]})
 >>> ax = plot_status(df)
->>> ax.get_title()
+>>> ax.get_title(loc="left")
 '回执状态 Delivery status'
 """
 
