@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "SegmentRules",
     "bracket_signature",
     "check_length",
+    "count_arrays",
     "count_chars",
     "count_chars_series",
     "count_parts",
@@ -210,6 +212,56 @@ def check_length(text: str, signature: str | None = "", rules: SegmentRules = DE
     return n
 
 
+def _bodies(texts: pd.Series) -> np.ndarray:
+    """The bodies as an object array of str (missing → empty)."""
+    if texts.dtype == "str" or pd.api.types.is_string_dtype(texts.dtype):
+        return texts.to_numpy(dtype=object, na_value="")
+    return texts.fillna("").astype(str).to_numpy(dtype=object)
+
+
+# CPython stores a str with any character outside the BMP at 4 bytes per character and
+# reports it through sys.getsizeof, which gives an exact per-row test without scanning text.
+_UCS4_HEADER = sys.getsizeof("\U00010000") - 8 if sys.implementation.name == "cpython" else -1
+
+
+def _wide_mask(bodies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Which bodies hold a character outside the BMP."""
+    if _UCS4_HEADER < 0:  # pragma: no cover - other Python implementations
+        return np.fromiter((has_non_bmp(t) for t in bodies), dtype=bool, count=len(bodies))
+    sizes = np.fromiter(map(sys.getsizeof, bodies), dtype="int64", count=len(bodies))
+    return sizes == _UCS4_HEADER + 4 * (lengths + 1)
+
+
+def count_arrays(
+    bodies: np.ndarray,
+    signature: str | None = "",
+    *,
+    long_sms: bool = True,
+    rules: SegmentRules = DEFAULT_RULES,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(chars, parts, non_bmp)`` for an object array of bodies (str, newlines normalised),
+    measuring each body once. The engine of the two ``*_series`` functions and of ``render``.
+    """
+    sig = bracket_signature(signature, rules)
+    sig_n = _width(sig, rules)
+    lengths = np.fromiter(map(len, bodies), dtype="int64", count=len(bodies))
+    wide = _wide_mask(bodies, lengths)
+    chars = lengths + sig_n
+    if long_sms:
+        parts = np.where(chars <= rules.single_limit, 1, -(-chars // rules.part_limit))
+    else:
+        room = rules.single_limit - sig_n
+        _parts_for(0, 1, sig_n, False, rules)  # raises when there is no room
+        parts = -(-lengths // room)
+    parts = np.where(lengths == 0, 0, parts).astype("int64")
+    if wide.any():
+        chars[wide] += [(rules.non_bmp_width - 1) * len(_NON_BMP.findall(t)) for t in bodies[wide]]
+    exact = np.ones(len(bodies), dtype=bool) if has_non_bmp(sig) else wide
+    if exact.any():
+        parts[exact] = [count_parts(t, sig, long_sms=long_sms, rules=rules) for t in bodies[exact]]
+    return chars, parts, wide
+
+
 def count_chars_series(
     texts: pd.Series, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES
 ) -> pd.Series:
@@ -217,10 +269,8 @@ def count_chars_series(
 
     The bodies must already have their newlines normalised (``render`` does that).
     """
-    s = texts.fillna("").astype(str)
-    sig_n = _width(bracket_signature(signature, rules), rules)
-    n = s.str.len() + (rules.non_bmp_width - 1) * s.str.count(_NON_BMP_PATTERN) + sig_n
-    return n.astype("int64")
+    chars, _, _ = count_arrays(_bodies(texts), signature, rules=rules)
+    return pd.Series(chars, index=texts.index, dtype="int64")
 
 
 def count_parts_series(
@@ -231,22 +281,5 @@ def count_parts_series(
     rules: SegmentRules = DEFAULT_RULES,
 ) -> pd.Series:
     """Vectorised :func:`count_parts`; rows with non-BMP characters take the exact walk."""
-    s = texts.fillna("").astype(str)
-    sig = bracket_signature(signature, rules)
-    sig_n = _width(sig, rules)
-    body_n = s.str.len().to_numpy(dtype="int64")
-    if long_sms:
-        n = body_n + sig_n
-        parts = np.where(n <= rules.single_limit, 1, -(-n // rules.part_limit))
-    else:
-        room = rules.single_limit - sig_n
-        _parts_for(0, 1, sig_n, False, rules)  # raises when there is no room
-        parts = -(-body_n // room)
-    parts = np.where(body_n == 0, 0, parts).astype("int64")
-    out = pd.Series(parts, index=texts.index, dtype="int64")
-    wide = s.str.contains(_NON_BMP_PATTERN, regex=True)
-    if has_non_bmp(sig):
-        wide[:] = True
-    if wide.any():
-        out[wide] = [count_parts(t, sig, long_sms=long_sms, rules=rules) for t in s[wide]]
-    return out
+    _, parts, _ = count_arrays(_bodies(texts), signature, long_sms=long_sms, rules=rules)
+    return pd.Series(parts, index=texts.index, dtype="int64")
