@@ -1,0 +1,552 @@
+"""Read a contact list from a spreadsheet, a CSV/text file or a DataFrame, and check its numbers.
+
+:func:`read_contacts` is the entry point. Workbooks (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``,
+``.ods``) are read with python-calamine, text files (``.csv``, ``.txt``, ``.tsv``) with the
+standard library after the encoding has been detected (UTF-8, UTF-8 with BOM, UTF-16 with BOM
+as Excel's "Unicode text" export writes it, or GB18030/GBK as Chinese Excel writes CSV).
+Number repair and validation are in :mod:`mobset_campaign.phones`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import python_calamine
+
+from .errors import InputError
+from .phones import _cell_text, _is_missing, normalise_phones
+
+__all__ = ["PHONE_HEADERS", "TEXT_SUFFIXES", "WORKBOOK_SUFFIXES", "read_contacts"]
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+
+#: Header names recognised as the phone column, best first (compared after removing spaces,
+#: ``*``, colons and a trailing "(必填)", case-insensitively).
+PHONE_HEADERS = (
+    "手机号码", "手机号", "手机", "移动电话", "手机电话", "联系手机", "会员手机", "会员手机号",
+    "客户手机", "收件人手机", "收货人手机", "mobile", "mobilephone", "mobileno", "mobilenumber",
+    "cellphone", "cell", "电话", "联系电话", "电话号码", "联系方式", "收件人电话", "收货人电话",
+    "客户电话", "phone", "phonenumber", "phoneno", "tel", "telephone", "号码",
+)  # fmt: skip
+_HEADER_HINTS = ("手机", "mobile", "cell", "电话", "phone", "号码")
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP = b"PK\x03\x04"
+_OUR_COLUMNS = ("phone", "phone_problem", "row")
+
+
+class SuppressionSource(Protocol):
+    """Anything with a ``suppressed_phones()`` method, e.g. the campaign ledger."""
+
+    def suppressed_phones(self) -> set[str]: ...  # pragma: no cover - protocol
+
+
+def read_contacts(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    phone_column: str | int | None = None,
+    sheet_name: str | int = 0,
+    header: int | None = 0,
+    suppress: Iterable[object] | SuppressionSource | None = None,
+) -> pd.DataFrame:
+    """Read contacts and check every phone number; rows are never dropped silently.
+
+    Args:
+        source: a file path (``.xlsx``/``.xlsm``/``.xlsb``/``.xls``/``.ods``/``.csv``/
+            ``.txt``/``.tsv``) or a DataFrame (not modified).
+        phone_column: the column holding the numbers. By default it is found from its header
+            (手机号码, 手机, 电话, mobile, phone, … see :data:`PHONE_HEADERS`) or, failing that,
+            from its contents (the column where most values are mainland mobiles).
+        sheet_name: sheet name or 0-based position (workbooks only).
+        header: which non-blank row holds the column names (0 = the first; ``None`` = no
+            header, columns are numbered). With the default 0, a lone title cell above the
+            real header (``会员名单`` over ``姓名 | 手机 | …``) is recognised and skipped, and a
+            two-row header whose top cells are merged (``联系方式`` over ``手机 | 邮箱``) gives
+            the lower names.
+        suppress: numbers that must not be texted (any format, normalised like the phone
+            column), or an object with a ``suppressed_phones()`` method such as the ledger.
+            Their rows get the problem ``opted out``. An entry whose digits were lost in a
+            spreadsheet raises :class:`InputError` (it cannot be matched safely); entries that
+            are not mainland mobiles are ignored, as no contact can match them.
+
+    Returns:
+        A new frame with every original column and row in order (rows that are entirely
+        blank are skipped; ``df.attrs["blank_rows_skipped"]`` counts them), plus:
+
+        * ``phone``: the 11-digit number, or missing (``str`` dtype, missing is NaN);
+        * ``phone_problem``: missing when the number is fine, else the reason: ``empty``,
+          ``not a mainland mobile: …``, ``digits lost in the spreadsheet: …``, ``several
+          numbers in one cell: …``, ``duplicate of row N`` (the first occurrence is kept),
+          ``opted out``;
+        * ``row``: the row number as Excel shows it (the header is in row 1 of a plain
+          sheet; for a CSV the record number counting the header as 1; for a DataFrame the
+          position + 2, as if it were written to a sheet with its header in row 1).
+
+        The phone column itself is converted to text as the user saw it (a number cell
+        ``13512346789.0`` becomes ``13512346789``). Other columns get pandas types
+        (numbers, dates, ``str``); in CSV/text files every column stays text. Spaces around
+        text cells are removed. If the source already had a column named ``phone``,
+        ``phone_problem`` or ``row`` that is not from an earlier ``read_contacts``, it is
+        kept as ``<name>_original``. Reading a frame that ``read_contacts`` produced checks
+        it again (useful with a new ``suppress`` list) and keeps its earlier problems.
+
+    Raises:
+        InputError: missing file, unsupported type, encrypted or corrupt workbook, empty
+            sheet, unknown sheet name, or no phone column; each names the file.
+
+    >>> df = pd.DataFrame({"姓名": ["张三", "李四", "王五"],
+    ...                    "手机": ["135 1234 6789", "1.35123E+10", "+86 135-1234-6789"]})
+    >>> read_contacts(df)[["phone", "phone_problem", "row"]]
+             phone                                phone_problem  row
+    0  13512346789                                          NaN    2
+    1          NaN  digits lost in the spreadsheet: 1.35123E+10    3
+    2  13512346789                           duplicate of row 2    4
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, rows, where = _from_dataframe(source)
+        attrs: dict[str, Any] = {"source": "DataFrame", "blank_rows_skipped": 0}
+    else:
+        path = Path(source)
+        where = f"'{path}'"
+        table = _read_file(path, sheet_name)
+        frame, rows, skipped, phone_column = _table_to_frame(table, header, where, phone_column)
+        attrs = {"source": str(path), "blank_rows_skipped": skipped}
+    return _check_numbers(frame, rows, where, phone_column, suppress, attrs)
+
+
+# ---------------------------------------------------------------- files -> rows of cells
+
+
+class _Table:
+    """Raw cells of one sheet: ``cells[i]`` is sheet row ``i + 1``."""
+
+    def __init__(
+        self, cells: list[list[Any]], merged: Sequence[tuple[tuple[int, int], tuple[int, int]]]
+    ) -> None:
+        self.cells = cells
+        self.merged = list(merged)
+
+
+def _read_file(path: Path, sheet_name: str | int) -> _Table:
+    where = f"'{path}'"
+    if not path.exists():
+        raise InputError(
+            f"Contact file {where} does not exist (the current folder is '{Path.cwd()}'). "
+            "Check the name and the folder."
+        )
+    if path.is_dir():
+        raise InputError(f"{where} is a folder; give the path of the contact file inside it.")
+    suffix = path.suffix.lower()
+    if suffix not in WORKBOOK_SUFFIXES + TEXT_SUFFIXES:
+        raise InputError(
+            f"Contact file {where} has an unsupported type '{suffix or '(none)'}'; save it as "
+            f"one of {', '.join(WORKBOOK_SUFFIXES + TEXT_SUFFIXES)}."
+        )
+    data = path.read_bytes()
+    if suffix in TEXT_SUFFIXES:
+        if isinstance(sheet_name, str):
+            raise InputError(f"{where} is a text file and has no sheets; drop sheet_name=.")
+        return _read_text(data, where)
+    return _read_workbook(data, suffix, sheet_name, where)
+
+
+def _read_workbook(data: bytes, suffix: str, sheet_name: str | int, where: str) -> _Table:
+    if not data:
+        raise InputError(f"Workbook {where} is an empty file (0 bytes); export it again.")
+    if data.startswith(_OLE2) and suffix in (".xlsx", ".xlsm", ".xlsb"):
+        raise InputError(
+            f"Workbook {where} is encrypted (password-protected). Open it in Excel, remove the "
+            "password (File > Info > Protect Workbook > Encrypt with Password, clear it) and "
+            "save it again, or export the sheet as CSV."
+        )
+    if suffix == ".xls" and not data.startswith((_OLE2, _ZIP)):
+        head = data[:512].lstrip().lower()
+        if head.startswith((b"<", b"\xef\xbb\xbf<")):
+            raise InputError(
+                f"{where} is a web page (HTML) saved with an .xls name, as some web systems "
+                "export. Open it in Excel and save it as .xlsx, then read that file."
+            )
+        return _read_text(data, where)  # a CSV or tab-separated text named .xls
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except python_calamine.PasswordError as exc:
+        raise InputError(
+            f"Workbook {where} is encrypted (password-protected): {exc}. Remove the password "
+            "in Excel and save it again."
+        ) from exc
+    except python_calamine.CalamineError as exc:
+        raise InputError(
+            f"Workbook {where} could not be read; it is corrupt or not really a {suffix} file "
+            f"({exc}). Open it in Excel or WPS and save it again as .xlsx."
+        ) from exc
+    names = list(book.sheet_names)
+    if isinstance(sheet_name, int):
+        if not -len(names) <= sheet_name < len(names):
+            raise InputError(
+                f"Workbook {where} has {len(names)} sheet(s), so there is no sheet number "
+                f"{sheet_name}; its sheets are: {', '.join(names)}."
+            )
+        name = names[sheet_name]
+    elif sheet_name in names:
+        name = sheet_name
+    else:
+        raise InputError(
+            f"Workbook {where} has no sheet named '{sheet_name}'; its sheets are: "
+            f"{', '.join(repr(n) for n in names)}."
+        )
+    try:
+        sheet = book.get_sheet_by_name(name)
+        cells = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
+    except python_calamine.CalamineError as exc:
+        raise InputError(
+            f"Sheet '{name}' of workbook {where} could not be read ({exc}); open the file in "
+            "Excel and save it again."
+        ) from exc
+    if not cells:
+        raise InputError(f"Sheet '{name}' of workbook {where} is empty; pick another sheet.")
+    return _Table(cells, merged)
+
+
+def _decode(data: bytes, where: str) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        encoding, data = "utf-8", data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = "gb18030"  # Chinese Excel saves CSV in GBK, a subset of GB18030
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"Text file {where} is neither UTF-8 nor GBK/GB18030 (undecodable byte at "
+            f"position {exc.start}). Save it again as 'CSV UTF-8' from Excel."
+        ) from exc
+
+
+def _read_text(data: bytes, where: str) -> _Table:
+    text = _decode(data, where)
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if not lines:
+        raise InputError(f"Text file {where} is empty; export the contact list again.")
+
+    def score(delimiter: str) -> float:
+        counts = sorted(line.count(delimiter) for line in lines)
+        return float(counts[len(counts) // 2])
+
+    delimiter = max(",\t;|", key=score) if any(score(d) for d in ",\t;|") else ","
+    cells = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    return _Table(cells, [])
+
+
+# ------------------------------------------------------------- rows of cells -> a frame
+
+
+def _blank_cell(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _table_to_frame(
+    table: _Table, header: int | None, where: str, phone_column: str | int | None
+) -> tuple[pd.DataFrame, np.ndarray, int, Any]:
+    """The frame, the sheet row number of each of its rows, how many blank rows were skipped
+    between the header and the last contact, and the phone column (already text)."""
+    cells = table.cells
+    width = max((len(r) for r in cells), default=0)
+    if any(len(r) != width for r in cells):
+        cells = [r + [""] * (width - len(r)) for r in cells]
+    grid = np.empty((len(cells), width), dtype=object)
+    grid[:] = cells
+    blank = np.zeros(grid.shape, dtype=bool)
+    for j in range(width):
+        column = np.array(
+            [v.strip() if v.__class__ is str else v for v in grid[:, j]], dtype=object
+        )
+        grid[:, j] = column
+        blank[:, j] = (column == "") | np.equal(column, None)
+    filled = np.flatnonzero(~blank.all(axis=1))
+    if len(filled) == 0:
+        raise InputError(f"{where} has no data: the sheet is empty. Pick the right sheet or file.")
+
+    if header is None:
+        labels: list[Any] = ["\0"] * width
+        last_header = -1
+        body = filled
+    else:
+        if not 0 <= header < len(filled):
+            raise InputError(
+                f"{where} has {len(filled)} non-blank rows, so header={header} is past the end; "
+                "use header=0 for a header in the first row, or header=None for none."
+            )
+        first = 1 if header == 0 and _is_title(blank, filled) else header
+        labels, first = _labels(grid, blank, filled, first, table.merged, width)
+        last_header = int(filled[first])
+        body = filled[first + 1 :]
+    if len(body) == 0:
+        raise InputError(
+            f"{where} has column names but no contacts below them; check the sheet or header=."
+        )
+    # a column with neither a name nor any data is spreadsheet formatting, not a column
+    keep = [j for j in range(width) if not (labels[j] == "\0" and blank[body, j].all())]
+    if header is None:
+        names: list[Any] = list(range(len(keep)))
+    else:
+        names = _unique_names([_label_text(labels[j], j) for j in keep])
+    raw = {name: (grid[body, j], blank[body, j]) for name, j in zip(names, keep, strict=True)}
+    if phone_column is None:
+        phone_column = _find_phone_column(
+            list(raw), lambda c: pd.Series(raw[c][0][~raw[c][1]][:200], dtype=object), where
+        )
+    elif phone_column not in raw:
+        raise InputError(
+            f"phone_column={phone_column!r} is not a column of {where}; columns: "
+            f"{', '.join(map(str, raw))}."
+        )
+    data = {
+        name: _as_text(pd.Series(np.where(missing, None, values), dtype=object))
+        if name == phone_column
+        else _column(values, missing)
+        for name, (values, missing) in raw.items()
+    }
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(body)))
+    skipped = int(body[-1] - last_header - len(body))
+    return frame, body + 1, skipped, phone_column
+
+
+def _is_title(blank: np.ndarray, filled: np.ndarray) -> bool:
+    """A single filled cell above a row with several: a title such as ``会员名单``."""
+    if len(filled) < 3:
+        return False
+    return int((~blank[filled[0]]).sum()) == 1 and int((~blank[filled[1]]).sum()) >= 2
+
+
+def _labels(
+    grid: np.ndarray,
+    blank: np.ndarray,
+    filled: np.ndarray,
+    first: int,
+    merged: Sequence[tuple[tuple[int, int], tuple[int, int]]],
+    width: int,
+) -> tuple[list[Any], int]:
+    """Column labels from the header row (merged cells spread over their columns).
+
+    Returns the labels and the position in ``filled`` of the last header row. An empty label
+    is ``"\\0"`` (replaced by ``Unnamed: j`` later, or the column is dropped if it is empty).
+    """
+    r = int(filled[first])
+    labels: list[Any] = [grid[r, j] if not blank[r, j] else "\0" for j in range(width)]
+    spread: set[int] = set()
+    for (r0, c0), (r1, c1) in merged:
+        if r0 <= r <= r1 and c1 > c0:
+            for j in range(c0, min(c1, width - 1) + 1):
+                labels[j] = grid[r0, c0] if not blank[r0, c0] else labels[j]
+                spread.add(j)
+    if spread and first + 1 < len(filled):
+        nxt = int(filled[first + 1])
+        sub = [j for j in range(width) if not blank[nxt, j]]
+        looks_like_labels = all(
+            isinstance(grid[nxt, j], str) and not any(ch.isdigit() for ch in grid[nxt, j])
+            for j in sub
+        )
+        if nxt == r + 1 and sub and set(sub) <= spread and looks_like_labels:
+            for j in sub:
+                labels[j] = grid[nxt, j]
+            return labels, first + 1
+    return labels, first
+
+
+def _label_text(label: Any, j: int) -> str:
+    if isinstance(label, str):
+        return f"Unnamed: {j}" if label == "\0" else label
+    return _cell_text(label)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            candidate = f"{name}.{seen[name]}"
+            while candidate in seen:
+                seen[name] += 1
+                candidate = f"{name}.{seen[name]}"
+            seen[candidate] = 0
+            out.append(candidate)
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+def _column(values: np.ndarray, missing: np.ndarray) -> pd.Series:
+    """Cells of one column → a typed Series (as pandas would type them)."""
+    values = values.copy()
+    values[missing] = None
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "empty"):
+        return pd.Series(values, dtype="str")
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        numbers = pd.to_numeric(pd.Series(values, dtype=object)).astype("float64")
+        arr = numbers.to_numpy()
+        if not missing.any() and np.all(arr == np.floor(arr)) and np.all(np.abs(arr) < 2**53):
+            return pd.Series(arr.astype("int64"))
+        return numbers
+    if kind in ("date", "datetime", "datetime64"):
+        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object)))
+    if kind == "boolean" and not missing.any():
+        return pd.Series(values.astype(bool))
+    out = [
+        int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v for v in values
+    ]
+    return pd.Series(out, dtype=object)
+
+
+# ------------------------------------------------------------------- numbers and problems
+
+
+def _from_dataframe(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, str]:
+    frame = df.copy(deep=False)
+    if "row" in frame.columns and "phone_problem" in frame.columns:
+        rows = pd.to_numeric(frame["row"], errors="coerce").to_numpy()
+    else:
+        rows = np.arange(len(frame)) + 2
+    return frame, rows, "the DataFrame"
+
+
+def _normalised_header(label: object) -> str:
+    text = unicodedata.normalize("NFKC", str(label)).lower()
+    text = re.sub(r"\(必填\)|\(required\)|[\s*:_\-]", "", text)
+    return text
+
+
+def _find_phone_column(columns: list[Any], sample: Callable[[Any], pd.Series], where: str) -> Any:
+    """The phone column by its header, else by its contents (``sample`` gives some values)."""
+    columns = [c for c in columns if c not in ("phone_problem", "row")]
+
+    def valid_share(column: Any) -> float:
+        values = sample(column)
+        if len(values) == 0:
+            return 0.0
+        return float(normalise_phones(values)["phone"].notna().mean())
+
+    ranked = []
+    for position, column in enumerate(columns):
+        key = _normalised_header(column)
+        if key in PHONE_HEADERS:
+            ranked.append((0, PHONE_HEADERS.index(key), position, column))
+        else:
+            hints = [i for i, hint in enumerate(_HEADER_HINTS) if hint in key]
+            if hints:
+                ranked.append((1, hints[0], position, column))
+    if ranked:
+        ranked.sort(key=lambda t: (t[0], t[1], -valid_share(t[3]), t[2]))
+        return ranked[0][3]
+    shares = [(valid_share(c), -i, c) for i, c in enumerate(columns)]
+    best = max(shares, key=lambda t: (t[0], t[1]), default=None)
+    if best is not None and best[0] >= 0.5:
+        return best[2]
+    raise InputError(
+        f"No phone column found in {where}: no header looks like 手机号码/手机/电话/mobile/phone "
+        f"and no column mostly holds mainland mobile numbers. Columns: "
+        f"{', '.join(map(str, columns))}. Pass phone_column='<name>'."
+    )
+
+
+def _suppressed(suppress: Iterable[object] | SuppressionSource | None) -> set[str]:
+    if suppress is None:
+        return set()
+    if hasattr(suppress, "suppressed_phones"):
+        return {str(p) for p in suppress.suppressed_phones()}
+    items = [suppress] if isinstance(suppress, str | bytes) else list(suppress)  # type: ignore[arg-type]
+    checked = normalise_phones(pd.Series(items, dtype=object))
+    lost = checked["phone_problem"].str.startswith("digits lost", na=False)
+    if lost.any():
+        shown = ", ".join(map(str, pd.Series(items, dtype=object)[lost].head(5)))
+        raise InputError(
+            f"The suppress list has {int(lost.sum())} number(s) whose digits were lost in a "
+            f"spreadsheet ({shown}); they cannot be matched safely. Fix the list (format the "
+            "column as text) and try again."
+        )
+    return set(checked["phone"].dropna())
+
+
+def _check_numbers(
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    where: str,
+    phone_column: str | int | None,
+    suppress: Iterable[object] | SuppressionSource | None,
+    attrs: dict[str, Any],
+) -> pd.DataFrame:
+    again = "phone" in frame.columns and "phone_problem" in frame.columns
+    if phone_column is None:
+        phone_column = (
+            "phone"
+            if again
+            else _find_phone_column(
+                list(frame.columns), lambda c: frame[c].dropna().head(200), where
+            )
+        )
+    elif phone_column not in frame.columns:
+        raise InputError(
+            f"phone_column={phone_column!r} is not a column of {where}; columns: "
+            f"{', '.join(map(str, frame.columns))}."
+        )
+    earlier = frame["phone_problem"] if again else None
+    text = _as_text(frame[phone_column])
+    checked = normalise_phones(text)
+    phone = checked["phone"].to_numpy(dtype=object)
+    problem = checked["phone_problem"].to_numpy(dtype=object)
+    if earlier is not None:
+        problem = np.where(earlier.notna().to_numpy(), earlier.to_numpy(dtype=object), problem)
+        phone = np.where(earlier.notna().to_numpy(), frame["phone"].to_numpy(dtype=object), phone)
+
+    ok = pd.isna(problem) & ~pd.isna(phone)
+    phones = pd.Series(phone, dtype=object)
+    dup = ok & phones.where(ok).duplicated(keep="first").to_numpy()
+    if dup.any():
+        firsts = ok & ~dup
+        first_row = pd.Series(rows[firsts], index=phone[firsts])
+        problem[dup] = "duplicate of row " + phones[dup].map(first_row).astype("int64").astype(str)
+    blocked = _suppressed(suppress)
+    if blocked:
+        out = phones.isin(blocked).to_numpy() & (pd.isna(problem) | dup)
+        problem[out] = "opted out"
+
+    result = frame.copy(deep=False)
+    if not again:
+        for name in _OUR_COLUMNS:
+            if name in result.columns:
+                result = result.rename(columns={name: f"{name}_original"})
+                if phone_column == name:
+                    phone_column = f"{name}_original"
+        result[phone_column] = text
+    result["phone"] = pd.Series(phone, index=result.index, dtype="str")
+    result["phone_problem"] = pd.Series(problem, index=result.index, dtype="str")
+    if not again or "row" not in result.columns:
+        result["row"] = pd.Series(rows, index=result.index).astype("int64")
+    result.attrs = {**frame.attrs, **attrs, "phone_column": phone_column}
+    return result
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """The phone column as the text the user saw (``13512346789.0`` → ``13512346789``)."""
+    if column.dtype == "str":
+        return column
+    values = column.to_numpy(dtype=object)
+    out = [v if v.__class__ is str else None if _is_missing(v) else _cell_text(v) for v in values]
+    return pd.Series(out, index=column.index, dtype="str")
