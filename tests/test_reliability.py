@@ -1,0 +1,456 @@
+"""Reliability: SIGKILL mid-campaign, the fault matrix, a collector killed before parsing,
+and the batching invariants. Each test proves a promise of the ledger:
+
+* no number is ever accepted twice for the same campaign message;
+* no row is lost: each ends sent, rejected, unknown, or skipped with a reason;
+* no fetched report or reply is lost, and none is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mobset_campaign.client import SendResult, SentNumber
+from mobset_campaign.collector import collect
+from mobset_campaign.ledger import Ledger, PendingMessage
+from mobset_campaign.merge import merge_status
+from mobset_campaign.sender import plan_batches, send
+from mobset_campaign.simulator import Simulator
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from _crash_sender import CAMPAIGN, campaign_frame  # noqa: E402
+
+FINAL_ONLY = {(12, "DELIVRD"): 0.9, (13, "UNDELIV"): 0.1}
+
+
+# ---------------------------------------------------------------------------- crash test
+
+
+def _env(url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBSET_")}
+    if url is not None:
+        env.update(
+            MOBSET_CORP_ID="300003",
+            MOBSET_LOGIN_NAME="demo",
+            MOBSET_PASSWORD="demo-password",
+            MOBSET_BASE_URL=url,
+        )
+    return env
+
+
+@pytest.fixture
+def sim_process() -> Iterator[str]:
+    """A simulator in another process; yields its base URL (http://127.0.0.1:PORT)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mobset_campaign.simulator", "--port", "0", "--seed", "11"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on" in line, line + (proc.stderr.read() if proc.stderr else "")
+        url = line.split("listening on", 1)[1].strip()
+        yield url
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)  # also closes the pipes
+
+
+def _control(url: str, path: str, data: dict[str, Any] | None = None) -> Any:
+    root = url.split("/SDK3/")[0]
+    body = None if data is None else json.dumps(data).encode()
+    req = urllib.request.Request(root + path, data=body, method="GET" if data is None else "POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as answer:
+        return json.loads(answer.read().decode())
+
+
+def _start_sender(ledger: Path, rows: int, url: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_crash_sender.py"), str(ledger), str(rows)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(url),
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if first.strip() != "READY":
+        proc.wait(timeout=30)
+        pytest.fail(f"the sender did not start: {first}{proc.stderr.read() if proc.stderr else ''}")
+    return proc
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_sends_twice_or_loses_a_row(
+    sim_process: str, tmp_path: Path
+) -> None:
+    rows = 2000
+    url = sim_process
+    _control(url, "/_sim/fault", {"method": "SmsSend", "fault": "latency", "delay": 0.05})
+    path = tmp_path / "crash.sqlite"
+    rng = random.Random(20240501)
+    kills = 0
+    finished = False
+    while kills < 12:
+        proc = _start_sender(path, rows, url)
+        try:
+            proc.wait(timeout=rng.uniform(0.1, 0.45))
+            finished = True  # it ran to the end before the kill came
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        out, err = proc.communicate(timeout=30)
+        if finished:
+            assert proc.returncode == 0, err
+            break
+        assert proc.returncode == -signal.SIGKILL
+    assert kills >= 10, f"only {kills} kills landed before the campaign finished"
+    if not finished:  # the last resume runs to the end
+        proc = _start_sender(path, rows, url)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert "DONE" in out, out + err
+
+    accepted = _control(url, "/_sim/accepted")
+    per_phone = Counter(m["phone"] for m in accepted)
+    assert per_phone and max(per_phone.values()) == 1, "a number was accepted twice"
+
+    df = campaign_frame(rows)
+    with Ledger(path) as ledger:
+        merged = merge_status(df, ledger, CAMPAIGN)
+        status = ledger.status_frame(CAMPAIGN)
+    states = Counter(merged["send_state"])
+    assert set(states) <= {"sent", "rejected", "unknown", "skipped"}, states
+    assert sum(states.values()) == rows
+    skipped = merged[merged["send_state"] == "skipped"]
+    assert (skipped["send_error"] == "not a mainland mobile").all()
+    assert len(skipped) == int((df["phone_problem"].notna()).sum())
+    # every accepted number is one the ledger calls sent (with that SmsId) or unknown
+    by_phone = status.set_index("phone")
+    ids = {m["phone"]: m["sms_id"] for m in accepted}
+    sent = by_phone[by_phone["send_state"] == "sent"]
+    assert {p: int(i) for p, i in sent["sms_id"].items()} == {
+        p: i for p, i in ids.items() if p in sent.index
+    }
+    assert set(ids) <= set(sent.index) | set(by_phone.index[by_phone["send_state"] == "unknown"])
+    assert set(sent.index) <= set(ids)
+    # the refused numbers were rejected, not lost
+    refused = merged[merged["phone"].str.startswith("120")]
+    assert set(refused["send_state"]) <= {"rejected", "unknown"}
+    assert (refused["send_state"] == "rejected").sum() > 0
+    unknown = states.get("unknown", 0)
+    print(f"crash test: {kills} kills, final states {dict(states)}")
+    assert unknown <= kills * 4 * 50  # at most the requests in flight at each kill
+
+
+# ---------------------------------------------------------------------------- fault matrix
+
+
+@pytest.fixture
+def ledger() -> Iterator[Ledger]:
+    with Ledger(":memory:") as led:
+        yield led
+
+
+def _rows(n: int, text: str = "周末活动通知") -> pd.DataFrame:
+    phones = [f"1370000{i:04d}" for i in range(n)]
+    return pd.DataFrame(
+        {"phone": phones, "content": [text] * n, "parts": [1] * n, "sendable": [True] * n}
+    )
+
+
+def _send(df: pd.DataFrame, client: Any, ledger: Ledger, **kw: Any) -> Any:
+    return send(
+        df,
+        client,
+        campaign="m",
+        ledger=ledger,
+        quiet_hours=None,
+        progress=False,
+        batch_size=10,
+        concurrency=1,
+        **kw,
+    )
+
+
+def test_busy_is_retried_and_accepted_once(ledger: Ledger) -> None:
+    with Simulator(seed=1, manual_clock=True) as sim:
+        sim.inject("SmsSend", "busy", times=2)
+        client = sim.client(backoff=(0.001, 0.005))
+        summary = _send(_rows(30), client, ledger)
+        assert summary.accepted == 30 and summary.stopped_reason is None
+        assert sim.requests["SmsSend"] == 3 + 2
+        assert Counter(m.phone for m in sim.accepted()).most_common(1)[0][1] == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "accepted_by_gateway"),
+    [
+        ("drop_after_accept", True),
+        ("truncated", True),
+        ("malformed", True),
+        ("slow", True),
+        ("http500", False),
+    ],
+)
+def test_an_unreadable_answer_marks_the_batch_unknown_and_never_resends(
+    ledger: Ledger, fault: str, accepted_by_gateway: bool
+) -> None:
+    with Simulator(seed=2, manual_clock=True) as sim:
+        sim.inject("SmsSend", fault, times=1, delay=0.6 if fault == "slow" else None)
+        client = sim.client(timeout=(2, 0.3))
+        df = _rows(30)
+        summary = _send(df, client, ledger)
+        assert (summary.accepted, summary.unknown) == (20, 10)
+        for _ in range(3):  # three resumes: nothing is sent again
+            assert _send(df, client, ledger).requests == 0
+        unknown = ledger.status_frame("m").query("send_state == 'unknown'")["phone"]
+        counts = Counter(m.phone for m in sim.accepted())
+        assert max(counts.values()) == 1
+        assert all(counts[p] == int(accepted_by_gateway) for p in unknown)
+        assert sim.requests["SmsSend"] == 3
+
+
+def test_fewer_sms_ids_than_numbers_are_flagged_and_not_resent(ledger: Ledger) -> None:
+    with Simulator(seed=3, manual_clock=True) as sim:
+        real = sim.client()
+
+        class Short:
+            corp_id, login_name = real.corp_id, real.login_name
+
+            def clone(self) -> Short:
+                return self
+
+            def send(self, phones: list[str], content: str, **kw: Any) -> SendResult:
+                result = real.send(phones, content, **kw)
+                return SendResult(result.code, result.message, result.numbers[:7])
+
+            def get_balance(self) -> int:
+                return real.get_balance()
+
+        df = _rows(10)
+        summary = _send(df, Short(), ledger)
+        assert (summary.accepted, summary.unknown) == (7, 3)
+        for _ in range(3):
+            assert _send(df, real, ledger).requests == 0
+        assert len(sim.accepted()) == 10  # the gateway took all ten: none must go again
+
+
+# ---------------------------------------------------------------------------- collector killed
+
+
+class Killed(BaseException):
+    """Stands in for the process dying (not caught by anything in the package)."""
+
+
+def _sent_and_reported(sim: Simulator, ledger: Ledger, n: int) -> None:
+    summary = send(
+        _rows(n), sim.client(), campaign="m", ledger=ledger, quiet_hours=None, progress=False
+    )
+    assert summary.accepted == n
+    sim.clock.advance(10)
+
+
+def test_collector_killed_between_commit_and_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "l.sqlite"
+    with Simulator(
+        seed=4, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY, reply_rate=0
+    ) as sim:
+        first = Ledger(path)
+        _sent_and_reported(sim, first, 120)
+        import mobset_campaign.collector as collector_module
+
+        def die(text: str) -> Any:
+            raise Killed
+
+        monkeypatch.setattr(collector_module, "parse_reports", die)
+        with pytest.raises(Killed):
+            collect(sim.client(), first, until=None, min_interval=0, progress=False)
+        monkeypatch.undo()
+        # "a new process": the old connection is abandoned, not closed cleanly
+        with Ledger(path) as ledger:
+            assert len(ledger.unparsed()) == 1
+            summary = collect(
+                sim.client(), ledger, campaign="m", until=None, min_interval=0, progress=False
+            )
+            assert summary.bodies_recovered == 1
+            assert summary.reports == 120 and summary.done
+            again = collect(
+                sim.client(), ledger, campaign="m", until=None, min_interval=0, progress=False
+            )
+            assert (again.reports, again.bodies_recovered) == (0, 0)
+            reports = ledger.reports_frame()
+            assert len(reports) == 120 and reports["sms_id"].is_unique
+        first.close()
+
+
+def test_collector_killed_inside_the_apply_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        Simulator(
+            seed=5, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY, reply_rate=0
+        ) as sim,
+        Ledger(tmp_path / "l.sqlite") as ledger,
+    ):
+        _sent_and_reported(sim, ledger, 40)
+        calls = {"n": 0}
+        original = Ledger._match_message
+
+        def flaky(self: Ledger, *args: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == 25:
+                raise Killed
+            return original(self, *args)
+
+        monkeypatch.setattr(Ledger, "_match_message", flaky)
+        with pytest.raises(Killed):
+            collect(sim.client(), ledger, until=None, min_interval=0, progress=False)
+        monkeypatch.undo()
+        assert ledger.reports_frame().empty  # the half-applied body was rolled back
+        summary = collect(
+            sim.client(), ledger, campaign="m", until=None, min_interval=0, progress=False
+        )
+        assert summary.bodies_recovered == 1 and summary.reports == 40 and summary.done
+
+
+@pytest.mark.slow
+def test_collector_process_dies_after_commit(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Simulator(
+        seed=6, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY, reply_rate=0
+    ) as sim:
+        with Ledger(path) as ledger:
+            _sent_and_reported(sim, ledger, 30)
+        script = textwrap.dedent(
+            f"""
+            import os
+            import mobset_campaign.collector as c
+            from mobset_campaign.client import MobsetClient
+            from mobset_campaign.ledger import Ledger
+            c.parse_reports = lambda text: os._exit(9)   # die right after the commit
+            c.collect(MobsetClient.from_env(), Ledger({str(path)!r}), until=None,
+                      min_interval=0, progress=False)
+            """
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", script],
+            env=_env(sim.url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 9, proc.stderr
+        with Ledger(path) as ledger:
+            summary = collect(
+                sim.client(), ledger, campaign="m", until=None, min_interval=0, progress=False
+            )
+            assert summary.bodies_recovered == 1 and summary.reports == 30 and summary.done
+
+
+# ---------------------------------------------------------------------------- properties
+
+
+messages = st.lists(
+    st.tuples(
+        st.sampled_from([f"1350000{i:04d}" for i in range(12)]),
+        st.sampled_from(["甲", "乙", "丙"]),
+    ),
+    max_size=300,
+)
+
+
+@given(messages, st.integers(1, 50))
+def test_planner_never_exceeds_50_or_repeats_a_number(
+    items: list[tuple[str, str]], batch_size: int
+) -> None:
+    pending = [PendingMessage(i, phone, text, 1) for i, (phone, text) in enumerate(items)]
+    plan = plan_batches(pending, batch_size)
+    for batch in plan:
+        assert 1 <= len(batch) <= batch_size <= 50
+        assert len(set(batch.phones)) == len(batch.phones)
+        assert {m.content for m in batch.messages} == {batch.content}
+    planned = sorted(m.id for b in plan for m in b.messages)
+    assert planned == list(range(len(items)))  # every message exactly once
+    for text in {t for _, t in items}:  # and no more requests than needed
+        group = [p for p, t in items if t == text]
+        need = max(-(-len(group) // batch_size), max(Counter(group).values()))
+        assert sum(1 for b in plan if b.content == text) == need
+
+
+class Recorder:
+    """A fake client that records every SmsSend request and accepts every number."""
+
+    corp_id, login_name = 1, "rec"
+
+    def __init__(self) -> None:
+        self.requests: list[list[str]] = []
+        self.next_id = 1
+
+    def clone(self) -> Recorder:
+        return self
+
+    def get_balance(self) -> int:
+        return 10**9
+
+    def send(self, phones: list[str], content: str, **kw: Any) -> SendResult:
+        self.requests.append(list(phones))
+        numbers = []
+        for phone in phones:
+            numbers.append(SentNumber(phone, self.next_id))
+            self.next_id += 1
+        return SendResult(len(phones), "ok", numbers)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages, st.integers(1, 50), st.integers(1, 4))
+def test_send_never_puts_more_than_50_or_a_repeat_in_a_request(
+    items: list[tuple[str, str]], batch_size: int, concurrency: int
+) -> None:
+    df = pd.DataFrame(
+        {
+            "phone": [p for p, _ in items],
+            "content": [t for _, t in items],
+            "parts": [1] * len(items),
+            "sendable": [True] * len(items),
+        }
+    )
+    client = Recorder()
+    with Ledger(":memory:") as ledger:
+        summary = send(
+            df,
+            client,
+            campaign="p",
+            ledger=ledger,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            quiet_hours=None,
+            progress=False,
+        )
+        assert summary.accepted == len(items)
+    for request in client.requests:
+        assert len(request) <= batch_size and len(set(request)) == len(request)
+    assert sum(len(r) for r in client.requests) == len(items)
