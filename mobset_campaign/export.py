@@ -515,6 +515,8 @@ class _CellFactory:
         if isinstance(value, Decimal):
             return value if value.is_finite() else self.text(str(value))
         if isinstance(value, str):
+            if not value:
+                return None  # a blank cell, not an empty text
             return self.text(value, as_text=bool(_DIGITS.fullmatch(value)))
         if isinstance(value, datetime):
             if value.tzinfo is not None:
@@ -585,6 +587,7 @@ def _column_values(series: pd.Series, name: str, cells: _CellFactory) -> list[An
             .to_numpy(dtype=bool)
         )
         as_text = name in _TEXT_COLUMNS
+        notna = notna & (strings.str.len() > 0).fillna(False).to_numpy(dtype=bool)  # "": blank
         out = [None if not ok else v for v, ok in zip(values, notna, strict=True)]
         for at in np.flatnonzero(flagged | (notna & as_text)).tolist():
             text = values[at]

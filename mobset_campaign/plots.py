@@ -500,11 +500,18 @@ def plot_delivery_time(
         and values.max() > 30 * max(float(np.median(values)), 1e-9)
         and positive.min() > 0
     )
+    # the gateway reports whole seconds: bin edges between integers, or the bars get gaps
+    whole = scale == 1.0 and bool(np.allclose(values, np.round(values)))
     if log:
-        low = max(positive.min(), values.max() / 1e5)
+        low = 0.5 if whole else max(positive.min(), values.max() / 1e5)
         edges = np.geomspace(low, values.max() * 1.0001, bins + 1)
+        if whole:
+            edges = np.unique(np.maximum(np.round(edges - 0.5) + 0.5, 0.5))
         values = np.clip(values, low, None)
         ax.set_xscale("log")
+    elif whole:
+        step = max(1, int(np.ceil((values.max() + 1) / bins)))
+        edges = np.arange(-0.5, values.max() + step, step)
     else:
         edges = np.linspace(0, max(values.max(), 1e-9) * 1.0001, bins + 1)
     ax.hist(
@@ -549,7 +556,7 @@ def plot_delivery_time(
         color="#607d8b",
         fontproperties=cjk_font_properties(8),
     )
-    _legend(ax, loc="upper right", bbox_to_anchor=(1.0, 0.92))
+    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return ax
 
 

@@ -185,11 +185,11 @@ def test_big_integer_columns_become_text_but_amounts_stay_numbers(tmp_path: Path
 def test_mixed_object_columns(tmp_path: Path) -> None:
     aware = datetime(2024, 6, 15, 2, 0, tzinfo=UTC)
     df = pd.DataFrame(
-        {"混合": pd.Series([aware, Decimal("1.5"), None, float("inf"), b"\xe4\xbd\xa0", "007"])}
+        {"混合": pd.Series([aware, Decimal("1.5"), None, float("inf"), b"\xe4\xbd\xa0", "", "007"])}
     )
     out = export_excel(df, tmp_path / "mixed.xlsx", summary=False)
     values = [c.value for c in column(openpyxl.load_workbook(out)[DETAILS_SHEET], "混合")]
-    assert values == [datetime(2024, 6, 15, 10, 0), 1.5, None, "inf", "你", "007"]
+    assert values == [datetime(2024, 6, 15, 10, 0), 1.5, None, "inf", "你", None, "007"]
 
 
 def test_empty_frame_exports(tmp_path: Path) -> None:
@@ -264,13 +264,14 @@ def test_no_formula_element_in_the_sheet_xml(tmp_path: Path) -> None:
 
 def test_control_characters_and_overlong_texts_are_made_safe(tmp_path: Path) -> None:
     df = pd.DataFrame(
-        {"reply": ["bell\x07 and nul\x00", "x" * 40_000, "ok\nline two"]}, dtype="string"
+        {"reply": ["bell\x07 and nul\x00", "", "x" * 40_000, "ok\nline two"]}, dtype="string"
     )
     out = export_excel(df, tmp_path / "odd.xlsx", summary=False)
     values = [c.value for c in column(openpyxl.load_workbook(out)[DETAILS_SHEET], "reply")]
     assert values[0] == "bell\ufffd and nul\ufffd"
-    assert len(values[1]) == 32_767 and values[1].endswith("cell limit]")
-    assert values[2] == "ok\nline two"
+    assert values[1] is None  # an empty text is a blank cell
+    assert len(values[2]) == 32_767 and values[2].endswith("cell limit]")
+    assert values[3] == "ok\nline two"
 
 
 # ---------------------------------------------------------------------------------------

@@ -143,6 +143,22 @@ def test_delivery_time_in_minutes_with_clock_skew() -> None:
     assert any("1 negative (clock skew)" in t for t in texts(ax))
 
 
+def test_whole_second_reports_leave_no_gaps_between_bars() -> None:
+    sent = pd.Timestamp("2024-06-15 10:00", tz="Asia/Shanghai")
+    seconds = [s for s in range(1, 15) for _ in range(s % 4 + 1)]  # the gateway's precision
+    df = pd.DataFrame(
+        {
+            "sent_time": [sent] * len(seconds),
+            "report_time": [sent + pd.Timedelta(seconds=s) for s in seconds],
+            "status": [12] * len(seconds),
+        }
+    )
+    ax = plot_delivery_time(df)
+    green = [b for b in ax.patches if b.get_facecolor()[:3] == mpl.colors.to_rgb("#2e7d32")]
+    filled = sorted(b.get_x() + b.get_width() / 2 for b in green if b.get_height() > 0)
+    assert filled == list(range(1, 15))  # one bar per second, none empty in between
+
+
 def test_replies_over_time_with_opt_outs(frame: pd.DataFrame) -> None:
     replies = replies_frame(frame)
     ax = plot_replies(frame, replies=replies)
