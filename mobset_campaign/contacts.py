@@ -276,7 +276,7 @@ def _table_to_frame(
             [v.strip() if v.__class__ is str else v for v in grid[:, j]], dtype=object
         )
         grid[:, j] = column
-        blank[:, j] = (column == "") | np.equal(column, None)
+        blank[:, j] = (column == "") | pd.isna(column)
     filled = np.flatnonzero(~blank.all(axis=1))
     if len(filled) == 0:
         raise InputError(f"{where} has no data: the sheet is empty. Pick the right sheet or file.")
@@ -471,7 +471,7 @@ def _suppressed(suppress: Iterable[object] | SuppressionSource | None) -> set[st
         return set()
     if hasattr(suppress, "suppressed_phones"):
         return {str(p) for p in suppress.suppressed_phones()}
-    items = [suppress] if isinstance(suppress, str | bytes) else list(suppress)  # type: ignore[arg-type]
+    items = [suppress] if isinstance(suppress, str | bytes) else list(suppress)
     checked = normalise_phones(pd.Series(items, dtype=object))
     lost = checked["phone_problem"].str.startswith("digits lost", na=False)
     if lost.any():
@@ -539,7 +539,8 @@ def _check_numbers(
     result["phone_problem"] = pd.Series(problem, index=result.index, dtype="str")
     if not again or "row" not in result.columns:
         result["row"] = pd.Series(rows, index=result.index).astype("int64")
-    result.attrs = {**frame.attrs, **attrs, "phone_column": phone_column}
+    result.attrs = dict(frame.attrs)
+    result.attrs.update(attrs, phone_column=phone_column)
     return result
 
 

@@ -176,6 +176,17 @@ def _settings(df: pd.DataFrame) -> dict[str, Any]:
     return settings if isinstance(settings, dict) else {}
 
 
+def _texts(df: pd.DataFrame, column: str) -> list[str]:
+    """A column as text, missing (or absent) → ``""``."""
+    if column not in df.columns:
+        return [""] * len(df)
+    values = df[column].to_numpy(dtype=object)
+    return [
+        "" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+        for v in values
+    ]
+
+
 def _reason(problem: str) -> str:
     if problem.startswith("duplicate of row"):
         return "duplicate"
@@ -226,7 +237,7 @@ def estimate(
     balance = int(client.get_balance()) if client is not None else None
 
     notes: list[str] = []
-    content = df["content"].to_numpy(dtype=object, na_value="")
+    content = np.array(_texts(df, "content"), dtype=object)
     sendable = df["sendable"].to_numpy(dtype=bool)
     parts = df["parts"].to_numpy(dtype="int64")
     counted_sig = "" if embedded else signature
@@ -234,6 +245,7 @@ def estimate(
         not embedded
         and bracket_signature(signature, rules) != bracket_signature(rendered_with, rules)
     ) or rules is not settings.get("rules", rules)
+    chars: np.ndarray | None
     if recount:
         chars, parts, _ = count_arrays(content, counted_sig, long_sms=long_sms, rules=rules)
         base_ok = df["phone"].notna().to_numpy() & (content != "")
@@ -252,7 +264,7 @@ def estimate(
             f"(render counted {bracket_signature(rendered_with, rules) or 'none'})"
         )
     else:
-        chars = df["chars"].to_numpy(dtype="int64") if "chars" in df else None
+        chars = df["chars"].to_numpy(dtype="int64") if "chars" in df.columns else None
     if signature is None and not embedded:
         notes.append(
             "the signature is unknown, so it was not counted: each message will be longer by "
@@ -260,15 +272,12 @@ def estimate(
         )
 
     reasons: Counter[str] = Counter()
-    problems = (
-        df["phone_problem"].to_numpy(dtype=object, na_value=None)
-        if "phone_problem" in df.columns
-        else np.full(len(df), None, dtype=object)
-    )
+    problems = _texts(df, "phone_problem")
+    no_phone = df["phone"].isna().to_numpy()
     for i in np.flatnonzero(~sendable):
         if problems[i]:
-            reasons[_reason(str(problems[i]))] += 1
-        elif pd.isna(df["phone"].iat[i]):
+            reasons[_reason(problems[i])] += 1
+        elif no_phone[i]:
             reasons["no number"] += 1
         elif content[i] == "":
             reasons["empty message"] += 1
@@ -285,7 +294,7 @@ def estimate(
 
     warnings: dict[str, int] = {}
     if "warnings" in df.columns:
-        texts = df["warnings"].to_numpy(dtype=object, na_value="")[sendable]
+        texts = [t for t, keep in zip(_texts(df, "warnings"), sendable, strict=True) if keep]
         for key, label in _WARNING_KINDS:
             if key == "personalisation":
                 continue  # counted afresh as `pushed`, with the signature as counted here
@@ -415,28 +424,24 @@ def preview(df: pd.DataFrame, n: int = 5, *, signature: str | None = None) -> Pr
     long_sms = bool(settings.get("long_sms", True))
     head = df.head(max(int(n), 0))
     rows = head["row"].to_numpy() if "row" in head.columns else np.arange(len(head)) + 2
+    texts, problems = _texts(head, "content"), _texts(head, "phone_problem")
+    warnings, phones = _texts(head, "warnings"), _texts(head, "phone")
+    sendable = head["sendable"].to_numpy(dtype=bool)
+    chars, _, _ = count_arrays(np.array(texts, dtype=object), counted, rules=rules)
     messages = []
     for i in range(len(head)):
-        text = head["content"].iat[i]
-        text = "" if pd.isna(text) else str(text)
-        problem = head["phone_problem"].iat[i] if "phone_problem" in head.columns else None
-        if bool(head["sendable"].iat[i]):
+        if sendable[i]:
             status = "sendable"
-        elif isinstance(problem, str) and problem:
-            status = f"not sent: {problem}"
         else:
-            status = "not sent"
-        chars, _, _ = count_arrays(np.array([text], dtype=object), counted, rules=rules)
-        warnings = head["warnings"].iat[i] if "warnings" in head.columns else ""
-        phone = head["phone"].iat[i]
+            status = f"not sent: {problems[i]}" if problems[i] else "not sent"
         messages.append(
             PreviewMessage(
                 row=int(rows[i]),
-                phone="" if pd.isna(phone) else str(phone),
-                parts=split_parts(text, counted, long_sms=long_sms, rules=rules),
-                chars=int(chars[0]),
+                phone=phones[i],
+                parts=split_parts(texts[i], counted, long_sms=long_sms, rules=rules),
+                chars=int(chars[i]),
                 status=status,
-                warnings="" if pd.isna(warnings) else str(warnings),
+                warnings=warnings[i],
             )
         )
     return Preview(messages=messages, signature=signature, total_rows=len(df))

@@ -37,7 +37,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import numpy as np
@@ -321,6 +321,12 @@ def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> lis
             f"not a column. Columns: {', '.join(map(str, columns))}. Rename the placeholder or "
             "the column."
         )
+    twice = sorted(n for n in names if list(columns).count(n) > 1)
+    if twice:
+        raise InputError(
+            f"{label.capitalize()} uses {', '.join(twice)}, but the frame has more than one "
+            "column with that name; rename the duplicates."
+        )
     return sorted(names)
 
 
@@ -350,8 +356,11 @@ def _fast_plan(ast: nodes.Template) -> list[_Piece] | None:
                     or not all(isinstance(a, nodes.Const) for a in child.args)
                 ):
                     return None
-                filters.append((child.name, tuple(a.value for a in child.args)))
-                child = child.node
+                filters.append((child.name, tuple(cast(nodes.Const, a).value for a in child.args)))
+                inner = child.node
+                if inner is None:
+                    return None
+                child = inner
             if not isinstance(child, nodes.Name):
                 return None
             plan.append(("column", child.name, filters[::-1]))
@@ -405,7 +414,7 @@ def _fast_render(df: pd.DataFrame, plan: list[_Piece]) -> tuple[np.ndarray, list
         if kind == "text":
             pieces.append(value)
             continue
-        piece = _display_column(df[value])
+        piece = _display_column(cast(pd.Series, df[value]))
         for name, args in filters:
             if name in ("default", "d"):
                 if len(args) > 1 and args[1]:
@@ -559,9 +568,9 @@ def render(
     result["warnings"] = pd.Series(warnings, index=df.index, dtype="str")
     ok_phone = df["phone"].notna().to_numpy() & df["phone_problem"].isna().to_numpy()
     result["sendable"] = pd.Series(ok_phone & ~empty & ~too_long, index=df.index, dtype=bool)
-    result.attrs = {
-        **df.attrs,
-        "sms": {
+    result.attrs = dict(df.attrs)
+    result.attrs.update(
+        sms={
             "template": label,
             "signature": signature,
             "opt_out": suffix or None,
@@ -571,7 +580,7 @@ def render(
             "typical_parts": typical,
             "fast_path": pieces is not None,
         },
-    }
+    )
     return result
 
 
