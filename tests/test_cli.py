@@ -1,0 +1,228 @@
+"""The mobset-campaign command line, in-process against the simulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from mobset_campaign.cli import build_parser, main
+from mobset_campaign.export import DETAILS_SHEET
+from mobset_campaign.ledger import Ledger
+from mobset_campaign.simulator import Simulator
+
+COMMANDS = [
+    "simulator",
+    "preview",
+    "send",
+    "collect",
+    "status",
+    "export",
+    "cancel",
+    "balance",
+    "sign",
+    "demo",
+]
+
+
+@pytest.fixture()
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    with Simulator(seed=3, time_scale=100.0, reply_rate=0.2) as s:
+        for name, value in s.env().items():
+            monkeypatch.setenv(name, value)
+        yield s
+
+
+@pytest.fixture()
+def contacts(tmp_path: Path) -> Path:
+    path = tmp_path / "contacts.csv"
+    pd.DataFrame(
+        {
+            "姓名": ["张伟", "李娜", "王芳", "坏号码", "重复"],
+            "手机号码": [
+                "13512346789",
+                "+86 139-0000-0001",
+                "15800000002",
+                "020-12345678",
+                "13512346789",
+            ],
+            "积分": [1200, 300, 88, 5, 1],
+            "到期日": ["2026-12-31"] * 5,
+            "门店": ["天河店"] * 5,
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    top = parser.format_help()
+    for command in COMMANDS:
+        assert command in top
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        assert "usage:" in out and len(out.splitlines()) > 3, command
+
+
+def test_missing_credentials_is_one_readable_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["balance"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "MOBSET_CORP_ID" in err and "mobset-campaign simulator" in err
+    assert "Traceback" not in err
+
+
+def test_balance_and_sign(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sign"]) == 0
+    assert capsys.readouterr().out.strip() == "广州首易"
+    assert main(["balance"]) == 0
+    assert capsys.readouterr().out.strip() == f"{sim.balance():,}"
+
+
+def test_send_is_a_dry_run_unless_asked(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    args = [
+        "send",
+        str(contacts),
+        "-t",
+        "points_expiry.txt",
+        "-c",
+        "spring",
+        "--ledger",
+        str(ledger),
+    ]
+    assert main([*args, "--quiet-hours", "off"]) == 0
+    out = capsys.readouterr().out
+    assert "Dry run" in out and "--send" in out
+    assert sim.accepted() == []
+
+    assert main([*args, "--quiet-hours", "off", "--send"]) == 0
+    out = capsys.readouterr().out
+    assert sorted(m.phone for m in sim.accepted()) == ["13512346789", "13900000001", "15800000002"]
+
+    # the same command again resends nothing
+    assert main([*args, "--quiet-hours", "off", "--send"]) == 0
+    assert len(sim.accepted()) == 3
+
+    assert (
+        main(
+            [
+                "collect",
+                "-c",
+                "spring",
+                "--ledger",
+                str(ledger),
+                "--interval",
+                "0.2",
+                "--timeout",
+                "5",
+            ]
+        )
+        == 0
+    )
+    assert main(["status", "-c", "spring", "--ledger", str(ledger)]) == 0
+    status = capsys.readouterr().out
+    assert "spring" in status and "3 messages" in status
+
+    out_xlsx = tmp_path / "out" / "spring.xlsx"
+    assert (
+        main(
+            [
+                "export",
+                str(contacts),
+                "-t",
+                "points_expiry.txt",
+                "-c",
+                "spring",
+                "--ledger",
+                str(ledger),
+                "-o",
+                str(out_xlsx),
+            ]
+        )
+        == 0
+    )
+    book = openpyxl.load_workbook(out_xlsx)
+    details = book[DETAILS_SHEET]
+    header = [c.value for c in details[1]]
+    assert "send_state" in header and "姓名" in header
+    assert details.max_row == 6  # every contact row, the broken ones included
+
+
+def test_send_with_an_unknown_template_fails_cleanly(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "send",
+            str(contacts),
+            "-t",
+            "no_such_template.txt",
+            "-c",
+            "x",
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no_such_template" in err and "Traceback" not in err
+    assert sim.accepted() == []
+
+
+def test_missing_contacts_file_names_it(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.xlsx"
+    assert main(["preview", str(missing), "-t", "points_expiry.txt"]) == 1
+    assert "nope.xlsx" in capsys.readouterr().err
+
+
+def test_cancel_scheduled_campaign(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    later = (pd.Timestamp.now(tz="Asia/Shanghai") + pd.Timedelta(days=2)).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    args = [
+        "send",
+        str(contacts),
+        "-t",
+        "points_expiry.txt",
+        "-c",
+        "later",
+        "--ledger",
+        str(ledger),
+    ]
+    assert main([*args, "--timer-send", later, "--quiet-hours", "off", "--send"]) == 0
+    balance_after_send = sim.balance()
+    assert main(["cancel", "-c", "later", "--ledger", str(ledger)]) == 0
+    assert sim.balance() > balance_after_send  # the simulator refunds cancelled messages
+    with Ledger(ledger) as book:
+        states = set(book.status_frame("later")["send_state"])
+    assert states == {"cancelled"}
+
+
+def test_simulator_subcommand_runs_as_a_process() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "mobset_campaign.cli", "simulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert "listening on http://127.0.0.1:" in first
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
