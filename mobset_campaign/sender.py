@@ -82,7 +82,7 @@ from .ledger import (
     PendingMessage,
     normalise_phone,
 )
-from .merge import _require, row_keys, skip_reasons
+from .merge import _present, _require, row_keys, skip_reasons
 
 __all__ = [
     "CancelSummary",
@@ -615,6 +615,13 @@ class _Engine:
                 raise exc
 
     def _work(self, batch: PlannedBatch) -> None:
+        try:
+            self._send_batch(batch)
+        except BaseException as exc:  # a broken ledger, a bug: stop the whole run, report it
+            self.halt(f"unexpected error while sending: {exc!r}")
+            raise
+
+    def _send_batch(self, batch: PlannedBatch) -> None:
         if self.stop.is_set() or not self.limiter.wait(len(batch), self.stop):
             return
         batch_id, claimed = self.ledger.claim(
@@ -667,7 +674,6 @@ class _Engine:
             self._fail(
                 batch_id, "unknown", None, f"unexpected error: {exc!r}", started, len(claimed)
             )
-            self.halt(f"unexpected error while sending: {exc!r}")
             raise
         else:
             self._record(batch_id, claimed, parts, result, started)
@@ -898,7 +904,7 @@ def _send(
     keys = row_keys(df)
     reasons = skip_reasons(df, ledger.suppressed_phones())
     usable = reasons.isna() & keys.notna()
-    summary.skipped = {str(k): int(v) for k, v in reasons[~usable].value_counts().items()}
+    summary.skipped = _group_reasons(reasons[~usable].tolist())
     frame = df.loc[usable.to_numpy()]
     rows = list(
         zip(
@@ -945,6 +951,17 @@ def _send(
     pending = ledger.pending(campaign, [r[0] for r in rows])
     summary.not_in_frame = len(ledger.pending(campaign)) - len(pending)
     return _execute(ledger, client, campaign, pending, summary, opts, batch_size)
+
+
+def _group_reasons(reasons: list[object]) -> dict[str, int]:
+    """Count skip reasons, folding per-row details: "duplicate of row 7" and "duplicate of
+    row 9" count as "duplicate of row N"; text after a colon is dropped."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        text = str(reason) if _present(reason) else "no phone number"
+        key = re.sub(r"\d+", "N", text.split(":", 1)[0]).strip()
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _parts(value: object) -> int:

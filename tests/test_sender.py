@@ -15,7 +15,7 @@ import pytest
 
 from mobset_campaign._protocol import BEIJING, beijing_now
 from mobset_campaign.client import SendResult
-from mobset_campaign.errors import AuthError, InputError
+from mobset_campaign.errors import AuthError, InputError, LedgerError
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.merge import merge_status
 from mobset_campaign.sender import SendSummary, cancel, resend_unknown, send
@@ -290,6 +290,29 @@ def test_a_refused_text_rejects_its_batch_with_the_code(ledger: Ledger) -> None:
     assert (summary.accepted, summary.rejected) == (1, 1)
     row = ledger.status_frame("spring").iloc[0]
     assert (row["send_state"], row["send_code"]) == ("rejected", -110)
+
+
+def test_a_ledger_failure_after_a_send_stops_the_run_and_never_resends(
+    sim: Simulator, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Ledger.record_answer
+    calls = {"n": 0}
+
+    def disk_full(self: Ledger, *args: Any, **kw: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise LedgerError("disk full")
+        original(self, *args, **kw)
+
+    monkeypatch.setattr(Ledger, "record_answer", disk_full)
+    with pytest.raises(LedgerError, match="disk full"):
+        run(frame(personal=20), sim.client(), ledger, concurrency=1)
+    monkeypatch.undo()
+    assert sim.requests["SmsSend"] == 2  # stopped at once
+    summary = run(frame(personal=20), sim.client(), ledger, concurrency=1)
+    # the second request was accepted but its answer never recorded: unknown, not resent
+    assert (summary.recovered_unknown, summary.accepted) == (1, 18)
+    assert len(sim.accepted()) == len(set(accepted_phones(sim))) == 20
 
 
 def test_outside_the_window_nothing_is_sent(sim: Simulator, ledger: Ledger) -> None:
