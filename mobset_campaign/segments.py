@@ -213,10 +213,14 @@ def check_length(text: str, signature: str | None = "", rules: SegmentRules = DE
 
 
 def _bodies(texts: pd.Series) -> np.ndarray:
-    """The bodies as an object array of str (missing → empty)."""
-    if texts.dtype == "str" or pd.api.types.is_string_dtype(texts.dtype):
-        return texts.to_numpy(dtype=object, na_value="")
-    return texts.fillna("").astype(str).to_numpy(dtype=object)
+    """The bodies as an object array of str (missing → empty, newlines normalised)."""
+    if pd.api.types.is_string_dtype(texts.dtype) and not pd.api.types.is_object_dtype(texts.dtype):
+        bodies = texts.to_numpy(dtype=object, na_value="")
+    else:
+        bodies = texts.fillna("").astype(str).to_numpy(dtype=object)
+    if any("\r" in t for t in bodies):
+        bodies = np.array([normalise_newlines(t) for t in bodies], dtype=object)
+    return bodies
 
 
 # CPython stores a str with any character outside the BMP at 4 bytes per character and
@@ -265,10 +269,7 @@ def count_arrays(
 def count_chars_series(
     texts: pd.Series, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES
 ) -> pd.Series:
-    """Vectorised :func:`count_chars` over a Series of bodies (missing counts as empty).
-
-    The bodies must already have their newlines normalised (``render`` does that).
-    """
+    """Vectorised :func:`count_chars` over a Series of bodies (missing counts as empty)."""
     chars, _, _ = count_arrays(_bodies(texts), signature, rules=rules)
     return pd.Series(chars, index=texts.index, dtype="int64")
 

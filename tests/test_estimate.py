@@ -1,0 +1,192 @@
+"""estimate and preview: what a campaign costs, checked against what the simulator bills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mobset_campaign.accessor  # noqa: F401  (registers df.sms)
+from mobset_campaign.contacts import read_contacts
+from mobset_campaign.errors import InputError
+from mobset_campaign.estimate import Estimate, estimate, preview
+from mobset_campaign.render import render
+from mobset_campaign.segments import SegmentRules
+
+SAMPLE = Path(__file__).resolve().parents[1] / "mobset_campaign" / "data" / "sample_contacts.csv"
+
+
+class Account:
+    """A stand-in for MobsetClient: only what estimate asks of it."""
+
+    def __init__(self, sign: str, balance: int) -> None:
+        self.sign, self.balance, self.calls = sign, balance, 0
+
+    def get_sign(self) -> str:
+        self.calls += 1
+        return self.sign
+
+    def get_balance(self) -> int:
+        self.calls += 1
+        return self.balance
+
+
+@pytest.fixture()
+def frame() -> pd.DataFrame:
+    """Five rows: three sendable (1, 2 and 3 parts), a landline and a duplicate."""
+    df = read_contacts(
+        pd.DataFrame(
+            {
+                "手机": [
+                    "13512346789",
+                    "13612345678",
+                    "13712345678",
+                    "020-12345678",
+                    "13512346789",
+                ],
+                "称呼": ["张三", "李四" + "四" * 62, "王五" + "五" * 130, "赵六", "重复"],
+            }
+        )
+    )
+    return render(df, "{{ 称呼 }}您好", signature="广州首易")
+
+
+def test_totals_reasons_histogram_and_cost(frame: pd.DataFrame) -> None:
+    est = estimate(frame, price_per_part=0.045)
+    assert isinstance(est, Estimate)
+    assert (est.rows, est.sendable, est.total_parts) == (5, 3, 6)
+    assert est.parts_histogram == {1: 1, 2: 1, 3: 1}
+    assert est.not_sendable == {"not a mainland mobile": 1, "duplicate": 1}
+    assert est.cost == pytest.approx(0.27)
+    assert est.signature == "广州首易" and est.notes == []
+
+
+def test_balance_sentence_from_a_client(frame: pd.DataFrame) -> None:
+    short = estimate(frame, client=Account("广州首易", 4))
+    assert short.balance_sentence() == "needs 6 parts, balance 4: 2 short"
+    assert short.shortfall == 2
+    enough = estimate(frame, client=Account("广州首易", 1_000))
+    assert enough.balance_sentence() == "needs 6 parts, balance 1,000: enough, 994 left"
+    assert "needs 6 parts, balance 1,000: enough, 994 left" in str(enough)
+    assert estimate(frame).balance is None and estimate(frame).balance_sentence() is None
+
+
+def test_big_numbers_read_well() -> None:
+    est = Estimate(
+        rows=2000, sendable=1284, not_sendable={}, total_parts=1284, parts_histogram={1: 1284},
+        pushed=0, typical_parts=1, signature="广州首易", long_sms=True, max_chars=500, balance=900,
+    )  # fmt: skip
+    assert est.balance_sentence() == "needs 1,284 parts, balance 900: 384 short"
+
+
+def test_the_client_signature_is_counted_when_render_did_not_know_it() -> None:
+    df = read_contacts(pd.DataFrame({"手机": ["13512346789", "13612345678"]}))
+    unknown = render(df, "字" * 66)  # 66 without a signature: 1 part; 72 with it: 2
+    first = estimate(unknown)
+    assert first.total_parts == 2 and first.signature is None
+    assert any("signature is unknown" in note for note in first.notes)
+    assert "unknown, not counted" in str(first)
+    account = Account("广州首易", 10)
+    counted = estimate(unknown, client=account)
+    assert counted.signature == "广州首易" and counted.total_parts == 4
+    assert any("recounted" in note for note in counted.notes)
+    assert estimate(unknown, signature="广州首易").total_parts == 4
+    # a longer signature can push a message over the length limit
+    tight = render(df, "字" * 60, rules=SegmentRules(max_chars=64))
+    assert estimate(tight).sendable == 2
+    assert estimate(tight, signature="广州首易").not_sendable == {"too long": 2}
+
+
+def test_rows_left_out_by_hand_stay_out_when_recounting() -> None:
+    df = render(read_contacts(pd.DataFrame({"手机": ["13512346789", "13612345678"]})), "您好")
+    df = df.assign(sendable=[True, False])
+    assert estimate(df, signature="广州首易").sendable == 1
+    assert estimate(df).not_sendable == {"excluded": 1}
+
+
+def test_personalisation_and_warnings_are_summarised() -> None:
+    df = read_contacts(pd.DataFrame({"手机": [f"1351234678{i}" for i in range(5)]}))
+    df = df.assign(称呼=["甲", "乙", "丙", "丁" * 20, "戊😀"])
+    est = estimate(render(df, "{{ 称呼 }}" + "全场8折" * 12, signature="广州首易"))
+    assert est.typical_parts == 1 and est.pushed == 1
+    assert est.warnings == {
+        "emoji or rare characters (count 2)": 1,
+        "marketing text without opt-out": 5,
+    }
+    text = str(est)
+    assert "1 message take more than 1 part because of their personalisation" in text
+    assert "marketing text without opt-out: 5 messages" in text
+
+
+def test_needs_a_rendered_frame() -> None:
+    df = read_contacts(pd.DataFrame({"手机": ["13512346789"]}))
+    with pytest.raises(InputError, match="call render"):
+        estimate(df)
+    with pytest.raises(InputError, match="call render"):
+        preview(df)
+
+
+def test_html_for_notebooks(frame: pd.DataFrame) -> None:
+    html = estimate(frame, client=Account("广州首易", 4), price_per_part=0.05)._repr_html_()
+    assert "<table>" in html and "needs 6 parts, balance 4: 2 short" in html
+    assert "0.30 at 0.05 per part" in html
+
+
+def test_preview_shows_the_signature_and_part_boundaries(frame: pd.DataFrame) -> None:
+    text = str(preview(frame, n=4))
+    assert "row 2 · 13512346789 · 10 chars · 1 part · sendable\n  【广州首易】张三您好" in text
+    assert "┄┄ part 1/2 (67 chars) ┄┄\n  【广州首易】李四" in text
+    assert "part 3/3" in text
+    assert "not sent: not a mainland mobile: 020-12345678 (a landline)" in text
+    assert "… 1 more rows" in text
+    assert repr(preview(frame, n=1)) == str(preview(frame, n=1))
+
+
+def test_preview_html_escapes_contact_data() -> None:
+    df = read_contacts(pd.DataFrame({"手机": ["13512346789"], "称呼": ["<script>x</script>"]}))
+    html = preview(render(df, "{{ 称呼 }}您好", signature="广州首易"))._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "【广州首易】" in html
+
+
+def test_accessor_calls_the_functions(frame: pd.DataFrame) -> None:
+    df = read_contacts(SAMPLE)
+    before = df.copy()
+    out = df.sms.render("delivery_notice.txt", signature="广州首易")
+    pd.testing.assert_frame_equal(df, before)
+    pd.testing.assert_frame_equal(out, render(df, "delivery_notice.txt", signature="广州首易"))
+    assert out.sms.estimate(price_per_part=0.05) == estimate(out, price_per_part=0.05)
+    assert str(out.sms.preview(2)) == str(preview(out, 2))
+
+
+# ------------------------------------------------------------------ against the gateway
+
+
+@pytest.mark.parametrize("long_sms", [True, False])
+def test_estimate_matches_what_the_simulator_bills(long_sms: bool) -> None:
+    from mobset_campaign.simulator import Simulator
+
+    df = read_contacts(SAMPLE)
+    names = df["姓名"].fillna("").tolist()
+    names[1] = names[1] + "会员" * 20  # a row that takes two parts
+    names[2] = names[2] + "😀" * 3  # characters outside the BMP
+    names[4] = names[4] + "欢迎光临" * 30  # three parts or more
+    df = df.assign(姓名=names)
+    with Simulator(seed=5, reply_rate=0.0) as sim:
+        client = sim.client()
+        frame = render(
+            df, "points_expiry.txt", opt_out=True, long_sms=long_sms
+        )  # signature unknown at render time
+        est = estimate(frame, client=client)
+        assert est.signature == "广州首易"
+        before = sim.balance()
+        assert est.balance == before
+        sendable = frame[frame["sendable"]]
+        for phone, content in zip(sendable["phone"], sendable["content"], strict=True):
+            client.send([phone], content, long_sms=long_sms)
+        billed = before - sim.balance()
+        client.close()
+    assert est.sendable == len(sendable) == 35
+    assert billed == est.total_parts
+    assert est.total_parts > est.sendable  # the long rows really were counted as such
