@@ -1030,9 +1030,11 @@ class Ledger:
     def status_frame(self, campaign: str) -> pd.DataFrame:
         """One row per message of the campaign, in registration order.
 
-        Columns: row_key, phone, content, parts, batch_id, sms_id, send_state, send_code,
-        send_error, status, status_text, sent_time, report_time, ex_status, reply,
-        reply_time, reply_count, opted_out. Times are tz-aware Asia/Shanghai.
+        Columns: row_key, phone, content, parts, batch_id, sms_id, send_state, send_code
+        (the gateway's Code for the message's request: ≥ 0 is how many it accepted, negative
+        the error), send_error, status (the last report's Status), status_text, sent_time
+        (when the gateway answered), report_time, ex_status, reply (the latest), reply_time,
+        reply_count, opted_out. Times are tz-aware Asia/Shanghai.
         """
         df = self._frame(
             """

@@ -838,7 +838,7 @@ def send(
         df: a frame from ``render`` (needs ``phone``, ``content``, ``parts``, ``sendable``;
             ``phone_problem`` and ``warnings`` are used when present). Not modified.
         client: a :class:`~mobset_campaign.client.MobsetClient` (``sim.client()`` for a
-            rehearsal).
+            rehearsal); may be ``None`` for a dry run (no balance check then).
         campaign: the campaign's name; sending the same frame under the same name again
             resumes it and never sends a row twice.
         ledger: where state is kept (default ``Ledger()``, i.e. ``./mobset_ledger.sqlite``).
@@ -924,7 +924,7 @@ def _send(
         ]
         _plan_into(summary, plan_batches(todo, batch_size))
         summary.counts = ledger.counts(campaign)
-        if summary.planned_messages:
+        if summary.planned_messages and client is not None:
             try:
                 summary.balance = int(client.get_balance())
             except MobsetError as exc:

@@ -481,6 +481,8 @@ def test_dry_run_plans_and_writes_nothing(
     assert sim.accepted() == [] and sim.requests.get("SmsSend", 0) == 0
     assert not (tmp_path / "mobset_ledger.sqlite").exists()
     assert "Dry run" in str(summary) and "Nothing was sent" in str(summary)
+    offline = send(frame(shared=3), None, campaign="c", dry_run=True, progress=False)
+    assert offline.planned_messages == 3 and offline.balance is None
 
 
 def test_without_a_ledger_the_default_file_is_used(
