@@ -39,6 +39,10 @@ daily limit, authentication, busy gateway, the sending window closing, Ctrl-C). 
 again with the same frame and campaign resumes. A second Ctrl-C while waiting for the
 requests in flight raises ``KeyboardInterrupt`` at once; those requests' messages stay
 ``claimed`` and turn ``unknown`` on the next run.
+
+**One sender per campaign at a time.** Two processes sending the same campaign never claim
+the same message (claims are atomic in SQLite), but the second one's resume step would mark
+the first one's requests in flight ``unknown`` — safe, yet needlessly pessimistic.
 """
 
 from __future__ import annotations
