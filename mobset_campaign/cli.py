@@ -286,9 +286,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ parser
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, max_help_position=28)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mobset-campaign",
+        formatter_class=_formatter,
         description=(
             "Bulk SMS campaigns through the Mobset (广州首易 短信易) SDK3 API: read contacts, "
             "render, estimate, send at most once, collect reports and replies, export Excel."
@@ -303,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     def add(
         name: str, func: Callable[[argparse.Namespace], int], help: str
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=(func.__doc__ or help).strip())
+        p = sub.add_parser(
+            name, help=help, description=(func.__doc__ or help).strip(), formatter_class=_formatter
+        )
         p.set_defaults(func=func)
         return p
 
