@@ -172,3 +172,51 @@ def test_repeated_messy_values_are_parsed_once_and_answer_alike() -> None:
     out = normalise_phones(cells)
     assert out["phone"].iloc[:1000].eq("13512346789").all()
     assert out["phone_problem"].iloc[1000:].str.startswith("not a mainland mobile").all()
+
+
+damage = st.sampled_from(
+    [
+        "{n}",
+        "'{n}",
+        "{n}.0",
+        "{n}.00",
+        " {n} ",
+        "+86 {a}-{b}-{c}",
+        "+86{n}",
+        "0086 {a} {b} {c}",
+        "86-{a}-{b}-{c}",
+        "{a} {b} {c}",
+        "{a}-{b}-{c}.0",
+        "{a}  {b} {c}",
+        "{d0}.{rest}E+10",
+        "{d0}.{rest5}E+10",
+        "{d0}.{rest5}e10",
+        "020-{b}{c}",
+        "{n}/{n}",
+        "＋86 {n}",
+        "{n}5",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shapes=st.lists(
+        st.tuples(damage, st.integers(min_value=10_000_000_000, max_value=19_999_999_999)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_vectorised_repairs_equal_parse_phone_cell_by_cell(shapes: list[tuple[str, int]]) -> None:
+    cells = []
+    for shape, number in shapes:
+        n = str(number)
+        cells.append(
+            shape.format(n=n, a=n[:3], b=n[3:7], c=n[7:], d0=n[0], rest=n[1:], rest5=n[1:6])
+        )
+    out = normalise_phones(pd.Series(cells, dtype="str"))
+    got = [
+        (None if pd.isna(p) else p, None if pd.isna(q) else q)
+        for p, q in zip(out["phone"], out["phone_problem"], strict=True)
+    ]
+    assert got == [parse_phone(cell) for cell in cells]
