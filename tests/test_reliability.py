@@ -234,27 +234,16 @@ def test_an_unreadable_answer_marks_the_batch_unknown_and_never_resends(
 
 def test_fewer_sms_ids_than_numbers_are_flagged_and_not_resent(ledger: Ledger) -> None:
     with Simulator(seed=3, manual_clock=True) as sim:
-        real = sim.client()
-
-        class Short:
-            corp_id, login_name = real.corp_id, real.login_name
-
-            def clone(self) -> Short:
-                return self
-
-            def send(self, phones: list[str], content: str, **kw: Any) -> SendResult:
-                result = real.send(phones, content, **kw)
-                return SendResult(result.code, result.message, result.numbers[:7])
-
-            def get_balance(self) -> int:
-                return real.get_balance()
-
+        sim.inject("SmsSend", "short_id_list", times=1)  # accepts 10, answers 9 SmsIds
+        client = sim.client()
         df = _rows(10)
-        summary = _send(df, Short(), ledger)
-        assert (summary.accepted, summary.unknown) == (7, 3)
+        summary = _send(df, client, ledger)
+        assert (summary.accepted, summary.unknown) == (9, 1)
         for _ in range(3):
-            assert _send(df, real, ledger).requests == 0
+            assert _send(df, client, ledger).requests == 0
         assert len(sim.accepted()) == 10  # the gateway took all ten: none must go again
+        unknown = ledger.status_frame("m").query("send_state == 'unknown'")
+        assert len(unknown) == 1 and unknown["send_error"].str.len().iloc[0] > 0
 
 
 # ---------------------------------------------------------------------------- collector killed

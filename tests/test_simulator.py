@@ -135,7 +135,7 @@ def test_balance_and_sign_bodies_match_the_vendor_examples(sim: Simulator) -> No
 
 
 def test_report_body_uses_lowercase_code_and_string_values() -> None:
-    with Simulator(manual_clock=True, clock_start=START, report_delay=(2, 2)) as sim:
+    with Simulator(seed=0, manual_clock=True, clock_start=START, report_delay=(2, 2)) as sim:
         sim.set_outcome(PHONE, 12)
         send(sim, PHONE)
         sim.clock.advance(2)
@@ -177,7 +177,9 @@ def test_cancel_body_has_the_trailing_comma_of_the_vendor_example(sim: Simulator
 
 
 def test_strict_style_answers_plain_json_with_integers() -> None:
-    with Simulator(manual_clock=True, style="strict", report_delay=(1, 1), reply_rate=0) as sim:
+    with Simulator(
+        seed=0, manual_clock=True, style="strict", report_delay=(1, 1), reply_rate=0
+    ) as sim:
         sim.set_outcome(PHONE, 12)
         sent = json.loads(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="hi").text)
         assert sent == {
@@ -390,7 +392,7 @@ def test_billing_counts_parts_per_number_with_the_signature(
 
 def test_accepted_records_what_was_accepted() -> None:
     acct = Account(corp_id=300009, login_name="ops", password="pw", sign="测试")
-    with Simulator(accounts=[acct], manual_clock=True, clock_start=START) as sim:
+    with Simulator(seed=0, accounts=[acct], manual_clock=True, clock_start=START) as sim:
         send(sim, [PHONE, "bad"], "内容", AddNum="12")
         (m,) = sim.accepted()
     assert isinstance(m, AcceptedMessage)
@@ -426,7 +428,7 @@ def test_reports_come_after_the_delay_and_only_once() -> None:
 
 
 def test_at_most_50_reports_per_call_oldest_first() -> None:
-    with Simulator(manual_clock=True, report_delay=(1, 1), outcomes={12: 1}) as sim:
+    with Simulator(seed=0, manual_clock=True, report_delay=(1, 1), outcomes={12: 1}) as sim:
         send(sim, phones(50))
         send(sim, phones(10, 50))
         sim.clock.advance(1)
@@ -475,7 +477,7 @@ def test_outcomes_and_interim_reports_are_configurable() -> None:
 
 def test_reports_go_to_the_account_that_sent() -> None:
     other = Account(corp_id=200001, login_name="b", password="pw")
-    with Simulator(manual_clock=True, report_delay=(1, 1), outcomes={12: 1}) as sim:
+    with Simulator(seed=0, manual_clock=True, report_delay=(1, 1), outcomes={12: 1}) as sim:
         sim.add_account(other)
         send(sim, PHONE)
         answer(call(sim, "SmsSend", account=other, PhoneNumbers=PHONE, Content="x"))
@@ -628,7 +630,9 @@ def test_cancel_refunds_scheduled_messages_and_they_never_report(sim: Simulator)
 
 def test_cancel_refuses_unknown_foreign_and_too_many_ids() -> None:
     other = Account(corp_id=300004, login_name="b", password="pw")
-    with Simulator(accounts=[Account(), other], manual_clock=True, clock_start=START) as sim:
+    with Simulator(
+        seed=0, accounts=[Account(), other], manual_clock=True, clock_start=START
+    ) as sim:
         answer(
             call(sim, "SmsSend", account=other, PhoneNumbers=PHONE, Content="x",
                  TimerSend=_at(timedelta(hours=1)))
@@ -927,7 +931,7 @@ def test_docstring_examples_run() -> None:
 @pytest.mark.parametrize("style", ["vendor", "strict"])
 def test_the_client_reads_every_answer_of_the_simulator(style: str) -> None:
     with Simulator(
-        manual_clock=True, clock_start=START, style=style, report_delay=(1, 1), reply_rate=0
+        seed=0, manual_clock=True, clock_start=START, style=style, report_delay=(1, 1), reply_rate=0
     ) as sim:
         sim.set_outcome(PHONE, 12)
         with sim.client(backoff=(0, 0)) as client:
@@ -969,9 +973,35 @@ def test_the_client_sees_a_dropped_send_as_ambiguous_and_it_was_accepted_once() 
 
 
 def test_the_client_retries_busy_and_the_number_is_accepted_once() -> None:
-    with Simulator(manual_clock=True) as sim, sim.client(backoff=(0, 0)) as client:
+    with Simulator(seed=0, manual_clock=True) as sim, sim.client(backoff=(0, 0)) as client:
         fault = sim.inject("SmsSend", "busy", times=2)
         result = client.send([PHONE], "x")
         assert [n.sms_id for n in result.accepted] == [1355555551]
         assert fault.triggered == 2 and len(sim.accepted()) == 1
         assert sim.requests["SmsSend"] == 3
+
+
+def test_short_id_list_accepts_every_number_but_answers_fewer_ids() -> None:
+    with Simulator(seed=5) as sim, sim.client() as client:
+        sim.inject("SmsSend", "short_id_list", times=1)
+        result = client.send(["13512346789", "13900000001"], "少一个")
+        assert [n.phone for n in result.numbers] == ["13512346789"]
+        assert sorted(m.phone for m in sim.accepted()) == ["13512346789", "13900000001"]
+
+
+def test_unseeded_simulators_never_reuse_sms_ids() -> None:
+    ids: list[int] = []
+    for _ in range(2):
+        with Simulator() as sim, sim.client() as client:
+            ids.append(client.send(["13512346789"], "编号").numbers[0].sms_id)
+    assert ids[0] != ids[1]
+
+
+def test_cli_fault_spec_takes_times_and_delay() -> None:
+    from mobset_campaign.simulator.cli import _parse_fault
+
+    assert _parse_fault("SmsSend:busy:2") == ("SmsSend", "busy", 2, None)
+    assert _parse_fault("*:latency::0.05") == ("*", "latency", None, 0.05)
+    assert _parse_fault("SmsSend:slow:1:30") == ("SmsSend", "slow", 1, 30.0)
+    with pytest.raises(InputError, match="METHOD:FAULT"):
+        _parse_fault("SmsSend")

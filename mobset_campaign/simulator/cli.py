@@ -86,22 +86,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         default=[],
-        metavar="METHOD:FAULT[:TIMES]",
+        metavar="METHOD:FAULT[:TIMES[:DELAY]]",
         help=f"inject a fault (repeatable); METHOD is a Methods name or '*', FAULT one "
-        f"of {', '.join(FAULTS)}",
+        f"of {', '.join(FAULTS)}; TIMES empty = every call; DELAY seconds for latency/slow",
     )
     p.add_argument("--verbose", action="store_true", help="print request lines on stderr")
     return p
 
 
-def _parse_fault(spec: str) -> tuple[str, str, int | None]:
+def _parse_fault(spec: str) -> tuple[str, str, int | None, float | None]:
     bits = spec.split(":")
-    if len(bits) not in (2, 3) or (len(bits) == 3 and not bits[2].isdigit()):
+    ok = 2 <= len(bits) <= 4
+    times: int | None = None
+    delay: float | None = None
+    try:
+        if ok and len(bits) >= 3 and bits[2] != "":
+            times = int(bits[2])
+        if ok and len(bits) == 4:
+            delay = float(bits[3])
+    except ValueError:
+        ok = False
+    if not ok:
         raise InputError(
-            f"--fault {spec!r}: write METHOD:FAULT[:TIMES], e.g. SmsSend:busy:2 or '*:latency'; "
-            f"METHOD is one of {', '.join(METHODS)} or '*'."
+            f"--fault {spec!r}: write METHOD:FAULT[:TIMES[:DELAY]], e.g. SmsSend:busy:2, "
+            f"'*:latency::0.05' or SmsSend:slow:1:30; METHOD is one of {', '.join(METHODS)} or '*'."
         )
-    return bits[0], bits[1], int(bits[2]) if len(bits) == 3 else None
+    return bits[0], bits[1], times, delay
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             verbose=args.verbose,
         )
         for spec in args.fault:
-            method, fault, times = _parse_fault(spec)
-            sim.inject(method, fault, times=times)
+            method, fault, times, delay = _parse_fault(spec)
+            sim.inject(method, fault, times=times, delay=delay)
         sim.start()
     except (ConfigError, InputError) as exc:
         print(f"mobset simulator: {exc}", file=sys.stderr)

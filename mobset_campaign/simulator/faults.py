@@ -15,6 +15,8 @@ reports are marked fetched):
   read timeout gives up.
 - ``truncated``: send the first half of the body, with a Content-Length matching that half.
 - ``malformed``: answer HTTP 200 with an ASP.NET-style HTML error page instead of JSON.
+- ``short_id_list``: (SmsSend) accept every number but leave the last one out of SmsIdList,
+  so the answer has fewer SmsIds than the request had numbers.
 
 A fault applies to one ``Methods`` value or to ``"*"`` (every request), on every call, on the
 next ``times`` calls, with a ``probability`` per call, or both (at most ``times`` calls, each
@@ -34,7 +36,16 @@ from ..errors import InputError
 
 __all__ = ["AFTER", "BEFORE", "FAULTS", "Fault", "FaultSet"]
 
-FAULTS = ("latency", "busy", "http500", "drop_after_accept", "slow", "truncated", "malformed")
+FAULTS = (
+    "latency",
+    "busy",
+    "http500",
+    "drop_after_accept",
+    "slow",
+    "truncated",
+    "malformed",
+    "short_id_list",
+)
 BEFORE = frozenset({"latency", "busy", "http500"})
 AFTER = frozenset(FAULTS) - BEFORE
 _DEFAULT_DELAY = {"latency": 1.0, "slow": 5.0}

@@ -21,7 +21,7 @@ from ..errors import ConfigError, InputError
 from .bodies import render
 from .faults import HTML_500, HTML_MALFORMED, Fault, FaultSet
 from .model import AcceptedMessage, Account, Settings, SimClock
-from .state import Failure, Gateway, Request, failure
+from .state import Failure, Gateway, Request, Sent, failure
 
 if TYPE_CHECKING:
     from ..client import MobsetClient
@@ -443,6 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug: log it and answer like the gateway's -198
             logger.exception("simulator failed on %s", request.method or "a request")
             result = failure(-198)
+        if kind == "short_id_list" and isinstance(result, Sent) and result.numbers:
+            result = Sent(numbers=result.numbers[:-1], accepted=result.accepted)
         text = render(result, style)
         if kind == "drop_after_accept":
             self.close_connection = True  # performed, and not one byte of answer
