@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--n", type=int, default=2000, help="calls per method and side")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (n split across)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (200 calls)")
+    parser.add_argument("--output", type=Path, help="where to write the JSON (default results/)")
     args = parser.parse_args(argv)
     n = 200 if args.quick else args.n
     rounds = max(1, args.rounds)
@@ -116,9 +117,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"{method:14s} bare {r['bare_requests_per_s']:8.1f} req/s   client {r['client_requests_per_s']:8.1f} req/s"
             f"   ratio {r['ratio_client_over_bare']:.3f} (target ≤ 1.3)"
         )
-    RESULTS.mkdir(exist_ok=True)
-    name = "client_quick.json" if args.quick else "client.json"
-    (RESULTS / name).write_text(
+    output = args.output or RESULTS / ("client_quick.json" if args.quick else "client.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return results
