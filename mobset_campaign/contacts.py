@@ -24,7 +24,7 @@ import pandas as pd
 import python_calamine
 
 from .errors import InputError
-from .phones import _cell_text, _is_missing, normalise_phones
+from .phones import _cell_text, _integer_texts, _is_missing, normalise_phones
 
 __all__ = ["PHONE_HEADERS", "TEXT_SUFFIXES", "WORKBOOK_SUFFIXES", "read_contacts"]
 
@@ -265,17 +265,21 @@ def _table_to_frame(
     """The frame, the sheet row number of each of its rows, how many blank rows were skipped
     between the header and the last contact, and the phone column (already text)."""
     cells = table.cells
-    width = max((len(r) for r in cells), default=0)
-    if any(len(r) != width for r in cells):
+    lengths = set(map(len, cells))
+    width = max(lengths, default=0)
+    if len(lengths) > 1:
         cells = [r + [""] * (width - len(r)) for r in cells]
     grid = np.empty((len(cells), width), dtype=object)
     grid[:] = cells
     blank = np.zeros(grid.shape, dtype=bool)
     for j in range(width):
-        column = np.array(
-            [v.strip() if v.__class__ is str else v for v in grid[:, j]], dtype=object
-        )
-        grid[:, j] = column
+        column = grid[:, j]
+        if pd.api.types.infer_dtype(column, skipna=False) == "string":
+            grid[:, j] = column = _object_array(list(map(str.strip, column)))
+        else:
+            grid[:, j] = column = _object_array(
+                [v.strip() if v.__class__ is str else v for v in column]
+            )
         blank[:, j] = (column == "") | pd.isna(column)
     filled = np.flatnonzero(~blank.all(axis=1))
     if len(filled) == 0:
@@ -544,10 +548,27 @@ def _check_numbers(
     return result
 
 
+def _object_array(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def _as_text(column: pd.Series) -> pd.Series:
     """The phone column as the text the user saw (``13512346789.0`` → ``13512346789``)."""
     if column.dtype == "str":
         return column
     values = column.to_numpy(dtype=object)
-    out = [v if v.__class__ is str else None if _is_missing(v) else _cell_text(v) for v in values]
+    out = values.copy()
+    other = np.fromiter((v.__class__ is not str for v in values), dtype=bool, count=len(values))
+    floats = other & np.fromiter(
+        (v.__class__ is float for v in values), dtype=bool, count=len(values)
+    )
+    if floats.any():  # exact 11-digit integers, vectorised; the rest below
+        digits = _integer_texts(values[floats].astype("float64"))
+        done = np.flatnonzero(floats)[digits != ""]
+        out[done] = digits[digits != ""]
+        other[done] = False
+    if other.any():
+        out[other] = [None if _is_missing(v) else _cell_text(v) for v in values[other]]
     return pd.Series(out, index=column.index, dtype="str")

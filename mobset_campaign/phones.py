@@ -308,6 +308,10 @@ def normalise_phones(values: Iterable[object] | pd.Series) -> pd.DataFrame:
 
     if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
         texts = _integer_texts(series.to_numpy(dtype="float64", na_value=np.nan))
+    elif pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(
+        series.dtype
+    ):
+        texts = series.to_numpy(dtype=object, na_value="")
     else:
         raw = series.to_numpy(dtype=object)
         kinds = np.fromiter((_KIND.get(type(v), 0) for v in raw), dtype=np.int8, count=n)
