@@ -102,7 +102,8 @@ class Estimate:
         return f"{head}: enough, {self.balance - self.total_parts:,} left"
 
     def _lines(self) -> list[tuple[str, str]]:
-        lines = [("messages", f"{self.sendable:,} sendable of {self.rows:,} rows")]
+        rows = f"{self.rows:,} row{'s' if self.rows != 1 else ''}"
+        lines = [("messages", f"{self.sendable:,} sendable of {rows}")]
         if self.not_sendable:
             reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.not_sendable.items())
             lines.append(("not sendable", reasons))

@@ -405,3 +405,12 @@ def test_empty_sheet_and_header_only(tmp_path: Path) -> None:
     (tmp_path / "blank.csv").write_text("\n\n  \n", encoding="utf-8")
     with pytest.raises(InputError, match=r"blank\.csv' is empty"):
         read_contacts(tmp_path / "blank.csv")
+
+
+@pytest.mark.parametrize("module", ["mobset_campaign.contacts"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

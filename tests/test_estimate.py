@@ -190,3 +190,12 @@ def test_estimate_matches_what_the_simulator_bills(long_sms: bool) -> None:
     assert est.sendable == len(sendable) == 35
     assert billed == est.total_parts
     assert est.total_parts > est.sendable  # the long rows really were counted as such
+
+
+@pytest.mark.parametrize("module", ["mobset_campaign.estimate", "mobset_campaign.accessor"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

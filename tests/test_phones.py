@@ -220,3 +220,12 @@ def test_vectorised_repairs_equal_parse_phone_cell_by_cell(shapes: list[tuple[st
         for p, q in zip(out["phone"], out["phone_problem"], strict=True)
     ]
     assert got == [parse_phone(cell) for cell in cells]
+
+
+@pytest.mark.parametrize("module", ["mobset_campaign.phones"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

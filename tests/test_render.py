@@ -293,3 +293,12 @@ def test_template_lookup_order_and_unknown_names(
         render(df, "no_such_template.txt")
     assert "no_such_template.txt" in str(err.value)
     assert "delivery_notice.txt" in str(err.value)  # lists what is available
+
+
+@pytest.mark.parametrize("module", ["mobset_campaign.render"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -144,3 +144,12 @@ def test_limits_are_settings() -> None:
         check_length("", SIG)
     assert check_length("字" * 10, SIG) == 16
     assert DEFAULT_RULES.max_chars == 500
+
+
+@pytest.mark.parametrize("module", ["mobset_campaign.segments"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
