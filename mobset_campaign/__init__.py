@@ -74,6 +74,7 @@ from .segments import (
 )
 from .sender import CancelSummary, SendSummary, cancel, resend_unknown, send
 from .simulator import AcceptedMessage, Account, Simulator
+from .status import CampaignStatus, campaign_status
 
 del _accessor
 
@@ -92,6 +93,7 @@ __all__ = [
     "BusyError",
     "CancelDetail",
     "CancelResult",
+    "CampaignStatus",
     "CancelSummary",
     "CollectSummary",
     "ConfigError",
@@ -117,6 +119,7 @@ __all__ = [
     "TransportError",
     "__version__",
     "available_templates",
+    "campaign_status",
     "cancel",
     "collect",
     "count_chars",

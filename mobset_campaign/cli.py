@@ -196,9 +196,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Counts by state for one campaign, or a list of campaigns."""
-    import pandas as pd
-
+    """Counts by state and delivery status for one campaign, or a list of campaigns."""
     from .ledger import Ledger
 
     with Ledger(args.ledger) as ledger:
@@ -208,16 +206,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 table.to_string(index=False) if len(table) else "The ledger holds no campaign yet."
             )
             return EXIT_OK
-        frame = ledger.status_frame(args.campaign)
-        if frame.empty:
+        status = ledger.status(args.campaign)
+        if not status.messages:
             raise InputError(f"The ledger {args.ledger} has no campaign named {args.campaign!r}.")
-        counts = frame["send_state"].value_counts().rename("messages")
-        print(f"Campaign {args.campaign}: {len(frame)} messages")
-        print(counts.to_string())
-        statuses = frame["status_text"].dropna()
-        if len(statuses):
-            print()
-            print(pd.Series(statuses).value_counts().rename("reports").to_string())
+        print(status)
     return EXIT_OK
 
 

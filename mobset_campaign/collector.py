@@ -125,6 +125,10 @@ class CollectSummary:
     def __str__(self) -> str:
         return "\n".join(self._lines())
 
+    def __repr__(self) -> str:
+        # the readable report, also in a terminal IPython or a text export
+        return str(self)
+
     def _repr_html_(self) -> str:
         lines = self._lines()
         items = "".join(

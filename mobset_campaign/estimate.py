@@ -145,6 +145,10 @@ class Estimate:
         body = "\n".join(f"  {k.ljust(width)}  {v}" for k, v in self._lines())
         return f"Campaign estimate\n{body}"
 
+    def __repr__(self) -> str:
+        # the readable report, also in a terminal IPython or a text export
+        return str(self)
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"

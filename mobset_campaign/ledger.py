@@ -47,13 +47,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._protocol import BEIJING
 from .codes import describe_status, is_final_status
 from .errors import LedgerError
+
+if TYPE_CHECKING:
+    from .status import CampaignStatus
 
 __all__ = [
     "DEFAULT_LEDGER_PATH",
@@ -1130,6 +1133,13 @@ class Ledger:
         df["received_at"] = _times(df["received_at"])
         df["parsed_at"] = _times(df["parsed_at"])
         return df
+
+    def status(self, campaign: str) -> CampaignStatus:
+        """Where ``campaign`` stands: counts by state and status, rates, replies (see
+        :func:`mobset_campaign.status.campaign_status`)."""
+        from .status import campaign_status
+
+        return campaign_status(self, campaign)
 
     def campaigns(self) -> pd.DataFrame:
         """One row per campaign: name, created, messages, parts, and a column per state."""

@@ -309,6 +309,10 @@ class SendSummary:
     def __str__(self) -> str:
         return "\n".join(self._lines())
 
+    def __repr__(self) -> str:
+        # the readable report, also in a terminal IPython or a text export
+        return str(self)
+
     def _repr_html_(self) -> str:
         lines = self._lines()
         head, rest = lines[0], lines[1:]
@@ -362,6 +366,10 @@ class CancelSummary:
         if self.stopped_reason:
             lines.append(f"Stopped: {self.stopped_reason}")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # the readable report, also in a terminal IPython or a text export
+        return str(self)
 
     def _repr_html_(self) -> str:
         return "<div>" + "<br>".join(html.escape(x) for x in str(self).splitlines()) + "</div>"
