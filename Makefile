@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check mobset_campaign tests benchmarks
+	$(BIN)/ruff check mobset_campaign tests benchmarks tools
 	$(BIN)/mypy
 
 bench: $(STAMP)
