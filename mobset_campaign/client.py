@@ -7,7 +7,7 @@ never sent, logged, shown in a ``repr`` or put in an exception.
 
 Retries happen only when nothing can have happened on the gateway: the connection could not be
 made, or the gateway said it is busy (-189/-190). An SmsSend whose request went out but whose
-answer was lost (read timeout, dropped connection, HTTP 5xx, unreadable body) raises
+answer was lost (read timeout, dropped connection, any HTTP error status, unreadable body) raises
 :class:`~mobset_campaign.errors.AmbiguousSendError` and is never retried: the gateway may
 have accepted it, and sending again could text the same people twice.
 
@@ -695,21 +695,21 @@ class MobsetClient:
             len(raw),
             time.perf_counter() - started,
         )
-        if resp.status_code >= 500:
+        if resp.status_code >= 400:
+            # Any HTTP answer means a server received the request: a 5xx gateway, or a proxy
+            # or firewall answering 408/429/499. Only a refused connection is known to have
+            # done nothing, so an SmsSend here is ambiguous and is never retried.
             msg = f"HTTP {resp.status_code} from {self.base_url}"
             if method == "SmsSend":
                 return _Outcome.WENT_OUT, AmbiguousSendError(msg, phones=phones, body=text), text
-            return _Outcome.WENT_OUT, TransportError(0, msg, method=method, body=text), text
-        if resp.status_code >= 400:
+            hint = (
+                "Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission."
+                if resp.status_code < 500
+                else None
+            )
             return (
-                _Outcome.SAFE,
-                TransportError(
-                    0,
-                    f"HTTP {resp.status_code} from {self.base_url}",
-                    method=method,
-                    body=text,
-                    hint="Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission.",
-                ),
+                _Outcome.WENT_OUT,
+                TransportError(0, msg, method=method, body=text, hint=hint),
                 text,
             )
         return _Outcome.SAFE, None, text

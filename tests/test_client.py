@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import requests
@@ -557,3 +559,44 @@ def test_requests_go_as_form_encoded_post(sim: Simulator) -> None:
     )
     with sim.client() as c:
         assert c.get_sign() == _protocol.lower_keys(_protocol.parse_body(resp.text))["sign"]
+
+
+class _Status429(BaseHTTPRequestHandler):
+    """A proxy that answers every request with 429 Too Many Requests."""
+
+    hits = 0
+
+    def do_POST(self) -> None:
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"<html>429 Too Many Requests</html>"
+        self.send_response(429)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("method", ["send", "get_balance"])
+def test_an_http_error_status_is_never_retried_for_send(method: str) -> None:
+    _Status429.hits = 0
+    server = HTTPServer(("127.0.0.1", 0), _Status429)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with MobsetClient(300003, "u", "p", base_url=url, max_retries=3, backoff=(0, 0)) as c:
+            if method == "send":
+                with pytest.raises(AmbiguousSendError) as info:
+                    c.send([PHONE], "hi")
+                assert "429" in str(info.value)
+                assert _Status429.hits == 1  # a server received it: never asked again
+            else:
+                with pytest.raises(TransportError):
+                    c.get_balance()
+                assert _Status429.hits == 4  # a query changes nothing: retried
+    finally:
+        server.shutdown()
+        server.server_close()
