@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import _thread
+import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+import mobset_campaign.collector as collector_module
+from mobset_campaign.client import RawAnswer
 from mobset_campaign.collector import collect
-from mobset_campaign.errors import InputError
+from mobset_campaign.errors import InputError, LedgerError
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.merge import merge_status
 from mobset_campaign.sender import send
@@ -213,3 +219,214 @@ def test_progress_bar_counts_final_statuses(
 def test_bad_parameters(ledger: Ledger, kw: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message):
         collect(object(), ledger, progress=False, **kw)
+
+
+# ---------------------------------------------------------------------------- a locked ledger
+
+
+@pytest.fixture
+def file_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger(tmp_path / "l.sqlite") as led:
+        led._conn.execute("PRAGMA busy_timeout = 200")  # stands in for the 30 s wait
+        yield led
+
+
+@contextmanager
+def other_writer(ledger: Ledger) -> Iterator[sqlite3.Connection]:
+    """Another process holding the ledger's write lock until the block ends."""
+    other = sqlite3.connect(ledger.path, isolation_level=None, check_same_thread=False)
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
+def unsaved_files(ledger: Ledger) -> list[Path]:
+    folder = Path(ledger.path).parent
+    return sorted(folder.glob(Path(ledger.path).name + ".unsaved-*"))
+
+
+def lock_after_fetch(client: Any, other: sqlite3.Connection) -> None:
+    """The other process takes the write lock right after the gateway handed reports out."""
+    fetch = client.fetch_reports
+
+    def fetch_then_lock() -> Any:
+        raw = fetch()
+        if not other.in_transaction:
+            other.execute("BEGIN IMMEDIATE")
+        return raw
+
+    client.fetch_reports = fetch_then_lock
+
+
+def test_a_locked_ledger_stops_collect_before_anything_is_fetched(file_ledger: Ledger) -> None:
+    with Simulator(seed=10, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(3), client, file_ledger)
+        sim.clock.advance(5)
+        with other_writer(file_ledger) as other:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(LedgerError, match="nothing was fetched or lost"):
+                collect(client, file_ledger, until=None, min_interval=0, progress=False)
+            assert sim.requests["SmsGetReport"] == 0  # the gateway still holds the reports
+        summary = collect(client, file_ledger, campaign="c", until=None, progress=False)
+    assert summary.reports == 3 and summary.done
+
+
+def test_a_body_the_locked_ledger_would_not_take_is_saved_then_imported_once(
+    file_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collector_module, "_STORE_RETRY_SECONDS", 0.3)
+    with Simulator(seed=11, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(4), client, file_ledger)
+        sim.clock.advance(5)
+        with other_writer(file_ledger) as other:
+            lock_after_fetch(client, other)
+            with pytest.raises(LedgerError) as caught:
+                collect(client, file_ledger, until=None, min_interval=0, progress=False)
+        (saved,) = unsaved_files(file_ledger)
+        assert saved.name.startswith("l.sqlite.unsaved-SmsGetReport-")
+        assert str(saved) in str(caught.value) and "next collect" in str(caught.value)
+        body = json.loads(saved.read_text("utf-8"))["body"]
+        assert body.count("SmsId") == 4
+        assert file_ledger.inbox_frame().empty  # the ledger took nothing ...
+        client = sim.client()
+        assert client.get_reports() == []  # ... and the gateway will not hand them out again
+        summary = collect(client, file_ledger, campaign="c", until=None, progress=False)
+        assert (summary.bodies_imported, summary.reports, summary.done) == (1, 4, True)
+        assert "Imported 1 body saved to a file" in str(summary)
+        assert unsaved_files(file_ledger) == []
+        again = collect(client, file_ledger, until=None, progress=False)
+    assert (again.bodies_imported, again.reports) == (0, 0)
+    assert len(file_ledger.reports_frame()) == 4
+    assert file_ledger.inbox_frame()["body"].tolist().count(body) == 1
+
+
+def test_a_saved_body_already_committed_is_not_imported_twice(
+    file_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collector_module, "_STORE_RETRY_SECONDS", 0.2)
+    with Simulator(seed=12, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(2), client, file_ledger)
+        sim.clock.advance(5)
+        with other_writer(file_ledger) as other:
+            lock_after_fetch(client, other)
+            with pytest.raises(LedgerError):
+                collect(client, file_ledger, until=None, min_interval=0, progress=False)
+        (saved,) = unsaved_files(file_ledger)
+        copy = saved.read_bytes()
+        first = collect(sim.client(), file_ledger, until=None, progress=False)
+        assert (first.bodies_imported, first.reports) == (1, 2)
+        saved.write_bytes(copy)  # as if the import committed but died before deleting it
+        second = collect(sim.client(), file_ledger, until=None, progress=False)
+    assert (second.bodies_imported, second.reports) == (0, 0)
+    assert unsaved_files(file_ledger) == []
+    assert len(file_ledger.reports_frame()) == 2
+
+
+def test_a_lock_released_while_retrying_stores_the_body_directly(
+    file_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collector_module, "_STORE_RETRY_SECONDS", 30)
+    with Simulator(seed=13, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(3), client, file_ledger)
+        sim.clock.advance(5)
+        with other_writer(file_ledger) as other:
+            lock_after_fetch(client, other)
+            release = threading.Timer(0.5, other.execute, ("ROLLBACK",))
+            release.start()
+            summary = collect(client, file_ledger, campaign="c", until=None, progress=False)
+            release.join()
+    assert summary.reports == 3 and summary.done and summary.bodies_imported == 0
+    assert unsaved_files(file_ledger) == []
+
+
+def test_a_memory_ledger_that_cannot_store_puts_the_body_in_the_error(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collector_module, "_STORE_RETRY_SECONDS", 0.1)
+
+    def locked(*args: Any, **kw: Any) -> int:
+        raise LedgerError("The ledger :memory: is locked (database is locked); try again.")
+
+    with Simulator(seed=14, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(1), client, ledger)
+        sim.clock.advance(5)
+        monkeypatch.setattr(ledger, "store_raw", locked)
+        with pytest.raises(LedgerError, match="keep it") as caught:
+            collect(client, ledger, until=None, min_interval=0, progress=False)
+    sms_id = int(ledger.status_frame("c")["sms_id"].iloc[0])
+    assert str(sms_id) in str(caught.value)
+
+
+def test_an_unreadable_saved_file_is_left_in_place_and_reported(file_ledger: Ledger) -> None:
+    bad = Path(file_ledger.path + ".unsaved-SmsGetReport-20250101T000000000000Z-1.json")
+    bad.write_text("{not json", encoding="utf-8")
+    with Simulator(seed=15, manual_clock=True) as sim:
+        summary = collect(sim.client(), file_ledger, until=None, progress=False)
+    assert bad.exists() and str(bad) in summary.errors[0] and "not imported" in summary.errors[0]
+
+
+# ---------------------------------------------------------------------------- one bad item
+
+
+def with_bad_items(client: Any, *bad: Any, method: str = "fetch_reports") -> None:
+    """The next answer of ``method`` carries ``bad`` items among the real ones."""
+    fetch = getattr(client, method)
+
+    def fetch_with_bad_items() -> RawAnswer:
+        setattr(client, method, fetch)  # once
+        raw = fetch()
+        data = json.loads(raw.text)
+        details = data.get("Details") or []
+        data["Details"] = details[:1] + list(bad) + details[1:]
+        return RawAnswer(raw.method, json.dumps(data, ensure_ascii=False), raw.received_at)
+
+    setattr(client, method, fetch_with_bad_items)
+
+
+def test_one_bad_report_item_does_not_stop_the_others(ledger: Ledger) -> None:
+    bad = {"SmsId": "12a", "Status": "12", "ReportTime": "2025-01-01 10:00:00", "ExStatus": "X"}
+    with Simulator(seed=16, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(3), client, ledger)
+        sim.clock.advance(5)
+        with_bad_items(client, bad)
+        summary = collect(client, ledger, campaign="c", until=None, progress=False)
+        again = collect(client, ledger, until=None, progress=False)
+    assert summary.reports == 3 and summary.done
+    assert len(summary.errors) == 1
+    assert "item 2 of 4 skipped" in summary.errors[0] and "'12a'" in summary.errors[0]
+    assert "Error: SmsGetReport: item 2 of 4" in str(summary)
+    inbox = ledger.inbox_frame()
+    assert '"12a"' in inbox["body"].iloc[0] and inbox["parsed_at"].notna().all()
+    assert again.errors == [] and again.bodies_recovered == 0  # parsed once, never again
+
+
+def test_a_body_whose_every_item_is_bad_is_an_error_answer(ledger: Ledger) -> None:
+    with Simulator(seed=17, manual_clock=True) as sim:
+        client = sim.client()
+        with_bad_items(client, {"SmsId": "x", "Status": "12"}, {"SmsId": "1", "Status": None})
+        summary = collect(client, ledger, until=None, progress=False)
+    assert len(summary.errors) == 1 and "SmsId is not an integer" in summary.errors[0]
+    inbox = ledger.inbox_frame()
+    assert inbox["error"].notna().sum() == 1
+
+
+def test_one_bad_reply_item_does_not_stop_the_others(ledger: Ledger) -> None:
+    with Simulator(seed=18, manual_clock=True, reply_rate=0) as sim:
+        client = sim.client()
+        send_quietly(frame(2), client, ledger)
+        sim.inject_reply("13900000000", "TD")
+        sim.inject_reply("13900000001", "收到")
+        with_bad_items(client, "not an object", method="fetch_replies")
+        summary = collect(client, ledger, until=None, progress=False)
+    assert (summary.replies, summary.opt_outs) == (2, 1)
+    assert ledger.suppressed_phones() == {"13900000000"}
+    assert len(summary.errors) == 1 and "item 2 of 3 skipped" in summary.errors[0]
