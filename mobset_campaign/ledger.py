@@ -267,18 +267,65 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("object").astype("str")
 
 
+def resolve_row_keys(
+    rows: Sequence[tuple[str | None, str | None, str]],
+    known: dict[str, tuple[str, str]],
+) -> list[str | None]:
+    """Match a frame's rows to the campaign's messages when their key form changed.
+
+    ``rows`` are ``(row key, normalised phone, text)`` as :func:`mobset_campaign.row_keys`
+    computes them; ``known`` maps the campaign's registered keys to ``(phone, text)``. A
+    number on one row has the plain key, a number on several rows keys carrying a hash of
+    the text, so adding a second row for a number (or removing one) changes the key form.
+    A row whose key is not registered (or is registered with another text) takes the key of
+    an unclaimed message to the same number with exactly the same text, so a text that
+    went out is never sent again because of that change. Other rows keep their key.
+
+    >>> resolve_row_keys([("135#ab", "135", "hi"), ("135#cd", "135", "new")],
+    ...                  {"135": ("135", "hi")})
+    ['135', '135#cd']
+    """
+    keys = [key for key, _, _ in rows]
+    need = [
+        i
+        for i, (key, _, text) in enumerate(rows)
+        if key is not None and (key not in known or known[key][1] != text)
+    ]
+    if not need or not known:
+        return keys
+    taken = {key for key in keys if key is not None and key in known}
+    phones = {rows[i][1] for i in need}
+    spare: dict[tuple[str, str], list[str]] = {}
+    for key, (phone, text) in known.items():
+        if phone in phones and key not in taken:
+            spare.setdefault((phone, text), []).append(key)
+    if not spare:
+        return keys
+    for candidates in spare.values():
+        candidates.sort(key=lambda k: (len(k), k), reverse=True)  # pop() gives the plainest
+    for i in need:
+        _, number, wanted = rows[i]
+        found = spare.get((str(number), wanted))
+        if found:
+            keys[i] = found.pop()
+    return keys
+
+
 # ---------------------------------------------------------------------------- records
 
 
 @dataclass(frozen=True, slots=True)
 class Registered:
     """What :meth:`Ledger.register` did: rows new to the campaign, pending rows whose text
-    was updated, and rows already past pending whose text differs from what was sent."""
+    was updated, and rows already past pending whose text differs from what was sent.
+    ``keys`` are the rows' keys as registered, in the given order (see
+    :func:`resolve_row_keys`)."""
 
     new: int
     updated: int
     unchanged: int
     changed_after_send: int
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,26 +619,33 @@ class Ledger:
 
         A key already registered adds nothing. If its message is still ``pending`` and the
         text changed (the template was edited before sending) the new text replaces the old;
-        a message already past pending is never touched (its text went out).
+        a message already past pending is never touched (its text went out). A row whose key
+        form changed (its number gained or lost a second row) is matched to the message with
+        the same number and text first (see :func:`resolve_row_keys`); the returned
+        :class:`Registered` lists the keys used.
         """
         rows = list(rows)
         now = _now()
         with self._tx() as cur:
             existing = {
-                r[0]: (r[1], r[2], r[3])
+                r[0]: (r[1], r[2], r[3], r[4])
                 for r in cur.execute(
-                    "SELECT row_key, id, state, content FROM messages WHERE campaign = ?",
+                    "SELECT row_key, id, state, content, phone FROM messages WHERE campaign = ?",
                     (campaign,),
                 )
             }
+            keys = resolve_row_keys(
+                [(key, phone, content) for key, phone, content, _ in rows],
+                {k: (v[3], v[2]) for k, v in existing.items()} if existing else {},
+            )
             new: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
             unchanged = changed_after = 0
-            for key, phone, content, parts in rows:
-                old = existing.get(key)
+            for key, (_, phone, content, parts) in zip(keys, rows, strict=True):
+                old = existing.get(str(key))
                 if old is None:
                     new.append((campaign, key, phone, content, int(parts), now))
-                    existing[key] = (-1, "pending", content)
+                    existing[str(key)] = (-1, "pending", content, phone)
                 elif old[2] == content:
                     unchanged += 1
                 elif old[1] == "pending":
@@ -607,7 +661,9 @@ class Ledger:
                 "UPDATE messages SET content = ?, parts = ? WHERE id = ? AND state = 'pending'",
                 updates,
             )
-        return Registered(len(new), len(updates), unchanged, changed_after)
+        return Registered(
+            len(new), len(updates), unchanged, changed_after, tuple(str(k) for k in keys)
+        )
 
     def recover_claims(self, campaign: str) -> int:
         """Turn ``claimed`` messages left by an interrupted run into ``unknown``.

@@ -1,22 +1,37 @@
 """Put the ledger's view of a campaign back beside the spreadsheet's rows.
 
 **Row keys.** :func:`mobset_campaign.send` registers each sendable row under a key, and
-:func:`merge_status` finds the row's message again by the same key. The key is the row's
-normalised phone number; the n-th repeat of the same number in a frame gets ``"#n"``
-appended (``13512346789``, ``13512346789#2``). This survives what users actually do between
+:func:`merge_status` finds the row's message again by the same key. The rule:
+
+* A row with a ``phone_problem`` (e.g. ``read_contacts``' "duplicate of row N") or without
+  a number has no key: it is never registered, and it never takes part in the numbering
+  below, so the row ``read_contacts`` kept is always the plain number.
+* A number on one keyed row: the key is the normalised number (``13512346789``).
+* A number on several keyed rows (a frame built without ``read_contacts``' duplicate check):
+  each row's key is the number plus ``#`` and an 8-hex-digit hash of its text (BLAKE2b,
+  4-byte digest: ``13512346789#347ca058`` for "hi"); rows with the same number *and* the
+  same text add ``#2``, ``#3``… (such rows are interchangeable: their order cannot matter).
+
+No key depends on the order of the rows, so this survives what users actually do between
 two runs: re-reading the same spreadsheet, re-rendering the template, sorting or filtering
-rows, adding new rows. It deliberately ignores the text: a campaign texts each row's person
-at most once, so editing the template after some messages went out never sends those people
-a second copy (messages still pending take the new text). To send a new text to the same
-people, use a new campaign name. The frame's index is not used (it changes on re-reading).
+rows, adding new rows. For a number on one row the key ignores the text: a campaign texts
+each row's person at most once, so editing the template after some messages went out never
+sends those people a second copy (messages still pending take the new text). To send a new
+text to the same people, use a new campaign name. When a number gains or loses a second row
+(so its key form changes), the ledger matches the row to the message with the same number
+and exactly the same text (see :func:`mobset_campaign.ledger.resolve_row_keys`), so a text
+that went out is not sent again. The frame's index is not used (it changes on re-reading).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+
 import pandas as pd
 
 from .errors import InputError
-from .ledger import Ledger, normalise_phone
+from .ledger import Ledger, normalise_phone, resolve_row_keys
 
 __all__ = ["merge_status", "row_keys", "skip_reasons"]
 
@@ -53,23 +68,92 @@ def _phones(df: pd.DataFrame) -> pd.Series:
 
 
 def row_keys(df: pd.DataFrame) -> pd.Series:
-    """The stable key of each row: the phone, plus ``#n`` for its n-th repeat in the frame.
+    """The stable key of each row (the rule is in the module docstring).
 
-    Rows without a phone get a missing key (they are never registered).
+    Rows without a phone or with a ``phone_problem`` get a missing key (they are never
+    registered). A number on several rows is told apart by a hash of each row's
+    ``content``, never by the rows' order.
 
-    >>> row_keys(pd.DataFrame({"phone": ["13512346789", None, "13512346789"]})).tolist()
-    ['13512346789', nan, '13512346789#2']
+    >>> row_keys(pd.DataFrame({"phone": ["13512346789", None, "13612346789", "13512346789"],
+    ...                        "content": ["hi", "hi", "hi", "hello"]})).tolist()
+    ['13512346789#347ca058', nan, '13612346789', '13512346789#ea6706f7']
     """
+    # Keys written before this rule numbered repeats by row order ("#2", "#3"); such a
+    # pre-release ledger is matched by text where it can be (resolve_row_keys), otherwise
+    # those rows count as new. There were no released users.
     _require(df, ("phone",), "row_keys")
-    seen: dict[str, int] = {}
+    n = len(df)
+    problem = df["phone_problem"].tolist() if "phone_problem" in df else [None] * n
+    phones = [
+        None if _present(trouble) else phone
+        for phone, trouble in zip(_phones(df).tolist(), problem, strict=True)
+    ]
+    rows = Counter(p for p in phones if p is not None)
+    content = df["content"].tolist() if "content" in df else [None] * n
+    seen: dict[tuple[str, str], int] = {}
     values: list[str | None] = []
-    for phone in _phones(df).tolist():
+    for phone, text in zip(phones, content, strict=True):
         if phone is None:
             values.append(None)
-            continue
-        seen[phone] = n = seen.get(phone, 0) + 1
-        values.append(phone if n == 1 else f"{phone}#{n}")
+        elif rows[phone] == 1:
+            values.append(phone)
+        else:
+            digest = _digest(text)
+            seen[phone, digest] = k = seen.get((phone, digest), 0) + 1
+            values.append(f"{phone}#{digest}" if k == 1 else f"{phone}#{digest}#{k}")
     return pd.Series(values, index=df.index, dtype="str")
+
+
+def _digest(text: object) -> str:
+    """An 8-hex-digit BLAKE2b hash of a row's text (stable across runs and machines)."""
+    data = str(text).encode("utf-8") if _present(text) else b""
+    return hashlib.blake2b(data, digest_size=4).hexdigest()
+
+
+def _key_list(keys: pd.Series) -> list[str | None]:
+    """Row keys as a list, ``None`` where missing."""
+    return [None if pd.isna(k) else str(k) for k in keys.tolist()]
+
+
+def _resolve(
+    keys: list[str | None],
+    phones: list[str | None],
+    texts: list[str],
+    usable: list[bool],
+    known: dict[str, tuple[str, str]],
+) -> list[str | None]:
+    """The key each row's message is registered under, as :func:`mobset_campaign.send`
+    resolved it: the sendable rows first (exactly the rows send() registers), then the
+    others (e.g. a row opted out after it was sent) among the messages left."""
+    first = resolve_row_keys(
+        [
+            (k if ok else None, p, t)
+            for k, p, t, ok in zip(keys, phones, texts, usable, strict=True)
+        ],
+        known,
+    )
+    assigned = {k for k in first if k is not None}
+    if len(assigned) == len(keys) or all(usable):
+        return first
+    rest = {k: v for k, v in known.items() if k not in assigned}
+    second = resolve_row_keys(
+        [
+            (None if ok else k, p, t)
+            for k, p, t, ok in zip(keys, phones, texts, usable, strict=True)
+        ],
+        rest,
+    )
+    return [
+        a if ok else (b if b not in assigned else None)
+        for a, b, ok in zip(first, second, usable, strict=True)
+    ]
+
+
+def _texts(df: pd.DataFrame) -> list[str]:
+    """The ``content`` column as the sender registers it (``""`` where missing)."""
+    if "content" not in df:
+        return [""] * len(df)
+    return [str(v) if _present(v) else "" for v in df["content"].tolist()]
 
 
 def skip_reasons(
@@ -155,12 +239,27 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     """
     _require(df, ("phone",), "merge_status")
     out = df.drop(columns=[c for c in STATUS_COLUMNS if c in df.columns])
-    keys = row_keys(df)
-    status = ledger.status_frame(campaign).set_index("row_key")
+    computed = row_keys(df)
+    frame = ledger.status_frame(campaign)
+    known = dict(
+        zip(
+            frame["row_key"].tolist(),
+            zip(frame["phone"].tolist(), frame["content"].tolist(), strict=True),
+            strict=True,
+        )
+    )
+    phones = _phones(df)
+    suppressed = ledger.suppressed_phones()
+    reasons = skip_reasons(df, suppressed)
+    keys = pd.Series(
+        _resolve(_key_list(computed), phones.tolist(), _texts(df), reasons.isna().tolist(), known),
+        index=df.index,
+        dtype="str",
+    )
+    status = frame.set_index("row_key")
     found = keys.isin(status.index)
     picked = status.reindex(keys.where(found, "\x00missing").tolist())
     picked.index = df.index
-    reasons = skip_reasons(df, ledger.suppressed_phones())
     fallback = (
         f"not registered in campaign {campaign!r} (send() has not been run with this row, or "
         "it was a dry run)"
@@ -171,8 +270,6 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     out["send_error"] = (
         picked["send_error"].where(found, reasons.where(reasons.notna(), fallback)).astype("str")
     )
-    phones = _phones(df)
-    suppressed = ledger.suppressed_phones()
     out["opted_out"] = phones.map(lambda p: p is not None and p in suppressed).astype(bool)
     out["reply_count"] = picked["reply_count"].where(found, 0).astype("Int64")
     return out

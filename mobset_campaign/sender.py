@@ -3,7 +3,8 @@
 :func:`send` is the whole pipeline for a rendered frame (see ``render``):
 
 1. **Register** each sendable row as a message of the campaign under its row key (see
-   :mod:`mobset_campaign.merge`); the same frame sent again adds nothing. Rows with a
+   :mod:`mobset_campaign.merge`); the same frame sent again — re-read, re-sorted, filtered
+   or with rows added — adds nothing. Rows with a
    ``phone_problem``, an opted-out number, an empty text or ``sendable`` false are skipped,
    with the reason counted in the summary.
 2. **Resume**: messages an interrupted run left ``claimed`` become ``unknown`` (their request
@@ -85,6 +86,7 @@ from .ledger import (
     Outcome,
     PendingMessage,
     normalise_phone,
+    resolve_row_keys,
 )
 from .merge import _present, _require, row_keys, skip_reasons
 
@@ -852,7 +854,13 @@ def send(
         client: a :class:`~mobset_campaign.client.MobsetClient` (``sim.client()`` for a
             rehearsal); may be ``None`` for a dry run (no balance check then).
         campaign: the campaign's name; sending the same frame under the same name again
-            resumes it and never sends a row twice.
+            resumes it and never sends a row twice. Rows are recognised by their row key,
+            never by their position: the phone number alone when it is on one row (editing
+            the text later does not send it again), the number plus a hash of the text when
+            it is on several rows (so sorting cannot swap them). Rows with a
+            ``phone_problem`` — such as ``read_contacts``' "duplicate of row N" — get no key
+            and are never sent, so sorting the sheet cannot make the duplicate take the
+            kept row's place. See :func:`mobset_campaign.merge.row_keys`.
         ledger: where state is kept (default ``Ledger()``, i.e. ``./mobset_ledger.sqlite``).
         rate: messages per second across all workers (``None``: as fast as the gateway
             answers).
@@ -929,10 +937,14 @@ def _send(
     )
     if dry_run:
         existing = ledger.lookup(campaign)
+        resolved = resolve_row_keys(
+            [(key, phone, content) for key, phone, content, _ in rows],
+            {k: (v[2], v[3]) for k, v in existing.items()},
+        )
         todo = [
             PendingMessage(-(i + 1), phone, content, parts)
-            for i, (key, phone, content, parts) in enumerate(rows)
-            if key not in existing or existing[key][1] == "pending"
+            for i, (key, (_, phone, content, parts)) in enumerate(zip(resolved, rows, strict=True))
+            if key not in existing or existing[str(key)][1] == "pending"
         ]
         _plan_into(summary, plan_batches(todo, batch_size))
         summary.counts = ledger.counts(campaign)
@@ -960,7 +972,7 @@ def _send(
     summary.changed_after_send = reg.changed_after_send
     summary.recovered_unknown = ledger.recover_claims(campaign)
     ledger.cancel_suppressed(campaign)
-    pending = ledger.pending(campaign, [r[0] for r in rows])
+    pending = ledger.pending(campaign, reg.keys or [r[0] for r in rows])
     summary.not_in_frame = len(ledger.pending(campaign)) - len(pending)
     return _execute(ledger, client, campaign, pending, summary, opts, batch_size)
 

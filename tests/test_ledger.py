@@ -175,6 +175,20 @@ def test_register_is_idempotent_and_never_touches_sent_text(ledger: Ledger) -> N
     assert frame.loc["13500000002", "parts"] == 2
 
 
+def test_register_matches_a_changed_key_form_by_number_and_exact_text(ledger: Ledger) -> None:
+    ledger.ensure_campaign("c")
+    p = "13500000001"
+    ledger.register("c", [(p, p, "hi", 1)])
+    # the number is now on two rows, keyed by text: the "hi" row is the message already there
+    result = ledger.register("c", [(f"{p}#aa", p, "hi", 1), (f"{p}#bb", p, "new", 1)])
+    assert result.keys == (p, f"{p}#bb") and (result.new, result.unchanged) == (1, 1)
+    # each message is used once: a third row with the same text is a message of its own
+    third = ledger.register("c", [(f"{p}#aa", p, "hi", 1), (f"{p}#aa#2", p, "hi", 1)])
+    assert third.keys == (p, f"{p}#aa#2") and third.new == 1
+    # an edited text on a lone row keeps its key (text edits never make a new message)
+    assert ledger.register("c", [(p, p, "edited", 1)]).keys == (p,)
+
+
 def test_claim_takes_only_pending_and_cancels_opted_out(ledger: Ledger) -> None:
     _register(ledger, "c", 3)
     ids = [m.id for m in ledger.pending("c")]

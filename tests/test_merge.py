@@ -113,31 +113,88 @@ def test_merge_is_repeatable_and_one_row_per_input_row(sim: Simulator, ledger: L
     assert str(first["reply_time"].dtype).endswith("Asia/Shanghai]")
 
 
+def _frame_with_repeats() -> pd.DataFrame:
+    """_frame() plus repeated numbers: a copy read_contacts flagged as a duplicate, and one
+    number on three sendable rows (two of them with the very same text)."""
+    extra = pd.DataFrame(
+        {
+            "姓名": ["周九", "吴十", "郑一", "冯二"],
+            "phone": ["13512340001", "13512340007", "13512340007", "13512340007"],
+            "phone_problem": ["duplicate of row 1", None, None, None],
+        },
+        index=[70, 80, 90, 100],
+    )
+    extra["content"] = ["【活动】周九您好", "【活动】吴十您好", "【活动】同一条", "【活动】同一条"]
+    extra["parts"] = 1
+    extra["sendable"] = True
+    extra["warnings"] = None
+    return pd.concat([_frame(), extra])
+
+
 def test_a_re_read_and_re_sorted_sheet_finds_the_same_messages(
     sim: Simulator, ledger: Ledger
 ) -> None:
-    df = _frame()
+    df = _frame_with_repeats()
     send(df, sim.client(), campaign="c", ledger=ledger, quiet_hours=None, progress=False)
-    reread = df.iloc[::-1].reset_index(drop=True)
-    reread["phone"] = reread["phone"].map(lambda p: None if p is None else f"+86 {p}")
-    merged = merge_status(reread, ledger, "c")
-    original = merge_status(df, ledger, "c").set_index("phone")["sms_id"]
-    by_phone = merged.dropna(subset=["sms_id"]).set_index(
-        merged.dropna(subset=["sms_id"])["phone"].str[4:]
-    )["sms_id"]
-    assert by_phone.to_dict() == original.dropna().to_dict()
+    cols = ["姓名", "sms_id", "send_state", "send_error"]
+    original = merge_status(df, ledger, "c")[cols].set_index("姓名")
+    sent = ["张三", "李四", "赵六", "孙八", "吴十", "郑一", "冯二"]
+    assert original["sms_id"].notna().sum() == len(sent) == len(sim.accepted())
+    assert original.loc[sent, "send_state"].eq("sent").all()
+    assert original.loc["周九", ["send_state", "send_error"]].tolist() == [
+        "skipped",
+        "duplicate of row 1",
+    ]
+    for order in (df.iloc[::-1], df.sort_values("content"), df.sample(frac=1, random_state=5)):
+        reread = order.reset_index(drop=True)
+        reread["phone"] = reread["phone"].map(lambda p: None if p is None else f"+86 {p}")
+        merged = merge_status(reread, ledger, "c")
+        assert list(merged["姓名"]) == list(reread["姓名"])  # same rows, same order
+        found = merged[cols].set_index("姓名").loc[original.index]
+        # 郑一 and 冯二 share number and text: interchangeable, so compare them as a pair
+        pair = ["郑一", "冯二"]
+        assert sorted(found.loc[pair, "sms_id"]) == sorted(original.loc[pair, "sms_id"])
+        rest = original.index.difference(pair)
+        pd.testing.assert_frame_equal(found.loc[rest], original.loc[rest])
+
+
+def test_the_row_read_contacts_kept_has_the_plain_key_whatever_the_order() -> None:
+    df = pd.DataFrame(
+        {
+            "phone": ["13512346789", "13512346789", "13612346789"],
+            "phone_problem": ["duplicate of row 2", None, None],
+            "content": ["你好 Ann", "你好 Bob", "你好 Cid"],
+        }
+    )
+    keys = row_keys(df)
+    assert pd.isna(keys.iloc[0])  # the flagged copy has no key: it is never registered
+    assert keys.iloc[1:].tolist() == ["13512346789", "13612346789"]
+
+
+def test_repeats_among_sendable_rows_are_keyed_by_text_not_order() -> None:
+    df = pd.DataFrame(
+        {
+            "phone": ["13512346789", "135 1234 6789", "+8613512346789", "13612346789", None],
+            "content": ["你好 A", "你好 B", "你好 A", "你好 C", "x"],
+        }
+    )
+    keys = row_keys(df)
+    assert keys.iloc[3] == "13612346789" and pd.isna(keys.iloc[4])
+    repeated = keys.iloc[:3].tolist()
+    assert len(set(repeated)) == 3
+    assert all(k.startswith("13512346789#") for k in repeated)
+    assert repeated[2] == repeated[0] + "#2"  # same number, same text: numbered
+    for seed in range(4):
+        shuffled = df.sample(frac=1, random_state=seed)
+        again = row_keys(shuffled)
+        assert again.loc[[1, 3]].tolist() == keys.loc[[1, 3]].tolist()
+        assert sorted(again.loc[[0, 2]]) == sorted(keys.loc[[0, 2]])
 
 
 def test_rows_not_in_the_campaign_say_so(ledger: Ledger) -> None:
     merged = merge_status(_frame(), ledger, "never-sent")
     assert set(merged["send_state"]) == {"skipped"}
     assert "not registered in campaign 'never-sent'" in merged.loc[10, "send_error"]
-
-
-def test_row_keys_number_repeats_of_a_phone() -> None:
-    keys = row_keys(pd.DataFrame({"phone": ["13512346789", "13612346789", "135 1234 6789", None]}))
-    assert keys.tolist()[:3] == ["13512346789", "13612346789", "13512346789#2"]
-    assert pd.isna(keys.iloc[3])
 
 
 def test_missing_phone_column_is_an_input_error(ledger: Ledger) -> None:

@@ -15,9 +15,11 @@ import pytest
 
 from mobset_campaign._protocol import BEIJING, beijing_now
 from mobset_campaign.client import SendResult
+from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import AuthError, InputError, LedgerError
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.merge import merge_status
+from mobset_campaign.render import render
 from mobset_campaign.sender import SendSummary, cancel, resend_unknown, send
 from mobset_campaign.simulator import Account, Simulator
 
@@ -506,6 +508,55 @@ def test_opted_out_after_registration_is_never_sent(sim: Simulator, ledger: Ledg
     assert summary.accepted == 2
     assert ledger.counts("spring")["cancelled"] == 1
     assert df.loc[0, "phone"] not in accepted_phones(sim)
+
+
+def test_sorting_a_sheet_with_duplicates_never_sends_a_row_twice(
+    sim: Simulator, ledger: Ledger, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "contacts.csv"
+    sheet.write_text(
+        "name,phone\nBob,13512346789\nAnn,13512346789\nCid,13600000001\nDee,+86 136 0000 0001\n",
+        encoding="utf-8",
+    )
+    df = render(read_contacts(sheet), "你好 {{name}}")
+    assert df["phone_problem"].notna().sum() == 2  # Ann and Dee: duplicates, not sent
+    client = sim.client()
+    first = run(df, client, ledger)
+    assert first.accepted == 2
+    for order in ("name", "phone", "content"):
+        for ascending in (True, False):
+            again = run(df.sort_values(order, ascending=ascending), client, ledger)
+            assert (again.registered, again.requests) == (0, 0)
+    # built by hand without the duplicate check: one number on three rows, two alike
+    by_hand = frame(personal=2, text="新品")
+    by_hand = pd.concat([by_hand, by_hand.iloc[[0, 1, 1]]], ignore_index=True)
+    by_hand.loc[2, "content"] = "新品 另一条"
+    assert run(by_hand, client, ledger, campaign="hand").accepted == 5
+    for seed in range(3):
+        shuffled = by_hand.sample(frac=1, random_state=seed)
+        assert run(shuffled, client, ledger, campaign="hand").requests == 0
+    got = [(m.phone, m.content) for m in sim.accepted()]
+    assert sorted(p for p, _ in got[:2]) == ["13512346789", "13600000001"]
+    assert sorted(got[2:]) == sorted(zip(by_hand["phone"], by_hand["content"], strict=True))
+
+
+def test_a_number_gaining_or_losing_a_second_row_is_not_texted_again(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    client = sim.client()
+    df = frame(personal=2, text="通知")
+    run(df, client, ledger)
+    second = df.iloc[[0]].assign(content="通知 第二条")
+    grown = pd.concat([df, second], ignore_index=True)
+    summary = run(grown, client, ledger)
+    assert (summary.registered, summary.accepted) == (1, 1)  # only the new text went out
+    assert run(grown.iloc[::-1], client, ledger).requests == 0
+    assert run(grown.drop(index=0), client, ledger).requests == 0  # the first row removed
+    assert run(df, client, ledger).requests == 0  # back to one row each
+    merged = merge_status(grown, ledger, "spring")
+    assert merged["send_state"].eq("sent").all() and merged["sms_id"].is_unique
+    contents = [(m.phone, m.content) for m in sim.accepted()]
+    assert len(contents) == len(set(contents)) == 3
 
 
 def test_text_edited_after_sending_is_not_sent_again(sim: Simulator, ledger: Ledger) -> None:
