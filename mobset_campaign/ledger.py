@@ -21,7 +21,9 @@ Message states::
 
 The claim is committed (``synchronous=FULL``) before its request goes out, so after a crash
 the ledger knows which requests *may* have reached the gateway: those messages become
-``unknown`` and only :func:`mobset_campaign.resend_unknown` sends them again.
+``unknown`` and only :func:`mobset_campaign.resend_unknown` sends them again. An answer the
+ledger cannot take (locked, disk full) is retried, then kept in a file beside it and recorded
+before the next resume turns claims ``unknown`` (:meth:`Ledger.record_answer`).
 
 SQLite details: WAL mode, explicit ``BEGIN IMMEDIATE`` transactions, ``synchronous=FULL`` for
 claims and inbox bodies (``NORMAL`` elsewhere: losing such a commit to a power cut leaves a
@@ -38,14 +40,17 @@ to share between threads; other processes may open the same file (WAL, busy time
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +72,20 @@ __all__ = [
 ]
 
 DEFAULT_LEDGER_PATH = "mobset_ledger.sqlite"
+
+_log = logging.getLogger(__name__)
+
+#: Pauses (seconds) between attempts to record an SmsSend answer; each attempt also waits
+#: up to the busy timeout (30 s) for another process's write lock.
+_ANSWER_RETRY_DELAYS: tuple[float, ...] = (0.5, 2.0, 5.0)
+#: An SmsSend answer that could not be recorded is kept in ``<ledger path>.send-answer-*.json``.
+_KEPT_ANSWER = ".send-answer-"
+
+
+def _pause(seconds: float) -> None:
+    """Wait between attempts to record an answer (tests replace it)."""
+    time.sleep(seconds)
+
 
 #: Every state a message can be in (see the module docstring for the transitions).
 MESSAGE_STATES = (
@@ -383,6 +402,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._sync = ""
         self._closed = False
+        self._kept: list[dict[str, Any]] = []  # answers kept aside by a ":memory:" ledger
         if self.path != ":memory:":
             folder = Path(self.path).resolve().parent
             if not folder.is_dir():
@@ -669,8 +689,12 @@ class Ledger:
         """Turn ``claimed`` messages left by an interrupted run into ``unknown``.
 
         Their request may have reached the gateway, so they are never re-sent automatically
-        (:func:`mobset_campaign.resend_unknown` is the explicit decision). Returns the count.
+        (:func:`mobset_campaign.resend_unknown` is the explicit decision). SmsSend answers
+        kept aside because the ledger could not be written (see :meth:`record_answer`) are
+        recorded first, so their messages end ``sent`` instead. Returns the count of
+        messages turned ``unknown``.
         """
+        self.apply_kept_answers()
         now = _now()
         with self._tx(durable=True) as cur:
             cur.execute(
@@ -774,23 +798,198 @@ class Ledger:
         message: str,
         elapsed: float | None = None,
         answered_at: datetime | None = None,
+        numbers: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Record the gateway's answer to a batch: one :class:`Outcome` per message."""
-        when = _iso(answered_at) or _now()
+        """Record the gateway's answer to a batch: one :class:`Outcome` per message.
+
+        ``numbers`` is the answer's raw SmsIdList as ``(phone, SmsId)``. Reports already
+        stored for the new SmsIds (a collector may fetch them before the answer is written)
+        are applied to their messages. Writing is idempotent (only messages of the batch
+        still ``claimed`` or ``unknown`` change), so a locked ledger is simply retried.
+
+        If the answer still cannot be written, it is **kept** — in a file beside the ledger,
+        ``<ledger path>.send-answer-<batch>-….json`` (fsync'ed), or in memory for a
+        ``":memory:"`` ledger — and :meth:`recover_claims` (the start of the next
+        :func:`~mobset_campaign.send` or :func:`~mobset_campaign.resend_unknown`) records it
+        before any claim turns ``unknown``: the SmsIds the gateway gave are never lost, and
+        the messages are never sent again.
+
+        Raises:
+            LedgerError: the answer could not be written; the message says where it was
+                kept (or, failing even that, lists the accepted numbers and SmsIds).
+        """
+        answer: dict[str, Any] = {
+            "what": "an SmsSend answer mobset_campaign.send could not record in the ledger",
+            "ledger": self.path if self.path == ":memory:" else str(Path(self.path).resolve()),
+            "batch_id": int(batch_id),
+            "code": int(code),
+            "message": str(message),
+            "elapsed": elapsed,
+            "answered_at": _iso(answered_at) or _now(),
+            "numbers": [[str(phone), int(sms_id)] for phone, sms_id in numbers],
+            "outcomes": [[o.message_id, o.state, o.sms_id, o.code, o.error] for o in outcomes],
+        }
+        last: Exception | None = None
+        for delay in (*_ANSWER_RETRY_DELAYS, None):
+            try:
+                self._write_answer(answer)
+                return
+            except (LedgerError, sqlite3.Error) as exc:
+                last = exc
+                if delay is None or self._closed:
+                    break
+                _pause(delay)
+        accepted = sum(1 for o in outcomes if o.sms_id)
+        where = self._keep_answer(answer, last)
+        cause = str(last).rstrip(".")
+        raise LedgerError(
+            f"Could not record the gateway's answer to request {batch_id} ({accepted} "
+            f"number{'' if accepted == 1 else 's'} accepted) in the ledger {self.path}: {cause}. "
+            f"The answer was kept {where}; the next send() or resend_unknown() on this ledger "
+            "records it first (do not move or delete it). Until then its messages stay "
+            "claimed and are not sent again. Find what holds the ledger (another program "
+            "writing it?) and run send() again."
+        ) from last
+
+    def _write_answer(self, answer: dict[str, Any]) -> None:
+        """One transaction: the answer's outcomes, its batch, and stored reports it unlocks."""
+        batch_id = answer["batch_id"]
+        when = answer["answered_at"]
         with self._tx() as cur:
             cur.executemany(
                 "UPDATE messages SET state = ?, sms_id = ?, send_code = ?, send_error = ?, "
                 "sent_at = ? WHERE id = ? AND batch_id = ? AND state IN ('claimed', 'unknown')",
                 [
-                    (o.state, o.sms_id, o.code, o.error, when, o.message_id, batch_id)
-                    for o in outcomes
+                    (state, sms_id, code, error, when, mid, batch_id)
+                    for mid, state, sms_id, code, error in answer["outcomes"]
                 ],
             )
             cur.execute(
                 "UPDATE batches SET state = 'answered', answered_at = ?, elapsed = ?, code = ?, "
-                "message = ? WHERE id = ?",
-                (when, elapsed, code, message, batch_id),
+                "message = ?, error = NULL WHERE id = ?",
+                (when, answer["elapsed"], answer["code"], answer["message"], batch_id),
             )
+            self._match_stored_reports(cur, batch_id)
+
+    def _match_stored_reports(self, cur: sqlite3.Cursor, batch_id: int) -> None:
+        """Apply reports stored unmatched for SmsIds this batch was just given (same account,
+        or a report fetched without one), in the order they arrived."""
+        found = cur.execute(
+            "SELECT r.id, m.id, r.status, r.report_time, r.ex_status FROM messages m "
+            "JOIN reports r ON r.sms_id = m.sms_id AND r.message_id IS NULL "
+            "JOIN inbox i ON i.id = r.inbox_id "
+            "WHERE m.batch_id = ? AND m.sms_id IS NOT NULL "
+            "AND (i.account = COALESCE(m.account, '') OR i.account = '') ORDER BY r.id",
+            (batch_id,),
+        ).fetchall()
+        for report_id, mid, status, when, ex_status in found:
+            row = cur.execute(
+                "SELECT status, report_time, state FROM messages WHERE id = ?", (mid,)
+            ).fetchone()
+            self._apply_status(cur, mid, row, int(status), when, ex_status)
+            cur.execute("UPDATE reports SET message_id = ? WHERE id = ?", (mid, report_id))
+
+    def _keep_answer(self, answer: dict[str, Any], error: Exception | None) -> str:
+        """Keep an answer the ledger would not take; where it was kept (for the message)."""
+        answer = {**answer, "error": str(error)}
+        if self.path == ":memory:":
+            with self._lock:
+                self._kept.append(answer)
+            return "in memory (a ':memory:' ledger has no folder), on this Ledger object"
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        prefix = self._kept_prefix()
+        target = Path(f"{prefix}{answer['batch_id']}-{stamp}-{os.getpid()}.json")
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with open(partial, "x", encoding="utf-8") as fh:
+                json.dump(answer, fh, ensure_ascii=False, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(partial, target)
+            if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+                folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+        except OSError as exc:
+            pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in answer["numbers"])
+            raise LedgerError(
+                f"Could not record the gateway's answer to request {answer['batch_id']} in the "
+                f"ledger {self.path} ({error}), nor save it to {target} ({exc}). The gateway "
+                f"accepted (phone: SmsId) {pairs or 'no number'}; keep this list. Those "
+                "messages turn 'unknown' on the next run: do not resend_unknown() them."
+            ) from exc
+        return f"in {target}"
+
+    def _kept_prefix(self) -> Path:
+        path = Path(self.path).resolve()
+        return path.with_name(path.name + _KEPT_ANSWER)
+
+    def kept_answers(self) -> list[dict[str, Any]]:
+        """SmsSend answers kept aside because the ledger could not be written, oldest first.
+
+        Each is a dict with ``batch_id``, ``code``, ``message``, ``answered_at``,
+        ``numbers`` (``[phone, SmsId]`` pairs) and ``outcomes``; files also carry ``path``.
+        :meth:`recover_claims` records them.
+
+        Raises:
+            LedgerError: a kept file cannot be read (it is left in place).
+        """
+        with self._lock:
+            found: list[dict[str, Any]] = [dict(a) for a in self._kept]
+        if self.path == ":memory:":
+            return found
+        prefix = self._kept_prefix()
+        names = sorted(
+            name
+            for name in os.listdir(prefix.parent)
+            if name.startswith(prefix.name) and name.endswith(".json")
+        )
+        for path in (prefix.parent / name for name in names):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                answer = {key: data[key] for key in _ANSWER_KEYS}
+                answer["batch_id"] = int(answer["batch_id"])
+                answer["outcomes"] = [
+                    [int(mid), str(state), sms_id, code, error]
+                    for mid, state, sms_id, code, error in answer["outcomes"]
+                ]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise LedgerError(
+                    f"{path} should hold an SmsSend answer kept by send() but cannot be read "
+                    f"({type(exc).__name__}: {exc}). Look at it: it lists numbers the gateway "
+                    "accepted. Move it away to send again; its messages then turn 'unknown'."
+                ) from exc
+            found.append({**answer, "path": str(path)})
+        return found
+
+    def apply_kept_answers(self) -> int:
+        """Record the SmsSend answers kept aside (see :meth:`record_answer`); how many.
+
+        Idempotent: an answer recorded before (say, by a run that stopped before deleting its
+        file) changes nothing. A kept file is deleted once its answer is committed.
+
+        Raises:
+            LedgerError: the ledger still cannot be written, or a kept file cannot be read;
+                nothing is lost, the next call tries again.
+        """
+        applied = 0
+        for answer in self.kept_answers():
+            self._write_answer(answer)
+            applied += 1
+            path = answer.get("path")
+            if path is None:
+                with self._lock:
+                    self._kept = [a for a in self._kept if a["batch_id"] != answer["batch_id"]]
+                continue
+            try:
+                Path(path).unlink()
+            except FileNotFoundError:
+                pass  # another process recorded it and deleted the file meanwhile
+            except OSError as exc:  # e.g. Windows: still open elsewhere; recording it is harmless
+                _log.warning("recorded the kept answer %s but could not delete it: %s", path, exc)
+        return applied
 
     def fail_batch(
         self,
@@ -982,33 +1181,41 @@ class Ledger:
                 if target is None:
                     continue
                 matched += 1
-                mid, old_status, old_time, state = target
-                status = int(rep.status)
-                if old_status is not None:
-                    if is_final_status(int(old_status)) and not is_final_status(status):
-                        continue
-                    if old_time and when and when < old_time and is_final_status(int(old_status)):
-                        continue
-                if state in ACCEPTED_STATES:
-                    new_state = (
-                        "delivered"
-                        if status == 12
-                        else "failed"
-                        if is_final_status(status)
-                        else "sent"
-                    )
-                else:
-                    new_state = state  # e.g. cancelled: keep, but remember the status
-                cur.execute(
-                    "UPDATE messages SET status = ?, report_time = ?, ex_status = ?, state = ? "
-                    "WHERE id = ?",
-                    (status, when, rep.ex_status, new_state, mid),
-                )
+                self._apply_status(cur, target[0], target[1:], int(rep.status), when, rep.ex_status)
             cur.execute(
                 "UPDATE inbox SET parsed_at = ?, items = ? WHERE id = ?",
                 (_now(), len(reports), inbox_id),
             )
         return Applied(len(reports), new, matched)
+
+    @staticmethod
+    def _apply_status(
+        cur: sqlite3.Cursor,
+        mid: int,
+        old: tuple[Any, ...],
+        status: int,
+        when: str | None,
+        ex_status: str | None,
+    ) -> None:
+        """Put one report onto its message (``old`` = its status, report_time, state): a
+        final status is never replaced by a later non-final one; else the newest wins."""
+        old_status, old_time, state = old
+        if old_status is not None:
+            if is_final_status(int(old_status)) and not is_final_status(status):
+                return
+            if old_time and when and when < old_time and is_final_status(int(old_status)):
+                return
+        if state in ACCEPTED_STATES:
+            new_state = (
+                "delivered" if status == 12 else "failed" if is_final_status(status) else "sent"
+            )
+        else:
+            new_state = state  # e.g. cancelled: keep, but remember the status
+        cur.execute(
+            "UPDATE messages SET status = ?, report_time = ?, ex_status = ?, state = ? "
+            "WHERE id = ?",
+            (status, when, ex_status, new_state, mid),
+        )
 
     def apply_replies(self, inbox_id: int, replies: Sequence[Any], *, account: str = "") -> Applied:
         """Store parsed replies of one inbox body (idempotent), attribute each to the most
@@ -1215,6 +1422,8 @@ class Ledger:
         base["parts"] = base["parts"].astype("int64")
         return base
 
+
+_ANSWER_KEYS = ("batch_id", "code", "message", "elapsed", "answered_at", "numbers", "outcomes")
 
 _STATUS_COLUMNS = (
     "row_key",

@@ -33,6 +33,14 @@ AuthError, BalanceError, LimitError,          back to ``pending`` (nothing was a
 connection impossible                         the run stops with ``stopped_reason``
 ============================================  ==============================================
 
+**A ledger that will not take an answer** (another program holding it locked past the busy
+timeout, a full disk) is retried a few times; failing that, the answer — every SmsId the
+gateway gave — is kept in a file beside the ledger (see
+:meth:`~mobset_campaign.ledger.Ledger.record_answer`) and the run stops with
+:class:`~mobset_campaign.errors.LedgerError`. The next ``send`` or ``resend_unknown`` records
+the kept answer before anything else, so those messages end ``sent`` (and reports that
+arrived meanwhile find them), never ``unknown`` and never sent twice.
+
 **Stopping.** Every stop is clean: the run stops submitting, lets the requests in flight
 finish and record their answers, leaves the rest ``pending`` and *returns* a
 :class:`SendSummary` whose ``stopped_reason`` says why and what to do (insufficient balance,
@@ -749,12 +757,15 @@ class _Engine:
                 accepted += 1
                 billed += parts.get(mid, 0)
                 outcomes.append(Outcome(mid, "sent", sms_id, result.code, None))
+        # Retried, and kept aside if the ledger still refuses it (see Ledger.record_answer):
+        # the accepted SmsIds must never be lost, or their messages would turn unknown.
         self.ledger.record_answer(
             batch_id,
             outcomes,
             code=int(result.code),
             message=str(result.message),
             elapsed=time.perf_counter() - started,
+            numbers=[(str(n.phone), int(n.sms_id)) for n in result.numbers],
         )
         self._count(accepted=accepted, rejected=rejected, unknown=unknown, parts_billed=billed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from datetime import datetime, timedelta
@@ -290,6 +291,96 @@ def test_reports_are_applied_once_and_unknown_ids_kept(ledger: Ledger) -> None:
     unmatched = ledger.reports_frame(unmatched=True)
     assert unmatched["sms_id"].tolist() == [555]
     assert len(ledger.reports_frame()) == 3
+
+
+def test_reports_that_arrive_before_the_answer_is_recorded_find_their_message(
+    ledger: Ledger,
+) -> None:
+    _register(ledger, "c", 3)
+    batch, claimed = ledger.claim("c", [m.id for m in ledger.pending("c")], account="a")
+    # a collector fetched the reports before the sender wrote the gateway's answer
+    mine = ledger.store_raw("SmsGetReport", "1", account="a")
+    ledger.apply_reports(mine, [_report(1000, 10, minute=1), _report(1000, 12, minute=2)])
+    anyone = ledger.store_raw("SmsGetReport", "2", account="")
+    ledger.apply_reports(anyone, [_report(1001, 13)])
+    other = ledger.store_raw("SmsGetReport", "3", account="b")  # another account's SmsId
+    ledger.apply_reports(other, [_report(1002, 12)], account="b")
+    assert len(ledger.reports_frame(unmatched=True)) == 4
+    ledger.record_answer(
+        batch,
+        [Outcome(mid, "sent", 1000 + i, 3, None) for i, (mid, _) in enumerate(claimed)],
+        code=3,
+        message="ok",
+    )
+    frame = ledger.status_frame("c").set_index("sms_id")
+    assert frame.loc[1000, ["send_state", "status"]].tolist() == ["delivered", 12]
+    assert frame.loc[1001, "send_state"] == "failed"
+    assert frame.loc[1002, "send_state"] == "sent"
+    assert ledger.reports_frame(unmatched=True)["sms_id"].tolist() == [1002]
+
+
+def _refuse_answers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every attempt to write an SmsSend answer fails as with a locked ledger; the pauses
+    between attempts are recorded instead of slept."""
+    pauses: list[float] = []
+
+    def locked(self: Ledger, answer: dict[str, object]) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Ledger, "_write_answer", locked)
+    monkeypatch.setattr("mobset_campaign.ledger._pause", pauses.append)
+    return pauses
+
+
+def test_an_answer_the_ledger_refuses_is_kept_beside_it_and_recorded_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        _register(led, "c", 2)
+        batch, claimed = led.claim("c", [m.id for m in led.pending("c")], account="a")
+        pauses = _refuse_answers(monkeypatch)
+        outcomes = [Outcome(claimed[0][0], "sent", 4242, 1, None)]
+        outcomes.append(Outcome(claimed[1][0], "rejected", None, 1, "SmsId 0"))
+        with pytest.raises(LedgerError, match=r"database is locked.*kept in .*send-answer-1-"):
+            led.record_answer(
+                batch,
+                outcomes,
+                code=1,
+                message="ok",
+                numbers=[(claimed[0][1], 4242), (claimed[1][1], 0)],
+            )
+        assert len(pauses) >= 2  # retried with a pause between attempts
+        monkeypatch.undo()
+        [file] = list(tmp_path.glob("l.sqlite.send-answer-*.json"))
+        assert json.loads(file.read_text(encoding="utf-8"))["numbers"] == [
+            [claimed[0][1], 4242],
+            [claimed[1][1], 0],
+        ]
+        assert led.counts("c")["claimed"] == 2
+    with Ledger(path) as again:  # a later run: the answer is recorded before claims go unknown
+        assert again.recover_claims("c") == 0
+        states = again.status_frame("c")[["send_state", "sms_id"]].to_dict("records")
+        assert states == [
+            {"send_state": "sent", "sms_id": 4242},
+            {"send_state": "rejected", "sms_id": None},
+        ]
+        assert not file.exists() and again.kept_answers() == []
+        assert again.apply_kept_answers() == 0
+
+
+def test_an_unreadable_kept_answer_stops_the_resume_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        _register(led, "c", 1)
+        led.claim("c", [m.id for m in led.pending("c")])
+        bad = tmp_path / "l.sqlite.send-answer-1-x.json"
+        bad.write_text("{not json", encoding="utf-8")
+        with pytest.raises(LedgerError, match=r"send-answer-1-x\.json.*cannot be read"):
+            led.recover_claims("c")
+        assert led.counts("c")["claimed"] == 1  # not turned unknown meanwhile
 
 
 def test_a_late_interim_report_does_not_undo_a_final_one(ledger: Ledger) -> None:

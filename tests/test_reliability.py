@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from mobset_campaign.client import SendResult, SentNumber
 from mobset_campaign.collector import collect
+from mobset_campaign.errors import LedgerError
 from mobset_campaign.ledger import Ledger, PendingMessage
 from mobset_campaign.merge import merge_status
 from mobset_campaign.sender import plan_batches, send
@@ -244,6 +245,96 @@ def test_fewer_sms_ids_than_numbers_are_flagged_and_not_resent(ledger: Ledger) -
         assert len(sim.accepted()) == 10  # the gateway took all ten: none must go again
         unknown = ledger.status_frame("m").query("send_state == 'unknown'")
         assert len(unknown) == 1 and unknown["send_error"].str.len().iloc[0] > 0
+
+
+# ---------------------------------------------------------------------------- locked ledger
+
+
+class _LockedAfterAnswer:
+    """A client whose chosen SmsSend answer (1-based) comes back while another process
+    holds the ledger's write lock (taken by ``lock()``)."""
+
+    def __init__(self, inner: Any, lock: Any, at: int, calls: list[int] | None = None) -> None:
+        self.inner, self.lock, self.at = inner, lock, at
+        self.calls = [] if calls is None else calls
+
+    def clone(self) -> _LockedAfterAnswer:
+        return _LockedAfterAnswer(self.inner.clone(), self.lock, self.at, self.calls)
+
+    def send(self, *args: Any, **kw: Any) -> Any:
+        result = self.inner.send(*args, **kw)
+        self.calls.append(1)
+        if len(self.calls) == self.at:
+            self.lock()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def locked_ledger(tmp_path: Path) -> Iterator[tuple[Ledger, Any]]:
+    """A file ledger with a short busy timeout, and a second connection that can hold it."""
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        led._conn.execute("PRAGMA busy_timeout = 50")
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        yield led, other
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+
+
+def test_an_answer_held_up_by_a_locked_ledger_is_retried(
+    locked_ledger: tuple[Ledger, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, other = locked_ledger
+    released: list[float] = []
+
+    def release(seconds: float) -> None:  # the other process finishes during the pause
+        released.append(seconds)
+        other.execute("ROLLBACK")
+
+    monkeypatch.setattr("mobset_campaign.ledger._pause", release)
+    with Simulator(seed=4, manual_clock=True) as sim:
+        client = _LockedAfterAnswer(sim.client(), lambda: other.execute("BEGIN IMMEDIATE"), 2)
+        summary = _send(_rows(30), client, ledger)
+        assert len(released) == 1 and summary.stopped_reason is None
+        assert summary.accepted == 30 and summary.counts["sent"] == 30
+        assert not list(Path(ledger.path).parent.glob("*.send-answer-*"))
+
+
+def test_an_answer_a_locked_ledger_refuses_is_kept_and_recorded_by_the_next_run(
+    locked_ledger: tuple[Ledger, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, other = locked_ledger
+    monkeypatch.setattr("mobset_campaign.ledger._pause", lambda seconds: None)
+    with Simulator(seed=5, manual_clock=True, report_delay=(1, 1)) as sim:
+        client = _LockedAfterAnswer(sim.client(), lambda: other.execute("BEGIN IMMEDIATE"), 2)
+        df = _rows(30)
+        with pytest.raises(LedgerError, match=r"locked.*kept in .*ledger\.sqlite\.send-answer-"):
+            _send(df, client, ledger)
+        other.execute("ROLLBACK")  # the other program is done
+        [kept] = Path(ledger.path).parent.glob("ledger.sqlite.send-answer-*.json")
+        second = sim.accepted()[10:20]  # the second request's ten numbers
+        saved = json.loads(kept.read_text(encoding="utf-8"))["numbers"]
+        assert saved == [[m.phone, m.sms_id] for m in second]
+        sim.clock.advance(5)
+        collect(sim.client(), ledger, until=None, min_interval=0, progress=False)
+        assert len(ledger.reports_frame(unmatched=True)) == 10  # their SmsIds are not known yet
+        summary = _send(df, sim.client(), ledger)
+        assert (summary.recovered_unknown, summary.accepted) == (0, 10)
+        assert not kept.exists() and ledger.reports_frame(unmatched=True).empty
+        merged = merge_status(df, ledger, "m").set_index("phone")
+        assert merged["sms_id"].notna().all()
+        assert (
+            merged.loc[[m.phone for m in second], "send_state"].isin(["delivered", "failed"]).all()
+        )
+        assert (merged["send_state"] == "unknown").sum() == 0
+        assert Counter(m.phone for m in sim.accepted()).most_common(1)[0][1] == 1
+        assert len(sim.accepted()) == 30
 
 
 # ---------------------------------------------------------------------------- collector killed

@@ -15,6 +15,7 @@ import pytest
 
 from mobset_campaign._protocol import BEIJING, beijing_now
 from mobset_campaign.client import SendResult
+from mobset_campaign.collector import collect
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import AuthError, InputError, LedgerError
 from mobset_campaign.ledger import Ledger
@@ -297,24 +298,46 @@ def test_a_refused_text_rejects_its_batch_with_the_code(ledger: Ledger) -> None:
 def test_a_ledger_failure_after_a_send_stops_the_run_and_never_resends(
     sim: Simulator, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Ledger.record_answer
-    calls = {"n": 0}
+    original = Ledger._write_answer
+    calls = {"answers": 0, "pauses": 0}
 
-    def disk_full(self: Ledger, *args: Any, **kw: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
+    def disk_full(self: Ledger, answer: dict[str, Any]) -> None:
+        if answer["batch_id"] == 2:  # the second request's answer: every attempt fails
+            calls["answers"] += 1
             raise LedgerError("disk full")
-        original(self, *args, **kw)
+        original(self, answer)
 
-    monkeypatch.setattr(Ledger, "record_answer", disk_full)
-    with pytest.raises(LedgerError, match="disk full"):
+    def no_wait(seconds: float) -> None:
+        calls["pauses"] += 1
+
+    monkeypatch.setattr(Ledger, "_write_answer", disk_full)
+    monkeypatch.setattr("mobset_campaign.ledger._pause", no_wait)
+    with pytest.raises(LedgerError, match=r"disk full.*kept in memory"):
         run(frame(personal=20), sim.client(), ledger, concurrency=1)
+    assert calls["answers"] == calls["pauses"] + 1 > 1  # retried before giving up
     monkeypatch.undo()
     assert sim.requests["SmsSend"] == 2  # stopped at once
+    accepted = {m.phone: m.sms_id for m in sim.accepted()}
+    [kept] = ledger.kept_answers()
+    assert [tuple(n) for n in kept["numbers"]] == list(accepted.items())[1:]
+    # the gateway's report for it arrives before the next run: kept, unmatched for now
+    sim.clock.advance(60)
+    collect(sim.client(), ledger, campaign="spring", until=None, min_interval=0, progress=False)
+    assert len(ledger.reports_frame(unmatched=True)) == 1
     summary = run(frame(personal=20), sim.client(), ledger, concurrency=1)
-    # the second request was accepted but its answer never recorded: unknown, not resent
-    assert (summary.recovered_unknown, summary.accepted) == (1, 18)
+    # the kept answer was recorded first: its message is not unknown and was not resent
+    assert (summary.recovered_unknown, summary.accepted) == (0, 18)
     assert len(sim.accepted()) == len(set(accepted_phones(sim))) == 20
+    assert ledger.kept_answers() == []
+    assert ledger.reports_frame(unmatched=True).empty  # the early report found its message
+    states = ledger.status_frame("spring").set_index("phone")
+    second = list(accepted)[1]
+    assert states.loc[second, "sms_id"] == accepted[second]
+    assert states.loc[second, "send_state"] in ("delivered", "failed")
+    assert summary.counts["unknown"] == summary.counts["claimed"] == 0
+    again = resend_unknown("spring", ledger, sim.client(), quiet_hours=None, progress=False)
+    assert (again.reset_unknown, again.requests) == (0, 0)
+    assert len(sim.accepted()) == 20
 
 
 def test_outside_the_window_nothing_is_sent(sim: Simulator, ledger: Ledger) -> None:
