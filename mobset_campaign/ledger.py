@@ -50,7 +50,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,6 +227,19 @@ def _iso(when: datetime | None) -> str | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=BEIJING)
     return when.astimezone(BEIJING).isoformat(timespec="milliseconds")
+
+
+#: How far a reply's time may precede the message it answers (gateway vs local clocks).
+_REPLY_SKEW = timedelta(minutes=5)
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=BEIJING)
+
+
+def _when(text: str | None) -> datetime:
+    """A stored ISO time as an aware datetime (naive = Beijing; missing = long ago)."""
+    if not text:
+        return _LONG_AGO
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
 
 
 def normalise_phone(value: object) -> str:
@@ -1218,9 +1231,11 @@ class Ledger:
         )
 
     def apply_replies(self, inbox_id: int, replies: Sequence[Any], *, account: str = "") -> Applied:
-        """Store parsed replies of one inbox body (idempotent), attribute each to the most
-        recent message sent to that phone (preferring the reply's AddNum when messages were
-        sent with one), and add opt-out replies to the suppression list."""
+        """Store parsed replies of one inbox body (idempotent), attribute each to the last
+        message that went out to that phone before it — at its TimerSend time if scheduled
+        (preferring the reply's AddNum when messages were sent with one; none when the reply
+        is older than every message) — and add opt-out replies to the suppression list (with
+        the campaign as source, or none for an unattributed reply)."""
         new = matched = opt_outs = 0
         with self._tx() as cur:
             done = cur.execute("SELECT parsed_at FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
@@ -1272,24 +1287,32 @@ class Ledger:
     def _attribute(
         cur: sqlite3.Cursor, phone: str, add_num: str, when: str | None, account: str
     ) -> int | None:
+        """The message a reply answers: the last one that reached the phone before the reply.
+
+        A message "went out" at its TimerSend time when it was scheduled, else when the
+        gateway accepted it (a scheduled promo answered tomorrow belongs to the promo, not to
+        a notice sent today). Messages cancelled before their time never went out. A reply
+        older than every message (beyond a few minutes of clock skew) answers none of them:
+        ``None``, the reply stays unattributed. Among the candidates, those sent with the
+        reply's AddNum win.
+        """
         rows = cur.execute(
-            "SELECT m.id, m.sent_at, COALESCE(b.add_num, '') FROM messages m "
-            "LEFT JOIN batches b ON b.id = m.batch_id WHERE m.phone = ? AND "
-            "m.sms_id IS NOT NULL AND (m.account = ? OR ? = '') "
-            "ORDER BY m.sent_at DESC, m.id DESC",
+            "SELECT m.id, COALESCE(b.timer_send, m.sent_at), COALESCE(b.add_num, '') "
+            "FROM messages m LEFT JOIN batches b ON b.id = m.batch_id WHERE m.phone = ? AND "
+            "m.sms_id IS NOT NULL AND m.state != 'cancelled' AND (m.account = ? OR ? = '')",
             (phone, account, account),
         ).fetchall()
-        if not rows:
-            return None
+        candidates = [(_when(out), int(mid), str(num)) for mid, out, num in rows]
         if when is not None:
-            # a reply cannot answer a message sent after it (a few minutes of clock skew allowed)
-            bound = pd.Timestamp(when) + pd.Timedelta(minutes=5)
-            earlier = [r for r in rows if r[1] is None or pd.Timestamp(r[1]) <= bound]
-            rows = earlier or rows
+            # a reply cannot answer a message that went out after it (clock skew allowed)
+            bound = _when(when) + _REPLY_SKEW
+            candidates = [c for c in candidates if c[0] <= bound]
         if add_num:
-            same = [r for r in rows if r[2] == add_num]
-            rows = same or rows
-        return int(rows[0][0])
+            same = [c for c in candidates if c[2] == add_num]
+            candidates = same or candidates
+        if not candidates:
+            return None
+        return max(candidates)[1]
 
     # -- frames -------------------------------------------------------------------------
 

@@ -465,6 +465,61 @@ def test_replies_prefer_the_campaign_sent_with_their_add_num(ledger: Ledger) -> 
     assert ledger.replies_frame("b").empty
 
 
+def _sent_at(
+    led: Ledger, campaign: str, sms_id: int, answered: datetime, timer: datetime | None = None
+) -> None:
+    """One message to 13500000000, answered by the gateway at ``answered``."""
+    led.ensure_campaign(campaign, timer_send=None if timer is None else timer.isoformat())
+    led.register(campaign, [("13500000000", "13500000000", campaign, 1)])
+    mid = led.pending(campaign)[0].id
+    batch, _ = led.claim(
+        campaign, [mid], account="a", timer_send=None if timer is None else timer.isoformat()
+    )
+    led.record_answer(
+        batch, [Outcome(mid, "sent", sms_id, 1, None)], code=1, message="", answered_at=answered
+    )
+
+
+def _reply(led: Ledger, when: datetime, content: str) -> None:
+    body = led.store_raw("SmsGetRecv", f"raw {when} {content}", account="a")
+    led.apply_replies(body, [Reply("13500000000", "106900", "", when, content)], account="a")
+
+
+def test_a_reply_goes_to_the_message_that_went_out_last_counting_timer_send(
+    ledger: Ledger,
+) -> None:
+    day1 = datetime(2025, 3, 1, 9, 0, tzinfo=BEIJING)
+    # 'promo' is scheduled on day 1 for day 2 at 10:00; 'notice' goes out on day 1 at 12:00
+    _sent_at(ledger, "promo", 111, day1, timer=day1 + timedelta(days=1, hours=1))
+    _sent_at(ledger, "notice", 222, day1 + timedelta(hours=3))
+    # 'flash' was scheduled for day 2 at 09:00, then cancelled: it never went out
+    _sent_at(ledger, "flash", 333, day1, timer=day1 + timedelta(days=1))
+    [(flash, _, _)] = ledger.scheduled("flash")
+    ledger.record_cancel([(flash, 1, None)])
+    assert ledger.counts("flash")["cancelled"] == 1
+    _reply(ledger, day1 + timedelta(hours=3, minutes=30), "收到通知")  # the promo not out yet
+    _reply(ledger, day1 + timedelta(days=1, hours=1, minutes=5), "TD")  # answers the promo
+    frame = ledger.replies_frame()
+    assert frame["campaign"].tolist() == ["notice", "promo"]
+    assert frame["sms_id"].tolist() == [222, 111]
+    assert ledger.suppression_frame()["source"].tolist() == ["promo"]
+
+
+def test_a_reply_older_than_every_message_is_kept_unattributed(ledger: Ledger) -> None:
+    day1 = datetime(2025, 3, 1, 9, 0, tzinfo=BEIJING)
+    _sent_at(ledger, "late", 333, day1 + timedelta(days=5))
+    _reply(ledger, day1, "hello")
+    _reply(ledger, day1 + timedelta(hours=1), "退订")
+    frame = ledger.replies_frame()
+    assert frame["content"].tolist() == ["hello", "退订"]  # both stored
+    assert frame["campaign"].isna().all() and frame["sms_id"].isna().all()
+    assert ledger.replies_frame("late").empty
+    assert ledger.status_frame("late")["reply_count"].tolist() == [0]
+    # the opt-out still counts, with no campaign as its source
+    optout = ledger.suppression_frame()
+    assert optout["phone"].tolist() == ["13500000000"] and optout["source"].isna().all()
+
+
 def test_status_frame_columns_and_types(ledger: Ledger) -> None:
     _register(ledger, "c", 2)
     frame = ledger.status_frame("c")
