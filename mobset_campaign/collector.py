@@ -541,6 +541,9 @@ def collect(
         bar.refresh()
 
     try:
+        # SmsSend answers an earlier run had to keep aside (the ledger refused them) give the
+        # SmsIds that the reports fetched below will be matched against
+        ledger.apply_kept_answers()
         work.import_unsaved()
         work.recover()
         while True:
