@@ -30,7 +30,7 @@ import importlib.util
 import io
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -719,8 +719,10 @@ def save_plots(
     for name, axes in _draw_all(data, campaign, replies=replies).items():
         path = target / f"{prefix}{name}.png"
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=target)
-            with os.fdopen(fd, "wb") as handle:
+            # a hidden sibling opened like any new file, so the PNG gets the user's umask
+            # (mkstemp would make it 0600 and colleagues on a shared folder could not open it)
+            tmp = str(target / f".{path.stem}.{secrets.token_hex(4)}.png")
+            with open(tmp, "xb") as handle:
                 root_figure(axes).savefig(handle, format="png", dpi=dpi)
             os.replace(tmp, path)
         except OSError as exc:

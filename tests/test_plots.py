@@ -348,3 +348,17 @@ def test_charts_are_embedded_in_the_summary_sheet(frame: pd.DataFrame, tmp_path:
     anchors = [image.anchor._from for image in images]
     assert {a.col for a in anchors} == {4}  # column E, beside the table
     assert len({a.row for a in anchors}) == 4  # one below the other
+
+
+def test_saved_charts_get_the_users_umask(tmp_path: Path) -> None:
+    import os
+
+    from mobset_campaign.plots import save_plots
+
+    old = os.umask(0o022)
+    try:
+        paths = save_plots(pd.DataFrame(), tmp_path)
+    finally:
+        os.umask(old)
+    assert paths and all((p.stat().st_mode & 0o777) == 0o644 for p in paths)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
