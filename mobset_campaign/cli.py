@@ -170,6 +170,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             timer_send=args.timer_send,
             add_num=args.add_num,
             quiet_hours=args.quiet_hours,
+            wait_for_window=args.wait,
             long_sms=not args.short_sms,
         )
         print(summary)
@@ -334,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_quiet_hours,
         default=("08:00", "20:00"),
         help="allowed sending window, Beijing time (default 08:00-20:00; 'off' to disable)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="outside the window, wait for it to open instead of stopping",
     )
     p.add_argument("--price", type=float, help="price per part, for the cost estimate")
     p.add_argument("--send", action="store_true", help="really send (without it: dry run)")

@@ -227,3 +227,23 @@ def test_simulator_subcommand_runs_as_a_process() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_send_outside_the_window_stops_and_says_so(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = pd.Timestamp.now(tz="Asia/Shanghai")
+    closed = f"{(now + pd.Timedelta(hours=2)):%H:%M}-{(now + pd.Timedelta(hours=3)):%H:%M}"
+    args = [
+        "send",
+        str(contacts),
+        "-t",
+        "points_expiry.txt",
+        "-c",
+        "w",
+        "--ledger",
+        str(tmp_path / "l.sqlite"),
+    ]
+    assert main([*args, "--quiet-hours", closed, "--send"]) == 1
+    assert "window" in capsys.readouterr().out
+    assert sim.accepted() == []

@@ -600,3 +600,13 @@ def test_an_http_error_status_is_never_retried_for_send(method: str) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_query_that_stays_unreadable_is_a_protocol_error_with_the_body(
+    sim: Simulator, client: MobsetClient
+) -> None:
+    sim.inject("SmsGetSign", "malformed")  # every call
+    with pytest.raises(ProtocolError) as info:
+        client.get_sign()
+    assert info.value.body and "<html" in info.value.body.lower()
+    assert sim.requests["SmsGetSign"] == client.max_retries + 1
