@@ -485,6 +485,7 @@ def collect(
     timeout: float | None = None,
     min_interval: float = 30,
     progress: bool = True,
+    allow_empty_ledger: bool = False,
 ) -> CollectSummary:
     """Fetch delivery reports and replies into the ledger.
 
@@ -502,6 +503,10 @@ def collect(
         min_interval: seconds between rounds when the last answers were not full pages. The
             vendor asks for 30–300 s against the real gateway; the simulator is happy with less.
         progress: a progress bar of messages with a final status.
+        allow_empty_ledger: collect into a ledger that has sent nothing. Off by default:
+            each report and reply can be fetched once only, so collecting into the wrong
+            ledger (a new file, a typo in the path) would take them away for good from the
+            ledger that sent the campaign.
 
     Returns:
         A :class:`CollectSummary`; ``waiting`` says how many accepted messages are still
@@ -522,6 +527,13 @@ def collect(
         raise InputError(f"collect: min_interval must be 0 or more seconds, not {min_interval!r}.")
     if campaign is not None and ledger.campaign_options(campaign) is None:
         raise InputError(f"collect: campaign {campaign!r} is not in {ledger!r}.")
+    if not allow_empty_ledger and not int(ledger.campaigns()["messages"].sum()):
+        raise InputError(
+            f"collect: the ledger {ledger.path} has sent nothing. Reports and replies can be "
+            "fetched only once, so collecting here would take them away from the ledger that "
+            "sent your campaign: point at that ledger (--ledger), or pass "
+            "allow_empty_ledger=True if this is really where they belong."
+        )
     started = time.monotonic()
     summary = CollectSummary(campaign=campaign)
     work = _Collector(client, ledger, summary)

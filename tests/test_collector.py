@@ -90,7 +90,9 @@ def test_reports_for_ids_this_ledger_never_sent_are_kept(ledger: Ledger) -> None
         client = sim.client()
         client.send(["13700000001", "13700000002"], "another tool on the same account")
         sim.clock.advance(5)
-        summary = collect(client, ledger, until=None, min_interval=0, progress=False)
+        summary = collect(
+            client, ledger, until=None, min_interval=0, progress=False, allow_empty_ledger=True
+        )
     assert (summary.reports, summary.reports_unmatched) == (2, 2)
     kept = ledger.reports_frame(unmatched=True)
     assert len(kept) == 2 and kept["campaign"].isna().all()
@@ -148,7 +150,9 @@ def test_a_refused_account_stops_collecting(ledger: Ledger) -> None:
         from mobset_campaign.client import MobsetClient
 
         wrong = MobsetClient(sim.account.corp_id, sim.account.login_name, "wrong", base_url=sim.url)
-        summary = collect(wrong, ledger, timeout=30, min_interval=0.01, progress=False)
+        summary = collect(
+            wrong, ledger, timeout=30, min_interval=0.01, progress=False, allow_empty_ledger=True
+        )
         assert sim.requests["SmsGetReport"] == 1
     assert "refused the account" in summary.stopped_reason and "-105" in summary.stopped_reason
     assert ledger.inbox_frame()["error_code"].tolist() == [-105]
@@ -369,7 +373,9 @@ def test_an_unreadable_saved_file_is_left_in_place_and_reported(file_ledger: Led
     bad = Path(file_ledger.path + ".unsaved-SmsGetReport-20250101T000000000000Z-1.json")
     bad.write_text("{not json", encoding="utf-8")
     with Simulator(seed=15, manual_clock=True) as sim:
-        summary = collect(sim.client(), file_ledger, until=None, progress=False)
+        summary = collect(
+            sim.client(), file_ledger, until=None, progress=False, allow_empty_ledger=True
+        )
     assert bad.exists() and str(bad) in summary.errors[0] and "not imported" in summary.errors[0]
 
 
@@ -413,7 +419,7 @@ def test_a_body_whose_every_item_is_bad_is_an_error_answer(ledger: Ledger) -> No
     with Simulator(seed=17, manual_clock=True) as sim:
         client = sim.client()
         with_bad_items(client, {"SmsId": "x", "Status": "12"}, {"SmsId": "1", "Status": None})
-        summary = collect(client, ledger, until=None, progress=False)
+        summary = collect(client, ledger, until=None, progress=False, allow_empty_ledger=True)
     assert len(summary.errors) == 1 and "SmsId is not an integer" in summary.errors[0]
     inbox = ledger.inbox_frame()
     assert inbox["error"].notna().sum() == 1
@@ -430,3 +436,14 @@ def test_one_bad_reply_item_does_not_stop_the_others(ledger: Ledger) -> None:
     assert (summary.replies, summary.opt_outs) == (2, 1)
     assert ledger.suppressed_phones() == {"13900000000"}
     assert len(summary.errors) == 1 and "item 2 of 3 skipped" in summary.errors[0]
+
+
+def test_collecting_into_a_ledger_that_sent_nothing_is_refused(tmp_path: Path) -> None:
+    with Simulator(seed=11, manual_clock=True) as sim, Ledger(tmp_path / "new.sqlite") as empty:
+        sim.client().send(["13512346789"], "别的工具发的")
+        sim.clock.advance(60)
+        with pytest.raises(InputError, match=r"new\.sqlite has sent nothing.*fetched only once"):
+            collect(sim.client(), empty, until=None, progress=False)
+        assert sim.requests["SmsGetReport"] == 0  # nothing was taken from the gateway
+        summary = collect(sim.client(), empty, until=None, progress=False, allow_empty_ledger=True)
+        assert summary.reports == 1
