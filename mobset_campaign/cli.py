@@ -79,6 +79,26 @@ def _rendered(
     )
 
 
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
+    return number
+
+
+def _existing_ledger(path: str) -> str:
+    """Commands that only read a campaign must not create an empty ledger by a typo."""
+    if path != ":memory:" and not Path(path).is_file():
+        raise InputError(
+            f"No ledger at {path}: `mobset-campaign send ... --send` creates it. Pass --ledger "
+            "with the file your campaign was sent with."
+        )
+    return path
+
+
 def _quiet_hours(value: str) -> tuple[str, str] | None:
     if value.lower() in ("", "none", "off"):
         return None
@@ -183,7 +203,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from .ledger import Ledger
 
     client = _client(args)
-    with Ledger(args.ledger) as ledger:
+    with Ledger(_existing_ledger(args.ledger)) as ledger:
         summary = collect(
             client,
             ledger,
@@ -200,7 +220,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Counts by state and delivery status for one campaign, or a list of campaigns."""
     from .ledger import Ledger
 
-    with Ledger(args.ledger) as ledger:
+    with Ledger(_existing_ledger(args.ledger)) as ledger:
         if not args.campaign:
             table = ledger.campaigns()
             print(
@@ -220,7 +240,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .ledger import Ledger
     from .merge import merge_status
 
-    with Ledger(args.ledger) as ledger:
+    with Ledger(_existing_ledger(args.ledger)) as ledger:
         if args.contacts:
             if not args.template:
                 raise InputError("export: give --template with CONTACTS (the same as for send).")
@@ -251,7 +271,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from .sender import cancel
 
     client = _client(args)
-    with Ledger(args.ledger) as ledger:
+    with Ledger(_existing_ledger(args.ledger)) as ledger:
         print(cancel(args.campaign, ledger, client))
     return EXIT_OK
 
@@ -317,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contacts_args(p)
     p.add_argument("-n", type=int, default=5, help="how many messages to show (default 5)")
     p.add_argument("--signature", help="account signature without brackets (else from the gateway)")
-    p.add_argument("--price", type=float, help="price per part, for the cost estimate")
+    p.add_argument("--price", type=_positive, help="price per part, for the cost estimate")
     _add_gateway_arg(p)
 
     p = add("send", cmd_send, "estimate (dry run) or, with --send, send a campaign")
@@ -326,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--campaign", "-c", required=True, help="campaign name (resuming uses the same name)"
     )
     _add_ledger_arg(p)
-    p.add_argument("--rate", type=float, help="messages per second (default: unlimited)")
+    p.add_argument("--rate", type=_positive, help="messages per second (default: unlimited)")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--timer-send", help="schedule for 'YYYY-MM-DD HH:MM:SS' Beijing time")
     p.add_argument("--add-num", help="extension digits for the sender number")
@@ -341,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="outside the window, wait for it to open instead of stopping",
     )
-    p.add_argument("--price", type=float, help="price per part, for the cost estimate")
+    p.add_argument("--price", type=_positive, help="price per part, for the cost estimate")
     p.add_argument("--send", action="store_true", help="really send (without it: dry run)")
     _add_gateway_arg(p)
 
@@ -366,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--campaign", "-c", required=True, help="campaign name")
     p.add_argument("--out", "-o", required=True, help="the .xlsx file to write")
     p.add_argument("--signature", help="signature used when the messages were rendered")
-    p.add_argument("--price", type=float, help="price per part, for the cost in the summary")
+    p.add_argument("--price", type=_positive, help="price per part, for the cost in the summary")
     p.add_argument("--charts", action="store_true", help="embed the charts in the summary sheet")
     _add_ledger_arg(p)
 

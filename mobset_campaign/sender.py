@@ -473,7 +473,9 @@ def _check_options(
 ) -> None:
     if not isinstance(campaign, str) or not campaign.strip():
         raise InputError("campaign must be a non-empty name, e.g. campaign='2024-spring-promo'.")
-    if rate is not None and (isinstance(rate, bool) or not rate > 0):
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0
+    ):
         raise InputError(f"rate must be messages per second above 0, or None, not {rate!r}.")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InputError(f"concurrency must be a whole number of 1 or more, not {concurrency!r}.")

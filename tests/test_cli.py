@@ -247,3 +247,26 @@ def test_send_outside_the_window_stops_and_says_so(
     assert main([*args, "--quiet-hours", closed, "--send"]) == 1
     assert "window" in capsys.readouterr().out
     assert sim.accepted() == []
+
+
+@pytest.mark.parametrize("command", ["status", "collect", "export", "cancel"])
+def test_reading_commands_never_create_a_ledger(
+    sim: Simulator, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.sqlite"
+    extra = {"export": ["-o", str(tmp_path / "x.xlsx")]}.get(command, [])
+    assert main([command, "-c", "spring", "--ledger", str(missing), *extra]) == 1
+    err = capsys.readouterr().err
+    assert "No ledger at" in err and "typo.sqlite" in err
+    assert not missing.exists()
+    assert sim.requests["total"] == 0  # collect did not take anything from the gateway
+
+
+@pytest.mark.parametrize("option", [["--price", "-1"], ["--rate", "0"], ["--rate", "fast"]])
+def test_numbers_must_be_positive(
+    contacts: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["send", str(contacts), "-t", "points_expiry.txt", "-c", "x", *option])
+    assert done.value.code == 2
+    assert option[0] in capsys.readouterr().err

@@ -128,6 +128,7 @@ def test_an_unrendered_frame_is_refused_naming_the_columns(sim: Simulator, ledge
         ({"batch_size": 0}, "batch_size"),
         ({"concurrency": 0}, "concurrency"),
         ({"rate": 0}, "rate"),
+        ({"rate": "fast"}, "rate"),
         ({"campaign": " "}, "campaign"),
         ({"add_num": "12a"}, "add_num"),
         ({"timer_send": "2001-01-01 10:00:00"}, "in the past"),
