@@ -218,6 +218,24 @@ def _require(df: pd.DataFrame, columns: tuple[str, ...], where: str) -> None:
         )
 
 
+def _make_room(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop the status columns of an earlier merge; keep a user's same-named columns."""
+    clashes = [c for c in STATUS_COLUMNS if c in df.columns]
+    if not clashes:
+        return df.copy()
+    if "send_state" in df.columns:  # the output of an earlier merge_status: refresh it
+        return df.drop(columns=clashes)
+    renames = {}
+    for col in clashes:
+        new = f"{col}_original"
+        n = 2
+        while new in df.columns or new in renames.values():
+            new = f"{col}_original{n}"
+            n += 1
+        renames[col] = new
+    return df.rename(columns=renames)
+
+
 def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFrame:
     """The input frame plus each row's sending, delivery and reply status.
 
@@ -227,7 +245,9 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     messages by their row key (see the module docstring). Rows never registered get
     ``send_state`` "skipped" and the reason in ``send_error``. Same rows, same order, same
     index; the input is not modified; calling it again (after more reports arrived, or on
-    its own output) gives a fresh answer without duplicating rows or columns.
+    its own output) gives a fresh answer without duplicating rows or columns. A column of
+    the user's that happens to share one of those names (a ``status`` or ``reply`` of their
+    own) is kept as ``<name>_original``, as ``read_contacts`` does for ``phone``.
 
     >>> from mobset_campaign.ledger import Ledger
     >>> ledger = Ledger(":memory:")
@@ -238,7 +258,7 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     (['skipped', 'skipped'], 'empty')
     """
     _require(df, ("phone",), "merge_status")
-    out = df.drop(columns=[c for c in STATUS_COLUMNS if c in df.columns])
+    out = _make_room(df)
     computed = row_keys(df)
     frame = ledger.status_frame(campaign)
     known = dict(

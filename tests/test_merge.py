@@ -200,3 +200,28 @@ def test_rows_not_in_the_campaign_say_so(ledger: Ledger) -> None:
 def test_missing_phone_column_is_an_input_error(ledger: Ledger) -> None:
     with pytest.raises(InputError, match=r"'phone'.*read_contacts"):
         merge_status(pd.DataFrame({"手机": ["13512346789"]}), ledger, "c")
+
+
+def test_a_users_own_status_and_reply_columns_are_kept() -> None:
+    from mobset_campaign import Simulator, read_contacts, render, send
+
+    contacts = read_contacts(
+        pd.DataFrame(
+            {
+                "手机": ["13512346789", "13900000001"],
+                "status": ["VIP", "普通"],
+                "reply": ["老客户", ""],
+                "sms_id": ["X1", "X2"],
+            }
+        )
+    )
+    frame = render(contacts, "会员日快乐", signature="广州首易")
+    with Simulator(seed=2, manual_clock=True) as sim, Ledger(":memory:") as ledger:
+        send(frame, sim.client(), campaign="c", ledger=ledger, quiet_hours=None, progress=False)
+        merged = merge_status(frame, ledger, "c")
+        again = merge_status(merged, ledger, "c")
+    assert merged["status_original"].tolist() == ["VIP", "普通"]
+    assert merged["reply_original"].tolist()[0] == "老客户"
+    assert merged["sms_id_original"].tolist() == ["X1", "X2"]
+    assert merged["sms_id"].notna().all() and (merged["send_state"] == "sent").all()
+    assert list(again.columns) == list(merged.columns)  # merging its own output adds nothing
