@@ -225,7 +225,7 @@ def _make_room(df: pd.DataFrame) -> pd.DataFrame:
         return df.copy()
     if "send_state" in df.columns:  # the output of an earlier merge_status: refresh it
         return df.drop(columns=clashes)
-    renames = {}
+    renames: dict[str, str] = {}
     for col in clashes:
         new = f"{col}_original"
         n = 2
