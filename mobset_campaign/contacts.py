@@ -113,14 +113,21 @@ def read_contacts(
     2  13512346789                           duplicate of row 2    4
     """
     if isinstance(source, pd.DataFrame):
+        _no_duplicate_names(list(source.columns), "the DataFrame")
         frame, rows, where = _from_dataframe(source)
         attrs: dict[str, Any] = {"source": "DataFrame", "blank_rows_skipped": 0}
-    else:
+    elif isinstance(source, str | os.PathLike):
         path = Path(source)
         where = f"'{path}'"
         table = _read_file(path, sheet_name)
         frame, rows, skipped, phone_column = _table_to_frame(table, header, where, phone_column)
         attrs = {"source": str(path), "blank_rows_skipped": skipped}
+    else:
+        raise InputError(
+            "read_contacts: source must be a file path (str or pathlib.Path) or a pandas "
+            f"DataFrame, not {type(source).__name__}. Build a frame first, e.g. "
+            "pd.DataFrame({'手机': numbers})."
+        )
     return _check_numbers(frame, rows, where, phone_column, suppress, attrs)
 
 
@@ -284,6 +291,7 @@ def _table_to_frame(
     if len(filled) == 0:
         raise InputError(f"{where} has no data: the sheet is empty. Pick the right sheet or file.")
 
+    spread: set[int] = set()
     if header is None:
         labels: list[Any] = ["\0"] * width
         last_header = -1
@@ -295,7 +303,7 @@ def _table_to_frame(
                 "use header=0 for a header in the first row, or header=None for none."
             )
         first = 1 if header == 0 and _is_title(blank, filled) else header
-        labels, first = _labels(grid, blank, filled, first, table.merged, width)
+        labels, first, spread = _labels(grid, blank, filled, first, table.merged, width)
         last_header = int(filled[first])
         body = filled[first + 1 :]
     if len(body) == 0:
@@ -307,7 +315,11 @@ def _table_to_frame(
     if header is None:
         names: list[Any] = list(range(len(keep)))
     else:
-        names = _unique_names([_label_text(labels[j], j) for j in keep])
+        texts = [_label_text(labels[j], j) for j in keep]
+        # a merged header cell spread over several columns repeats its name legitimately
+        typed = [(t, j) for t, j in zip(texts, keep, strict=True) if j not in spread]
+        _no_duplicate_names([t for t, _ in typed], where, [_column_letter(j) for _, j in typed])
+        names = _unique_names(texts)
     raw = {name: (grid[body, j], blank[body, j]) for name, j in zip(names, keep, strict=True)}
     if phone_column is None:
         phone_column = _find_phone_column(
@@ -343,10 +355,11 @@ def _labels(
     first: int,
     merged: Sequence[tuple[tuple[int, int], tuple[int, int]]],
     width: int,
-) -> tuple[list[Any], int]:
+) -> tuple[list[Any], int, set[int]]:
     """Column labels from the header row (merged cells spread over their columns).
 
-    Returns the labels and the position in ``filled`` of the last header row. An empty label
+    Returns the labels, the position in ``filled`` of the last header row and the columns
+    whose label came from a merged cell spread over several columns. An empty label
     is ``"\\0"`` (replaced by ``Unnamed: j`` later, or the column is dropped if it is empty).
     """
     r = int(filled[first])
@@ -367,8 +380,43 @@ def _labels(
         if nxt == r + 1 and sub and set(sub) <= spread and looks_like_labels:
             for j in sub:
                 labels[j] = grid[nxt, j]
-            return labels, first + 1
-    return labels, first
+            return labels, first + 1, spread - set(sub)
+    return labels, first, spread
+
+
+def _column_letter(j: int) -> str:
+    """``0`` → ``A``, ``26`` → ``AA`` (as Excel names columns)."""
+    letters = ""
+    j += 1
+    while j:
+        j, rest = divmod(j - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _no_duplicate_names(
+    names: Sequence[Any], where: str, places: Sequence[str] | None = None
+) -> None:
+    """InputError naming every column name used more than once (and where, for files)."""
+    seen: dict[Any, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i)
+    twice = {name: at for name, at in seen.items() if len(at) > 1}
+    if not twice:
+        return
+    shown = "; ".join(
+        f"'{name}'"
+        + (
+            f" (columns {', '.join(places[i] for i in at)})"
+            if places is not None
+            else f" ({len(at)} times)"
+        )
+        for name, at in twice.items()
+    )
+    raise InputError(
+        f"{where[:1].upper()}{where[1:]} has more than one column with the same name: {shown}. Rename them so each "
+        "column has its own name (e.g. 手机号码 and 手机号码2), then read the contacts again."
+    )
 
 
 def _label_text(label: Any, j: int) -> str:

@@ -414,3 +414,20 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_duplicate_column_names_are_refused_naming_them(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        [["张三", "13512346789", "13812345678"]], columns=["姓名", "手机号码", "手机号码"]
+    )
+    with pytest.raises(InputError, match=r"The DataFrame .* '手机号码' \(2 times\)\. Rename"):
+        read_contacts(frame)
+    path = tmp_path / "dup.csv"
+    path.write_text("姓名,手机号码,手机号码\n张三,13512346789,13812345678\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"dup\.csv' .* '手机号码' \(columns B, C\)\. Rename"):
+        read_contacts(path)
+
+
+def test_a_source_of_the_wrong_type_names_the_parameter() -> None:
+    with pytest.raises(InputError, match=r"read_contacts: source must be .*DataFrame, not list"):
+        read_contacts([1, 2, 3])  # type: ignore[arg-type]
