@@ -26,6 +26,16 @@ Filters for Chinese SMS, beside Jinja's own (``upper``, ``truncate``, ``replace`
 Speed: a template that only prints columns, optionally through ``default`` and ``mask``, is
 rendered by concatenating whole columns (the *fast path*); anything else (``{% if %}``,
 other filters, expressions) goes through Jinja row by row. Both give identical text.
+
+Column names as placeholders: a placeholder is a Jinja name, so it is compared with each
+column name as text (``str(column)``). A column whose name is not a valid name (a number such
+as the ``0``/``1`` of ``header=None``, or text with spaces) cannot be printed: ``{{ 0 }}`` is
+the literal 0. Rename such columns first (``df.rename(columns={0: "姓名"})``).
+
+Text columns in comparisons: CSV/text files are read as text, so ``{% if 积分 > 500 %}``
+compares text with a number and fails (the error names the column); convert in the template
+with Jinja's ``int``/``float`` filters: ``{% if 积分 | int > 500 %}`` (an empty cell counts
+as 0; text that is not a number, such as ``1,200``, also gives 0).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import os
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -311,23 +322,140 @@ def _compile(source: str, label: str) -> tuple[jinja2.Template, nodes.Template]:
         ) from exc
 
 
-def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> list[str]:
+def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> dict[str, Any]:
+    """``{placeholder: column}`` for every column the template uses (compared as text)."""
     names = meta.find_undeclared_variables(ast) - set(_ENV.globals)
-    unknown = sorted(n for n in names if n not in columns)
+    texts = [str(c) for c in columns]
+    unknown = sorted(n for n in names if n not in texts)
     if unknown:
         listed = ", ".join(f"{{{{ {n} }}}}" for n in unknown)
+        hints = [
+            f" {{{{ {n} }}}} is the message render() writes, not an input column"
+            + (
+                f"; your own '{n}' column is kept as {n}_original: write {{{{ {n}_original }}}}."
+                if f"{n}_original" in texts
+                else "."
+            )
+            for n in unknown
+            if n in OUTPUT_COLUMNS
+        ]
         raise InputError(
             f"{label.capitalize()} uses {listed}, which {'is' if len(unknown) == 1 else 'are'} "
-            f"not a column. Columns: {', '.join(map(str, columns))}. Rename the placeholder or "
-            "the column."
+            f"not a column. Columns: {', '.join(texts)}. Rename the placeholder or "
+            "the column." + "".join(hints)
         )
-    twice = sorted(n for n in names if list(columns).count(n) > 1)
+    twice = sorted(n for n in names if texts.count(n) > 1)
     if twice:
         raise InputError(
             f"{label.capitalize()} uses {', '.join(twice)}, but the frame has more than one "
             "column with that name; rename the duplicates."
         )
-    return sorted(names)
+    shadowed = sorted(n for n in names if n in _READ_COLUMNS and f"{n}_original" in texts)
+    if shadowed:
+        raise InputError(
+            f"{label.capitalize()} uses "
+            + ", ".join(
+                f"{{{{ {n} }}}}, which is the {_READ_COLUMNS[n]} read_contacts() added, while "
+                f"your own '{n}' column was renamed {n}_original"
+                for n in shadowed
+            )
+            + ". Write {{ "
+            + "_original }} / {{ ".join(shadowed)
+            + "_original }} for your column, or drop/rename the _original column if you meant "
+            "the tool's."
+        )
+    numbered = sorted(
+        {
+            str(node.value)
+            for output in ast.find_all(nodes.Output)
+            for node in output.nodes
+            if isinstance(node, nodes.Const)
+            and isinstance(node.value, int)
+            and str(node.value) in texts
+        }
+    )
+    if numbered:
+        raise InputError(
+            f"{label.capitalize()} has "
+            + ", ".join(f"{{{{ {n} }}}}" for n in numbered)
+            + ", which prints the number itself, not the column of that name: a placeholder "
+            "must be a name. Rename the column first, e.g. df.rename(columns={"
+            + numbered[0]
+            + ": '姓名'}), or read the file with its header row."
+        )
+    lookup = {str(c): c for c in columns}
+    return {n: lookup[n] for n in sorted(names)}
+
+
+_READ_COLUMNS = {"row": "row number", "phone": "checked number", "phone_problem": "number problem"}
+
+
+def _unguarded_names(ast: nodes.Template) -> set[str]:
+    """Names printed somewhere without a guard against an empty cell.
+
+    Guarded uses: ``{{ x | default(…) }}`` (or ``d``), ``{{ x or … }}``, any use inside
+    ``{% if x %}…{% endif %}`` / ``… if x else …`` (the test mentions the name), and the
+    test itself (it is not printed). Jinja's ``or``/``if`` take a cell of spaces as filled;
+    cells read from files are stripped, so that only matters for frames built by hand.
+    """
+    found: set[str] = set()
+
+    def visit(node: nodes.Node, guarded: frozenset[str]) -> None:
+        if isinstance(node, nodes.Name):
+            if node.ctx == "load" and node.name not in guarded:
+                found.add(node.name)
+            return
+        if isinstance(node, nodes.Filter) and node.name in ("default", "d"):
+            if not isinstance(node.node, nodes.Name) and node.node is not None:
+                visit(node.node, guarded)
+            for child in (*node.args, *(k.value for k in node.kwargs)):
+                visit(child, guarded)
+            return
+        if isinstance(node, nodes.Or):
+            if not isinstance(node.left, nodes.Name):
+                visit(node.left, guarded)
+            visit(node.right, guarded)
+            return
+        if isinstance(node, nodes.If | nodes.CondExpr):
+            names = [node.test, *node.test.find_all(nodes.Name)]  # find_all skips the node
+            tested = guarded | {n.name for n in names if isinstance(n, nodes.Name)}
+            for field, value in node.iter_fields():
+                if field == "test":
+                    continue
+                for part in value if isinstance(value, list) else [value]:
+                    if isinstance(part, nodes.Node):
+                        visit(part, tested)
+            return
+        for sub in node.iter_child_nodes():
+            visit(sub, guarded)
+
+    visit(ast, frozenset())
+    return found
+
+
+def _empty_cell_warnings(
+    frame: pd.DataFrame, used: dict[str, Any], ast: nodes.Template, out: np.ndarray
+) -> np.ndarray:
+    """Add ``empty <column>`` to the rows where a printed, unguarded column is blank."""
+    unguarded = _unguarded_names(ast)
+    for name, column in used.items():
+        if name not in unguarded:
+            continue
+        shown = _display_column(cast(pd.Series, frame[column]))
+        blank = np.fromiter((not v or v.isspace() for v in shown), dtype=bool, count=len(shown))
+        out = _add_warning(out, blank, f"empty {name}")
+    return out
+
+
+def _arithmetic_names(ast: nodes.Template) -> list[str]:
+    """Names compared or calculated with directly (``x > 500``, ``x + 1``), in order."""
+    names: list[str] = []
+    for node in ast.find_all((nodes.Compare, nodes.BinExpr, nodes.Operand)):
+        for field in ("expr", "left", "right"):
+            child = getattr(node, field, None)
+            if isinstance(child, nodes.Name) and child.name not in names:
+                names.append(child.name)
+    return names
 
 
 _Piece = tuple[str, Any, list[tuple[str, tuple[Any, ...]]]]
@@ -442,21 +570,46 @@ class _NeedsJinja(Exception):
 
 
 def _jinja_render(
-    df: pd.DataFrame, tpl: jinja2.Template, names: list[str], label: str
+    df: pd.DataFrame,
+    tpl: jinja2.Template,
+    used: dict[str, Any],
+    label: str,
+    ast: nodes.Template,
 ) -> np.ndarray:
-    columns = {n: [_context_value(v) for v in df[n].to_numpy(dtype=object)] for n in names}
+    columns = {
+        n: [_context_value(v) for v in df[c].to_numpy(dtype=object)] for n, c in used.items()
+    }
     rows = df["row"].to_numpy() if "row" in df.columns else np.arange(len(df)) + 2
     out = np.empty(len(df), dtype=object)
     for i in range(len(df)):
-        context = {n: columns[n][i] for n in names}
+        context = {n: columns[n][i] for n in used}
         try:
             out[i] = tpl.render(context)
         except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+            hint = _type_hint(ast, context) if isinstance(exc, TypeError) else ""
             raise InputError(
-                f"{label.capitalize()} failed on row {rows[i]}: {str(exc).rstrip('.')}. Fix that cell or the "
-                "template (a default filter handles empty cells: {{ x | default('…') }})."
+                f"{label.capitalize()} failed on row {rows[i]}: {str(exc).rstrip('.')}. "
+                + (
+                    hint
+                    or "Fix that cell or the template (a default filter handles empty cells: "
+                    "{{ x | default('…') }})."
+                )
             ) from exc
     return out
+
+
+def _type_hint(ast: nodes.Template, context: dict[str, Any]) -> str:
+    """What to do when a comparison or sum met text or an empty cell (else ``""``)."""
+    for name in _arithmetic_names(ast):
+        value = context.get(name, 0)
+        if isinstance(value, str) or value is None:
+            what = f"holds the text {value!r}" if value is not None else "is empty"
+            return (
+                f"Column {name} {what} on this row; columns read from CSV/text files are "
+                f"always text. Convert it in the template: {{% if {name} | int > 500 %}} "
+                f"or {{{{ {name} | int + 1 }}}} (| float for decimals; an empty cell counts as 0)."
+            )
+    return ""
 
 
 def _strip_and_normalise(content: np.ndarray) -> np.ndarray:
@@ -499,10 +652,23 @@ def render(
         signature and the opt-out text), ``parts`` (billed per number), ``warnings`` (short
         reasons joined by ``"; "``, or ``""``) and ``sendable`` (a number without problem,
         a non-empty text within ``rules.max_chars``). Rendering again replaces these columns.
+        If the input has its own column with one of these names and is not the output of an
+        earlier ``render`` (``attrs["sms"]`` set, or all five present), that column is kept
+        as ``<name>_original`` (as :func:`~mobset_campaign.read_contacts` does for ``phone``
+        and ``row``); the template reaches it as ``{{ content_original }}``.
+
+        Rows where a column the template prints is missing or blank get the warning
+        ``empty <column>`` (they stay sendable), unless every use of that column is guarded:
+        ``{{ x | default('…') }}``, ``{{ x or '…' }}``, or inside ``{% if x %}``.
 
     Raises:
         InputError: unknown placeholder (named, with the columns), template syntax error,
-            a cell a filter cannot use (with its row), or a frame without ``phone``.
+            a cell a filter cannot use (with its row), a comparison of a text column with
+            a number (naming the column and the ``| int`` fix), a frame without ``phone``,
+            a template that is not text or a path, or a placeholder ``{{ row }}``/
+            ``{{ phone }}``/``{{ phone_problem }}`` while the user's own column of that name
+            was renamed ``<name>_original`` by ``read_contacts`` (ambiguous: write
+            ``{{ row_original }}`` for the user's column, or drop that column).
 
     >>> from mobset_campaign.contacts import read_contacts
     >>> df = read_contacts(pd.DataFrame({"姓名": ["张三", "李四", "王五"],
@@ -522,20 +688,26 @@ def render(
             "render() needs the phone and phone_problem columns that read_contacts() adds; "
             "call read_contacts(df) first (it also accepts a DataFrame)."
         )
+    if not isinstance(template, str | os.PathLike):
+        shown = "None" if template is None else type(template).__name__
+        raise InputError(f"render: template must be text, a path or a template name, not {shown}")
     source, label = load_template(template)
     tpl, ast = _compile(source, label)
+    df = _keep_user_columns(df)
     columns = [c for c in df.columns if c not in OUTPUT_COLUMNS]
-    names = _check_names(ast, columns, label)
+    used = _check_names(ast, columns, label)
     plan = _fast_plan(ast)
     content: np.ndarray | None = None
     pieces: list[Any] | None = None
     if plan is not None:
         try:
-            content, pieces = _fast_render(df, plan)
+            content, pieces = _fast_render(
+                df, [(k, used.get(v, v) if k == "column" else v, f) for k, v, f in plan]
+            )
         except _NeedsJinja:
             content = None
     if content is None:
-        content = _jinja_render(df, tpl, names, label)
+        content = _jinja_render(df, tpl, used, label, ast)
     content = _strip_and_normalise(content)
 
     suffix = DEFAULT_OPT_OUT if opt_out is True else (opt_out or "")
@@ -561,6 +733,7 @@ def render(
     warnings = _warnings(body, chars, parts, empty, too_long, wide, typical, rules)
     marketing = _marketing_mask(body, empty, pieces, bool(suffix))
     warnings = _add_warning(warnings, marketing, "marketing text without opt-out")
+    warnings = _empty_cell_warnings(df, used, ast, warnings)
     result = df.copy(deep=False)
     result["content"] = pd.Series(content, index=df.index, dtype="str")
     result["chars"] = pd.Series(chars, index=df.index, dtype="int64")
@@ -582,6 +755,28 @@ def render(
         },
     )
     return result
+
+
+def _keep_user_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Rename the user's own ``content``/``chars``/… columns to ``<name>_original``.
+
+    A frame from an earlier :func:`render` (``attrs["sms"]`` set, or all five output columns
+    present) is left alone: rendering again replaces its output columns.
+    """
+    if df.attrs.get("sms") or all(c in df.columns for c in OUTPUT_COLUMNS):
+        return df
+    clashes = [c for c in OUTPUT_COLUMNS if c in df.columns]
+    if not clashes:
+        return df
+    taken = {str(c) for c in df.columns}
+    renames: dict[str, str] = {}
+    for name in clashes:
+        new, n = f"{name}_original", 2
+        while new in taken:
+            new, n = f"{name}_original{n}", n + 1
+        taken.add(new)
+        renames[name] = new
+    return df.rename(columns=renames)
 
 
 def _typical_parts(parts: np.ndarray, empty: np.ndarray) -> int:

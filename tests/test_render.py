@@ -205,7 +205,7 @@ def test_warnings_and_sendable() -> None:
     assert out["chars"].iloc[1] == count_chars("李四😀", "广州首易") == 10
     assert "too long: 86 chars (max 70)" in warnings[3]
     assert "2 parts where most rows have 1" in warnings[3]
-    assert warnings[4] == "empty message"
+    assert warnings[4] == "empty message; empty 姓名"
     assert out["sendable"].tolist() == [True, True, False, False, False]
 
 
@@ -264,6 +264,9 @@ def test_shipped_templates_render_the_sample_without_surprises() -> None:
         out = render(df, name, signature="广州首易")
         sendable = out[out["sendable"]]
         assert len(sendable) == 35, name
+        if name == "delivery_notice.txt":  # prints 姓名 without a default: row 39 has none
+            assert sendable.loc[sendable["row"] == 39, "warnings"].tolist() == ["empty 姓名"]
+            sendable = sendable[sendable["row"] != 39]
         assert sendable["warnings"].eq("").all(), (name, sendable["warnings"].unique())
         assert sendable["parts"].eq(1).all(), name
         assert not sendable["content"].str.contains("{", regex=False).any(), name
@@ -302,3 +305,83 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------- input the user gets wrong
+
+
+def test_a_user_column_named_content_is_kept_and_rerendering_replaces_output() -> None:
+    df = read_contacts(
+        pd.DataFrame({"手机": ["13512346789"], "content": ["原备注"], "parts": ["A区"]})
+    )
+    out = render(df, "备注：{{ content_original }}")
+    assert out["content_original"].tolist() == ["原备注"]
+    assert out["parts_original"].tolist() == ["A区"]
+    assert out["content"].tolist() == ["备注：原备注"]
+    assert "content" not in df.columns or df["content"].tolist() == ["原备注"]  # input untouched
+    again = render(out, "改：{{ content_original }}")  # attrs["sms"] set: outputs replaced
+    assert again["content"].tolist() == ["改：原备注"]
+    assert list(again.columns) == list(out.columns)
+    plain = out.copy()
+    plain.attrs = {}  # all five output columns present: still an earlier render
+    assert list(render(plain, "x").columns) == list(out.columns)
+    with pytest.raises(InputError, match=r"kept as content_original.*\{\{ content_original \}\}"):
+        render(df, "{{ content }}")
+
+
+def test_a_placeholder_for_a_column_read_contacts_renamed_is_refused() -> None:
+    df = read_contacts(pd.DataFrame({"手机": ["13512346789"], "row": ["A区"]}))
+    with pytest.raises(InputError, match=r"\{\{ row \}\}.*row number.*row_original"):
+        render(df, "{{ row }}")
+    assert render(df, "{{ row_original }}")["content"].tolist() == ["A区"]
+    plain = read_contacts(pd.DataFrame({"手机": ["13512346789"]}))
+    assert render(plain, "第{{ row }}行")["content"].tolist() == ["第2行"]
+
+
+def test_empty_cells_warn_naming_the_column_on_both_paths() -> None:
+    df = contacts(姓名=["张三", None, "  ", "李四"], 门店=["越秀", "天河", "", np.nan])
+    fast, slow = both_paths(df, "{{ 姓名 }}您好，{{ 门店 }}欢迎")
+    assert fast["warnings"].tolist() == slow["warnings"].tolist()
+    assert fast["warnings"].tolist() == ["", "empty 姓名", "empty 姓名; empty 门店", "empty 门店"]
+    assert fast["sendable"].all()
+    # guarded uses do not warn: default, `or`, and inside {% if %} on that column
+    # (Jinja's `or`/`if` take a cell of spaces as filled; files are read stripped)
+    df = contacts(姓名=["张三", None, "", "李四"], 门店=["越秀", "天河", "", np.nan])
+    for template in (
+        "{{ 姓名 | default('会员') }}{{ 门店 | d('总店') }}",
+        "{{ 姓名 or '会员' }}{% if 门店 %}，{{ 门店 }}{% endif %}",
+        "{{ 门店 if 门店 else '总店' }}{{ 姓名 | default('会员') }}",
+    ):
+        assert render(df, template)["warnings"].eq("").all(), template
+    # a column used once guarded and once not still warns
+    mixed = render(df, "{{ 姓名 | default('会员') }}{{ 姓名 }}")["warnings"].tolist()
+    assert mixed == ["", "empty 姓名", "empty 姓名", ""]
+
+
+def test_template_of_the_wrong_type_and_numbered_columns() -> None:
+    df = contacts(姓名=["张三"])
+    with pytest.raises(
+        InputError, match=r"^render: template must be text, a path or a template name, not None$"
+    ):
+        render(df, None)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="not int"):
+        render(df, 5)  # type: ignore[arg-type]
+    numbered = read_contacts(pd.DataFrame({0: ["张三"], 1: ["13512346789"]}))
+    with pytest.raises(InputError, match=r"\{\{ 0 \}\}.*not the column.*rename"):
+        render(numbered, "{{ 0 }}您好")
+    assert render(numbered, "您好")["content"].tolist() == ["您好"]
+    # a non-text column name is matched by its text
+    named = read_contacts(pd.DataFrame({np.str_("姓名"): ["张三"], "手机": ["13512346789"]}))
+    assert render(named, "{{ 姓名 }}")["content"].tolist() == ["张三"]
+
+
+def test_comparing_a_text_column_names_it_and_suggests_int(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("姓名,手机,积分\n张三,13512346789,1200\n李四,13612345678,\n", encoding="utf-8")
+    df = read_contacts(path)
+    with pytest.raises(
+        InputError, match=r"row 2: .*Column 积分 holds the text '1200'.*积分 \| int > 500"
+    ):
+        render(df, "{% if 积分 > 500 %}VIP{% endif %}{{ 姓名 }}")
+    out = render(df, "{% if 积分 | int > 500 %}VIP{% endif %}{{ 姓名 }}")  # the sandbox allows int
+    assert out["content"].tolist() == ["VIP张三", "李四"]
