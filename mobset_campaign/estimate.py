@@ -41,6 +41,7 @@ _WARNING_KINDS = (
     ("emoji", "emoji or rare characters (count 2)"),
     ("【】", "【】 in the text"),
     ("marketing", "marketing text without opt-out"),
+    ("empty ", "empty cells in the template's columns"),
 )
 
 
@@ -303,7 +304,13 @@ def estimate(
         for key, label in _WARNING_KINDS:
             if key == "personalisation":
                 continue  # counted afresh as `pushed`, with the signature as counted here
-            n = int(sum(key in t for t in texts))
+            if key == "empty ":  # "empty 门店", not render's "empty message"
+                n = sum(
+                    any(w.startswith(key) and w != "empty message" for w in t.split("; "))
+                    for t in texts
+                )
+            else:
+                n = int(sum(key in t for t in texts))
             if n:
                 warnings[label] = n
 

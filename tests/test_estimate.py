@@ -199,3 +199,18 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_estimate_counts_rows_with_empty_cells() -> None:
+    from mobset_campaign import estimate, read_contacts, render
+
+    frame = render(
+        read_contacts(
+            pd.DataFrame({"手机": ["13512346789", "13900000001"], "门店": ["天河店", ""]})
+        ),
+        "您好，您的快递已到{{ 门店 }}代收点。",
+        signature="广州首易",
+    )
+    report = estimate(frame)
+    assert report.warnings == {"empty cells in the template's columns": 1}
+    assert "empty cells" in str(report)
