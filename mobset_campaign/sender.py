@@ -60,6 +60,7 @@ import html
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -139,7 +140,7 @@ def plan_batches(
 ) -> list[PlannedBatch]:
     """Group messages into requests: identical text shares a request of up to
     ``batch_size`` numbers, in first-seen order; no request repeats a number (a repeated
-    number goes to the next request of that text).
+    number goes to another request of that text, and no more requests are made than needed).
 
     >>> from mobset_campaign.ledger import PendingMessage as M
     >>> plan = plan_batches([M(1, "13500000001", "hi", 1), M(2, "13500000002", "hi", 1),
@@ -148,24 +149,36 @@ def plan_batches(
     [('hi', ['13500000001', '13500000002']), ('hello 3', ['13500000003'])]
     """
     _check_batch_size(batch_size)
-    groups: dict[str, list[list[PendingMessage]]] = {}
-    members: dict[str, list[set[str]]] = {}
+    groups: dict[str, list[PendingMessage]] = {}
     for msg in messages:
-        chunks = groups.setdefault(msg.content, [])
-        phones = members.setdefault(msg.content, [])
-        for chunk, seen in zip(chunks, phones, strict=True):
-            if len(chunk) < batch_size and msg.phone not in seen:
-                chunk.append(msg)
-                seen.add(msg.phone)
-                break
-        else:
-            chunks.append([msg])
-            phones.append({msg.phone})
+        groups.setdefault(msg.content, []).append(msg)
     return [
         PlannedBatch(content, tuple(chunk))
-        for content, chunks in groups.items()
-        for chunk in chunks
+        for content, group in groups.items()
+        for chunk in _chunks(group, batch_size)
     ]
+
+
+def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]]:
+    """The fewest requests for one text: max(ceil(n / size), the most rows one number has).
+
+    Without repeated numbers, consecutive slices of ``size`` (first-seen order). With them,
+    each number's rows are laid side by side and dealt round-robin into that many requests,
+    so no request holds a number twice and none holds more than ``size``.
+    """
+    count = Counter(m.phone for m in group)
+    most = max(count.values())
+    if most == 1:
+        return [group[i : i + size] for i in range(0, len(group), size)]
+    k = max(-(-len(group) // size), most)
+    first: dict[str, int] = {}
+    for i, m in enumerate(group):
+        first.setdefault(m.phone, i)
+    ordered = sorted(group, key=lambda m: (-count[m.phone], first[m.phone]))
+    chunks: list[list[PendingMessage]] = [[] for _ in range(k)]
+    for i, m in enumerate(ordered):
+        chunks[i % k].append(m)
+    return chunks
 
 
 def _check_batch_size(batch_size: int) -> None:
