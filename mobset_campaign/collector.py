@@ -55,7 +55,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 from ._protocol import lower_keys, parse_body
 from .client import RawAnswer, parse_replies, parse_reports
 from .errors import AuthError, GatewayError, InputError, LedgerError, MobsetError, ProtocolError
-from .ledger import Applied, Ledger
+from .ledger import Applied, Ledger, write_json_durably
 
 __all__ = ["CollectSummary", "collect"]
 
@@ -363,7 +363,6 @@ def _save_unsaved(
         ) from error
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = Path(f"{prefix}{method}-{stamp}-{os.getpid()}.json")
-    partial = target.with_name(target.name + ".partial")
     saved = {
         "what": "a gateway answer mobset_campaign.collect could not store in the ledger",
         "ledger": str(Path(ledger.path).resolve()),
@@ -374,17 +373,7 @@ def _save_unsaved(
         "body": raw.text,
     }
     try:
-        with open(partial, "x", encoding="utf-8") as fh:
-            json.dump(saved, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(partial, target)
-        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-            folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+        write_json_durably(target, saved)
     except OSError as exc:
         raise LedgerError(
             f"collect: the ledger {ledger.path} could not store a {method} answer fetched "

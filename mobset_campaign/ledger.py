@@ -394,6 +394,27 @@ class Applied:
 # ---------------------------------------------------------------------------- the ledger
 
 
+def write_json_durably(target: Path, data: object) -> None:
+    """Write ``data`` as JSON to ``target`` so that it survives a crash or a power cut:
+    a ``.partial`` sibling, flushed and fsync'ed, renamed into place, and the folder fsync'ed.
+
+    Used for what the ledger could not take (a send answer, a fetched body): the gateway
+    will not hand it out again.
+    """
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "x", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(partial, target)
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
 class Ledger:
     """The SQLite ledger of one account.
 
@@ -912,19 +933,8 @@ class Ledger:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         prefix = self._kept_prefix()
         target = Path(f"{prefix}{answer['batch_id']}-{stamp}-{os.getpid()}.json")
-        partial = target.with_name(target.name + ".partial")
         try:
-            with open(partial, "x", encoding="utf-8") as fh:
-                json.dump(answer, fh, ensure_ascii=False, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(partial, target)
-            if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-                folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(folder)
-                finally:
-                    os.close(folder)
+            write_json_durably(target, answer)
         except OSError as exc:
             pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in answer["numbers"])
             raise LedgerError(
@@ -1364,7 +1374,7 @@ class Ledger:
                 dtype="str",
             ),
         )
-        return df[list(_STATUS_COLUMNS)].reset_index(drop=True)
+        return df[list(STATUS_FRAME_COLUMNS)].reset_index(drop=True)
 
     def replies_frame(self, campaign: str | None = None) -> pd.DataFrame:
         """Every stored reply (or those attributed to one campaign), oldest first.
@@ -1448,7 +1458,7 @@ class Ledger:
 
 _ANSWER_KEYS = ("batch_id", "code", "message", "elapsed", "answered_at", "numbers", "outcomes")
 
-_STATUS_COLUMNS = (
+STATUS_FRAME_COLUMNS = (
     "row_key",
     "phone",
     "content",

@@ -31,25 +31,14 @@ from collections import Counter
 import pandas as pd
 
 from .errors import InputError
-from .ledger import Ledger, normalise_phone, resolve_row_keys
+from .ledger import STATUS_FRAME_COLUMNS, Ledger, normalise_phone, resolve_row_keys
 
 __all__ = ["merge_status", "row_keys", "skip_reasons"]
 
-#: Columns merge_status adds, in order.
-STATUS_COLUMNS = (
-    "sms_id",
-    "send_state",
-    "send_code",
-    "send_error",
-    "status",
-    "status_text",
-    "sent_time",
-    "report_time",
-    "ex_status",
-    "reply",
-    "reply_time",
-    "reply_count",
-    "opted_out",
+#: Columns merge_status adds, in order: the ledger's status columns less those that
+#: describe the message itself (the frame already has its phone and content).
+STATUS_COLUMNS = tuple(
+    c for c in STATUS_FRAME_COLUMNS if c not in ("row_key", "phone", "content", "parts", "batch_id")
 )
 
 
