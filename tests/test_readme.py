@@ -40,7 +40,12 @@ def _examples() -> list[list[str]]:
 
 
 def test_every_command_has_an_example() -> None:
+    import argparse
+
+    parser = build_parser()
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     used = {argv[0] for argv in _examples()}
+    assert used == set(sub.choices)  # every command the CLI has, read from the parser
     assert used == {
         "simulator",
         "preview",
