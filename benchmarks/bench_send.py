@@ -34,9 +34,10 @@ import pandas as pd
 import requests
 
 from mobset_campaign import _protocol
-from mobset_campaign.ledger import MESSAGE_STATES, Ledger, Outcome, PendingMessage, Registered
+from mobset_campaign.ledger import Claim, Claimed, Ledger, Outcome, PendingMessage, Registered
 from mobset_campaign.sender import send
 from mobset_campaign.simulator import Account, Simulator
+from mobset_campaign.states import MESSAGE_STATES
 
 RESULTS = Path(__file__).with_name("results")
 LATENCY = 0.020
@@ -96,6 +97,7 @@ class NullLedger:
         pass
 
     def register(self, campaign: str, rows: Iterable[tuple[str, str, str, int]]) -> Registered:
+        rows = list(rows)
         new = 0
         for key, phone, content, parts in rows:
             if key not in self.keys:
@@ -103,7 +105,7 @@ class NullLedger:
                 self.keys[key] = mid
                 self.messages[mid] = [key, phone, content, parts, "pending"]
                 new += 1
-        return Registered(new, 0, 0, 0)
+        return Registered(new, 0, 0, 0, tuple(str(r[0]) for r in rows))
 
     def recover_claims(self, campaign: str) -> int:
         return 0
@@ -119,14 +121,12 @@ class NullLedger:
             if m[4] == "pending" and (wanted is None or m[0] in wanted)
         ]
 
-    def claim(
-        self, campaign: str, ids: Sequence[int], **_: Any
-    ) -> tuple[int, list[tuple[int, str]]]:
+    def claim(self, campaign: str, ids: Sequence[int], **_: Any) -> Claim:
         with self.lock:
             self.batches += 1
             for mid in ids:
                 self.messages[mid][4] = "claimed"
-            return self.batches, [(mid, self.messages[mid][1]) for mid in ids]
+            return Claim(self.batches, [Claimed(mid, self.messages[mid][1]) for mid in ids])
 
     def record_answer(self, batch_id: int, outcomes: Sequence[Outcome], **_: Any) -> None:
         with self.lock:

@@ -11,11 +11,13 @@ A faithful gateway :class:`Simulator` ships in the package; the demo, the notebo
 tests run against it. Importing the package registers the ``df.sms`` accessor.
 """
 
+import importlib
+import typing
+
 from . import accessor as _accessor  # registers df.sms
-from .client import (
+from .answers import (
     CancelDetail,
     CancelResult,
-    MobsetClient,
     RawAnswer,
     Reply,
     Report,
@@ -24,6 +26,7 @@ from .client import (
     parse_replies,
     parse_reports,
 )
+from .client import MobsetClient
 from .codes import (
     ERROR_CODES,
     FINAL_STATUSES,
@@ -32,7 +35,7 @@ from .codes import (
     describe_status,
     is_final_status,
 )
-from .collector import CollectSummary, collect
+from .collector import collect
 from .contacts import read_contacts
 from .errors import (
     AmbiguousSendError,
@@ -49,20 +52,13 @@ from .errors import (
     ProtocolError,
     TransportError,
 )
-from .estimate import Estimate, Preview, estimate, preview
-from .export import export_excel, summarize
+from .estimate import estimate, preview
+from .export import export_excel
 from .ledger import Ledger
 from .merge import merge_status
+from .outcomes import summarize
 from .phones import is_mainland_mobile, normalise_phones, parse_phone
-from .plots import (
-    plot_delivery_time,
-    plot_funnel,
-    plot_replies,
-    plot_status,
-    save_plots,
-    use_cjk_font,
-)
-from .render import available_templates, load_template, render
+from .render import render
 from .segments import (
     DEFAULT_RULES,
     SegmentRules,
@@ -72,11 +68,56 @@ from .segments import (
     count_parts_series,
     split_parts,
 )
-from .sender import CancelSummary, SendSummary, cancel, resend_unknown, send
+from .sender import cancel, resend_unknown, send
 from .simulator import AcceptedMessage, Account, Simulator
-from .status import CampaignStatus, campaign_status
+from .status import campaign_status
+from .summaries import (
+    CampaignStatus,
+    CancelSummary,
+    CollectSummary,
+    Estimate,
+    Preview,
+    SendSummary,
+)
+from .templates import available_templates, load_template
 
 del _accessor
+
+if typing.TYPE_CHECKING:
+    from .plots import (
+        plot_delivery_time,
+        plot_funnel,
+        plot_replies,
+        plot_status,
+        save_plots,
+        use_cjk_font,
+    )
+
+#: Names whose module loads on first use: the charts need matplotlib, which takes a moment
+#: to import and scan fonts; a command that draws nothing never pays for it.
+_LAZY = {
+    name: "plots"
+    for name in (
+        "plot_delivery_time",
+        "plot_funnel",
+        "plot_replies",
+        "plot_status",
+        "save_plots",
+        "use_cjk_font",
+    )
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 __version__ = "0.1.0"
 

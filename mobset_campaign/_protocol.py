@@ -24,6 +24,7 @@ __all__ = [
     "format_beijing_time",
     "format_timestamp",
     "lower_keys",
+    "normalise_newlines",
     "parse_beijing_time",
     "parse_body",
     "parse_timestamp",
@@ -50,6 +51,16 @@ def platform_url(corp_id: int, *, use_https: bool = True) -> str | None:
         if corp_id in ids:
             return (https if use_https else http) + PATH
     return None
+
+
+def normalise_newlines(text: str) -> str:
+    """``\\r\\n`` and lone ``\\r`` become ``\\n``: the gateway sends and counts a line break
+    as ``\\n``.
+
+    >>> normalise_newlines("a\\r\\nb\\rc")
+    'a\\nb\\nc'
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def beijing_now(now: datetime | None = None) -> datetime:

@@ -219,6 +219,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Counts by state and delivery status for one campaign, or a list of campaigns."""
     from .ledger import Ledger
+    from .status import campaign_status
 
     with Ledger(_existing_ledger(args.ledger)) as ledger:
         if not args.campaign:
@@ -227,7 +228,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 table.to_string(index=False) if len(table) else "The ledger holds no campaign yet."
             )
             return EXIT_OK
-        status = ledger.status(args.campaign)
+        status = campaign_status(ledger, args.campaign)
         if not status.messages:
             raise InputError(f"The ledger {args.ledger} has no campaign named {args.campaign!r}.")
         print(status)

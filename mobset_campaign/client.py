@@ -26,7 +26,6 @@ import os
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +34,18 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from . import _protocol
+from .answers import (
+    CancelResult,
+    RawAnswer,
+    Reply,
+    Report,
+    SendResult,
+    decode,
+    parse_cancel,
+    parse_replies,
+    parse_reports,
+    parse_send,
+)
 from .errors import (
     AmbiguousSendError,
     ConfigError,
@@ -42,227 +53,17 @@ from .errors import (
     InputError,
     ProtocolError,
     TransportError,
+    UnpicklableError,
     error_for_code,
 )
-from .segments import normalise_newlines
 
-__all__ = [
-    "MAX_IDS_PER_CANCEL",
-    "MAX_NUMBERS_PER_SEND",
-    "CancelDetail",
-    "CancelResult",
-    "MobsetClient",
-    "RawAnswer",
-    "Reply",
-    "Report",
-    "SendResult",
-    "SentNumber",
-    "parse_replies",
-    "parse_reports",
-]
+__all__ = ["MAX_IDS_PER_CANCEL", "MAX_NUMBERS_PER_SEND", "MobsetClient"]
 
 log = logging.getLogger(__name__)
 
 MAX_NUMBERS_PER_SEND = 50
 MAX_IDS_PER_CANCEL = 50
 _BUSY_CODES = frozenset({-189, -190})
-
-
-# ---------------------------------------------------------------------------- answers
-
-
-@dataclass(frozen=True, slots=True)
-class SentNumber:
-    """One number of an SmsSend request; ``sms_id`` 0 means the gateway refused that number."""
-
-    phone: str
-    sms_id: int
-
-    @property
-    def accepted(self) -> bool:
-        return self.sms_id != 0
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """The answer to SmsSend: ``code`` ≥ 0 is the count the gateway accepted.
-
-    ``numbers`` follows the request order. Acceptance is not delivery: delivery is learnt
-    from :meth:`MobsetClient.get_reports` by ``sms_id``.
-    """
-
-    code: int
-    message: str
-    numbers: list[SentNumber] = field(default_factory=list)
-
-    @property
-    def accepted(self) -> list[SentNumber]:
-        """The numbers that got an SmsId."""
-        return [n for n in self.numbers if n.sms_id != 0]
-
-    @property
-    def failed(self) -> list[SentNumber]:
-        """The numbers answered with SmsId 0."""
-        return [n for n in self.numbers if n.sms_id == 0]
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A reply (MO) from a phone. ``recv_number`` is the number it was sent to."""
-
-    phone: str
-    recv_number: str
-    add_num: str
-    recv_time: datetime | None
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """A delivery report. ``status`` is from the vendor's table (12 delivered, 13 not ...)."""
-
-    sms_id: int
-    status: int
-    report_time: datetime | None
-    ex_status: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelDetail:
-    """One id of an SmsCancel answer: ``status`` 1 cancelled, otherwise an error code."""
-
-    sms_id: int
-    status: int
-
-    @property
-    def cancelled(self) -> bool:
-        return self.status == 1
-
-
-@dataclass(frozen=True, slots=True)
-class CancelResult:
-    """The answer to SmsCancel: ``code`` counts the cancelled ids; ``details`` has every id."""
-
-    code: int
-    message: str
-    details: list[CancelDetail] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RawAnswer:
-    """A body as the gateway sent it, before any parsing (kept so nothing fetched is lost)."""
-
-    method: str
-    text: str
-    received_at: datetime
-
-
-# ---------------------------------------------------------------------------- parsing
-
-
-def _as_int(value: Any, what: str, method: str, body: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        raise ProtocolError(
-            0, f"{what} is not an integer: {value!r}", method=method, body=body
-        ) from None
-
-
-def _as_str(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _decode(text: str, method: str) -> dict[str, Any]:
-    """Tolerant parse (quirks 1–4, 9, 10), raising the right error for a negative code."""
-    try:
-        data = _protocol.parse_body(text)
-    except ValueError:
-        raise ProtocolError(0, method=method, body=text) from None
-    if not isinstance(data, Mapping):
-        raise ProtocolError(0, method=method, body=text)
-    data = _protocol.lower_keys(data)
-    if "code" not in data:
-        raise ProtocolError(0, "the answer has no Code", method=method, body=text)
-    code = _as_int(data["code"], "Code", method, text)
-    data["code"] = code
-    data["message"] = _as_str(data.get("message"))
-    if code < 0:
-        raise error_for_code(code, data["message"], method=method, body=text)
-    return dict(data)
-
-
-def _details(data: Mapping[str, Any], key: str, method: str, body: str) -> list[Mapping[str, Any]]:
-    items = data.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
-        raise ProtocolError(0, f"{key} is not a list of objects", method=method, body=body)
-    return items
-
-
-def _parse_send(text: str) -> SendResult:
-    data = _decode(text, "SmsSend")
-    numbers = [
-        SentNumber(
-            phone=_as_str(item.get("phonenumber")).strip(),
-            sms_id=_as_int(item.get("smsid", 0), "SmsId", "SmsSend", text),
-        )
-        for item in _details(data, "smsidlist", "SmsSend", text)
-    ]
-    return SendResult(code=data["code"], message=data["message"], numbers=numbers)
-
-
-def parse_reports(text: str) -> list[Report]:
-    """Parse an SmsGetReport body (the vendor's lowercase ``code``, string numbers ...).
-
-    Raises the matching :class:`~mobset_campaign.errors.GatewayError` for a negative code
-    and :class:`~mobset_campaign.errors.ProtocolError` for a body that is not JSON.
-
-    >>> parse_reports('{"code": "1", "Message": "ok", "Details": [{"SmsId": "1355555551",'
-    ...               ' "Status": "12", "ReportTime": "2018-07-20 16:48:21",'
-    ...               ' "ExStatus": "DELIVRD"}]}')[0].status
-    12
-    """
-    data = _decode(text, "SmsGetReport")
-    return [
-        Report(
-            sms_id=_as_int(item.get("smsid"), "SmsId", "SmsGetReport", text),
-            status=_as_int(item.get("status"), "Status", "SmsGetReport", text),
-            report_time=_protocol.parse_beijing_time(item.get("reporttime")),
-            ex_status=_as_str(item.get("exstatus")).strip(),
-        )
-        for item in _details(data, "details", "SmsGetReport", text)
-    ]
-
-
-def parse_replies(text: str) -> list[Reply]:
-    """Parse an SmsGetRecv body into :class:`Reply` objects (see :func:`parse_reports`)."""
-    data = _decode(text, "SmsGetRecv")
-    return [
-        Reply(
-            phone=_as_str(item.get("phonenumber")).strip(),
-            recv_number=_as_str(item.get("recvnumber")).strip(),
-            add_num=_as_str(item.get("addnum")).strip(),
-            recv_time=_protocol.parse_beijing_time(item.get("recvtime")),
-            content=_as_str(item.get("content")),
-        )
-        for item in _details(data, "details", "SmsGetRecv", text)
-    ]
-
-
-def _parse_cancel(text: str) -> CancelResult:
-    data = _decode(text, "SmsCancel")
-    details = [
-        CancelDetail(
-            sms_id=_as_int(item.get("smsid"), "SmsID", "SmsCancel", text),
-            status=_as_int(item.get("status"), "Status", "SmsCancel", text),
-        )
-        for item in _details(data, "details", "SmsCancel", text)
-    ]
-    return CancelResult(code=data["code"], message=data["message"], details=details)
 
 
 # ---------------------------------------------------------------------------- the client
@@ -285,13 +86,13 @@ class _Secret:
     __str__ = __repr__
 
     def __reduce__(self) -> Any:
-        raise TypeError("the password is not picklable")
+        raise UnpicklableError("The password is not picklable; keep it in this process.")
 
 
-class _Outcome:
-    """How a failed attempt may be treated."""
+class _Reach:
+    """How far a failed attempt went, which decides whether it may be retried."""
 
-    SAFE = "safe"  # the request never reached the gateway
+    NEVER_LEFT = "never_left"  # the request never reached the gateway: safe to retry
     WENT_OUT = "went_out"  # it may have been processed
 
 
@@ -443,7 +244,7 @@ class MobsetClient:
         )
 
     def __getstate__(self) -> None:
-        raise TypeError(
+        raise UnpicklableError(
             "MobsetClient holds a password and is not picklable; use clone() or from_env()."
         )
 
@@ -499,7 +300,7 @@ class MobsetClient:
                 f"send: {repeats[0]} appears more than once in one request; each number may be "
                 "texted once per request."
             )
-        text = normalise_newlines(str(content))
+        text = _protocol.normalise_newlines(str(content))
         if not text.strip():
             raise InputError("send: content is empty; write the message text.")
         params: dict[str, str] = {"PhoneNumbers": ",".join(numbers)}
@@ -514,7 +315,7 @@ class MobsetClient:
         params["Content"] = text  # Content goes last, after Methods
         body = self._request("SmsSend", params, idempotent=False, phones=numbers)
         try:
-            return _parse_send(body)
+            return parse_send(body)
         except ProtocolError as exc:
             raise AmbiguousSendError(
                 "the answer could not be read", phones=numbers, body=body
@@ -555,7 +356,8 @@ class MobsetClient:
     def get_sign(self) -> str:
         """The account's signature without brackets, e.g. ``广州首易`` (SmsGetSign)."""
         data = self._decode_retrying(self._request("SmsGetSign", {}, idempotent=True), "SmsGetSign")
-        return _as_str(data.get("sign")).strip()
+        sign = data.get("sign")
+        return "" if sign is None else str(sign).strip()
 
     def cancel(self, sms_ids: Sequence[int]) -> CancelResult:
         """Cancel scheduled messages by SmsId (SmsCancel), at most 50 ids per call.
@@ -577,7 +379,7 @@ class MobsetClient:
                 "cancel: SmsIds are positive numbers from SmsSend; 0 is a failed send."
             )
         body = self._request("SmsCancel", {"SmsID": ",".join(map(str, ids))}, idempotent=False)
-        return _parse_cancel(body)
+        return parse_cancel(body)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -598,16 +400,17 @@ class MobsetClient:
 
     def _decode_retrying(self, body: str, method: str) -> dict[str, Any]:
         """Queries with an unreadable body are asked again (nothing changes on the gateway)."""
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             try:
-                return _decode(body, method)
+                return decode(body, method)
             except ProtocolError:
-                if attempt == self.max_retries:
+                if attempt >= self.max_retries:
                     raise
-                log.debug("%s: unreadable answer, asking again (attempt %d)", method, attempt + 1)
-                self._sleep(self._backoff(attempt))
-                body = self._request(method, {}, idempotent=True)
-        raise AssertionError("unreachable")
+            log.debug("%s: unreadable answer, asking again (attempt %d)", method, attempt + 1)
+            self._sleep(self._backoff(attempt))
+            attempt += 1
+            body = self._request(method, {}, idempotent=True)
 
     def _signed(self, method: str, params: Mapping[str, str]) -> dict[str, str]:
         stamp = _protocol.format_timestamp()
@@ -650,8 +453,8 @@ class MobsetClient:
                 if busy is None:
                     return body
                 error = error_for_code(busy, _message(body), method=method, body=body)
-                outcome = _Outcome.SAFE
-            retryable = outcome == _Outcome.SAFE or idempotent
+                outcome = _Reach.NEVER_LEFT
+            retryable = outcome == _Reach.NEVER_LEFT or idempotent
             if not retryable or attempt >= self.max_retries:
                 raise error
             delay = self._backoff(attempt)
@@ -680,13 +483,13 @@ class MobsetClient:
             detail = f"{type(exc).__name__} talking to {self.base_url}"
             if never_made:
                 return (
-                    _Outcome.SAFE,
+                    _Reach.NEVER_LEFT,
                     TransportError(0, f"could not connect ({detail})", method=method),
                     "",
                 )
             if method == "SmsSend":
-                return _Outcome.WENT_OUT, AmbiguousSendError(detail, phones=phones), ""
-            return _Outcome.WENT_OUT, TransportError(0, f"no answer ({detail})", method=method), ""
+                return _Reach.WENT_OUT, AmbiguousSendError(detail, phones=phones), ""
+            return _Reach.WENT_OUT, TransportError(0, f"no answer ({detail})", method=method), ""
         text = raw.decode("utf-8-sig", errors="replace")
         log.debug(
             "%s -> HTTP %d, %d bytes in %.3f s",
@@ -701,18 +504,18 @@ class MobsetClient:
             # done nothing, so an SmsSend here is ambiguous and is never retried.
             msg = f"HTTP {resp.status_code} from {self.base_url}"
             if method == "SmsSend":
-                return _Outcome.WENT_OUT, AmbiguousSendError(msg, phones=phones, body=text), text
+                return _Reach.WENT_OUT, AmbiguousSendError(msg, phones=phones, body=text), text
             hint = (
                 "Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission."
                 if resp.status_code < 500
                 else None
             )
             return (
-                _Outcome.WENT_OUT,
+                _Reach.WENT_OUT,
                 TransportError(0, msg, method=method, body=text, hint=hint),
                 text,
             )
-        return _Outcome.SAFE, None, text
+        return _Reach.NEVER_LEFT, None, text
 
 
 def _busy_code(body: str) -> int | None:
@@ -729,6 +532,7 @@ def _busy_code(body: str) -> int | None:
 
 def _message(body: str) -> str:
     try:
-        return _as_str(_protocol.lower_keys(_protocol.parse_body(body)).get("message"))
+        message = _protocol.lower_keys(_protocol.parse_body(body)).get("message")
     except (ValueError, AttributeError):
         return ""
+    return "" if message is None else str(message)

@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 import python_calamine
 
+from ._cells import cell_text, is_missing, object_array
 from .errors import InputError
-from .phones import _cell_text, _integer_texts, _is_missing, normalise_phones
+from .phones import DIGITS_LOST, DUPLICATE, OPTED_OUT, integer_texts, normalise_phones
+from .rows import keep_user_columns
 
 __all__ = ["PHONE_HEADERS", "TEXT_SUFFIXES", "WORKBOOK_SUFFIXES", "read_contacts"]
 
@@ -281,9 +283,9 @@ def _table_to_frame(
     for j in range(width):
         column = grid[:, j]
         if pd.api.types.infer_dtype(column, skipna=False) == "string":
-            grid[:, j] = column = _object_array(list(map(str.strip, column)))
+            grid[:, j] = column = object_array(list(map(str.strip, column)))
         else:
-            grid[:, j] = column = _object_array(
+            grid[:, j] = column = object_array(
                 [v.strip() if v.__class__ is str else v for v in column]
             )
         blank[:, j] = (column == "") | pd.isna(column)
@@ -422,7 +424,7 @@ def _no_duplicate_names(
 def _label_text(label: Any, j: int) -> str:
     if isinstance(label, str):
         return f"Unnamed: {j}" if label == "\0" else label
-    return _cell_text(label)
+    return cell_text(label)
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -524,7 +526,7 @@ def _suppressed(suppress: Iterable[object] | SuppressionSource | None) -> set[st
         return {str(p) for p in suppress.suppressed_phones()}
     items = [suppress] if isinstance(suppress, str | bytes) else list(suppress)
     checked = normalise_phones(pd.Series(items, dtype=object))
-    lost = checked["phone_problem"].str.startswith("digits lost", na=False)
+    lost = checked["phone_problem"].str.startswith(DIGITS_LOST, na=False)
     if lost.any():
         shown = ", ".join(map(str, pd.Series(items, dtype=object)[lost].head(5)))
         raise InputError(
@@ -572,19 +574,16 @@ def _check_numbers(
     if dup.any():
         firsts = ok & ~dup
         first_row = pd.Series(rows[firsts], index=phone[firsts])
-        problem[dup] = "duplicate of row " + phones[dup].map(first_row).astype("int64").astype(str)
+        problem[dup] = f"{DUPLICATE} " + phones[dup].map(first_row).astype("int64").astype(str)
     blocked = _suppressed(suppress)
     if blocked:
         out = phones.isin(blocked).to_numpy() & (pd.isna(problem) | dup)
-        problem[out] = "opted out"
+        problem[out] = OPTED_OUT
 
     result = frame.copy(deep=False)
     if not again:
-        for name in _OUR_COLUMNS:
-            if name in result.columns:
-                result = result.rename(columns={name: f"{name}_original"})
-                if phone_column == name:
-                    phone_column = f"{name}_original"
+        result, renames = keep_user_columns(result, _OUR_COLUMNS)
+        phone_column = renames.get(phone_column, phone_column)
         result[phone_column] = text
     result["phone"] = pd.Series(phone, index=result.index, dtype="str")
     result["phone_problem"] = pd.Series(problem, index=result.index, dtype="str")
@@ -593,12 +592,6 @@ def _check_numbers(
     result.attrs = dict(frame.attrs)
     result.attrs.update(attrs, phone_column=phone_column)
     return result
-
-
-def _object_array(items: list[Any]) -> np.ndarray:
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out
 
 
 def _as_text(column: pd.Series) -> pd.Series:
@@ -612,10 +605,10 @@ def _as_text(column: pd.Series) -> pd.Series:
         (v.__class__ is float for v in values), dtype=bool, count=len(values)
     )
     if floats.any():  # exact 11-digit integers, vectorised; the rest below
-        digits = _integer_texts(values[floats].astype("float64"))
+        digits = integer_texts(values[floats].astype("float64"))
         done = np.flatnonzero(floats)[digits != ""]
         out[done] = digits[digits != ""]
         other[done] = False
     if other.any():
-        out[other] = [None if _is_missing(v) else _cell_text(v) for v in values[other]]
+        out[other] = [None if is_missing(v) else cell_text(v) for v in values[other]]
     return pd.Series(out, index=column.index, dtype="str")

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .collector import CollectSummary, collect
+from .collector import collect
 from .contacts import read_contacts
-from .estimate import Estimate, estimate, preview
+from .estimate import estimate, preview
 from .export import export_excel
 from .ledger import Ledger
 from .merge import merge_status
-from .plots import save_plots
 from .render import render
-from .sender import SendSummary, send
+from .sender import send
 from .simulator import Simulator
+from .summaries import CollectSummary, Estimate, SendSummary
 
 __all__ = ["DEMO_TEMPLATE", "DemoResult", "run_demo", "sample_contacts_path", "synthetic_contacts"]
 
@@ -228,7 +228,11 @@ def run_demo(
             _step("6. Merge statuses and export")
             merged = merge_status(frame, ledger, CAMPAIGN)
             replies = ledger.replies_frame(CAMPAIGN)
-            chart_paths = save_plots(merged, out_dir, replies=replies) if charts else []
+            chart_paths: list[Path] = []
+            if charts:
+                from .plots import save_plots  # matplotlib loads only when charts are drawn
+
+                chart_paths = save_plots(merged, out_dir, replies=replies)
             workbook = export_excel(
                 merged,
                 out_dir / "demo_campaign.xlsx",

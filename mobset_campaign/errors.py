@@ -4,6 +4,7 @@
 
     MobsetError                      base of everything below
     ├── ConfigError                  credentials, CorpID range, base URL, settings
+    │   └── UnpicklableError         an object holding the password was pickled (also a TypeError)
     ├── InputError                   spreadsheet, phone column, template, parameters
     ├── LedgerError                  the local SQLite ledger cannot be used
     └── GatewayError                 the gateway answered with a negative code (.code, .message, .method, .body)
@@ -42,6 +43,7 @@ __all__ = [
     "MobsetError",
     "ProtocolError",
     "TransportError",
+    "UnpicklableError",
     "error_for_code",
 ]
 
@@ -52,6 +54,11 @@ class MobsetError(Exception):
 
 class ConfigError(MobsetError):
     """Configuration is missing or invalid (credentials, CorpID range, base URL, a setting)."""
+
+
+class UnpicklableError(ConfigError, TypeError):
+    """An object that holds the password (a client) was pickled or deep-copied. It is a
+    ``TypeError`` too, as :mod:`pickle` expects; use ``clone()`` or ``from_env()`` instead."""
 
 
 class InputError(MobsetError, ValueError):

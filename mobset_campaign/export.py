@@ -7,9 +7,9 @@
   text cells (``@``), dates as real Excel datetimes in Beijing time, a frozen bold header,
   an autofilter, column widths that count CJK characters double, and the ``send_state``
   cell coloured (delivered green, failed/rejected red, unknown amber, pending grey, ...).
-- ``汇总 Summary`` — the table from :func:`summarize` (counts by send state and delivery
-  status, skip reasons, parts, cost, delivery and reply rates, opt-outs), optionally with
-  the charts of :mod:`mobset_campaign.plots` embedded.
+- ``汇总 Summary`` — the table from :func:`mobset_campaign.outcomes.summarize` (counts by
+  send state and delivery status, skip reasons, parts, cost, delivery and reply rates,
+  opt-outs), optionally with the charts of :mod:`mobset_campaign.plots` embedded.
 - ``回复 Replies`` — the replies frame when given, else the latest reply of each row.
 
 Replies come from strangers, so every string cell that starts with ``=``, ``+``, ``-``,
@@ -36,13 +36,12 @@ import io
 import math
 import os
 import re
-import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,58 +51,19 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # type: 
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[import-untyped]
 
+from ._files import replace_atomically
 from ._protocol import BEIJING
-from .codes import describe_status, is_final_status
 from .errors import InputError
+from .ledger import STATUS_FRAME_COLUMNS
+from .outcomes import SECTION_BASES, replies_data, status_data, summarize
+from .render import OUTPUT_COLUMNS
+from .states import STATE_COLOURS
 
-__all__ = [
-    "DETAILS_SHEET",
-    "REPLIES_SHEET",
-    "SEND_STATES",
-    "SUMMARY_SHEET",
-    "export_excel",
-    "summarize",
-]
+__all__ = ["DETAILS_SHEET", "REPLIES_SHEET", "SUMMARY_SHEET", "display_width", "export_excel"]
 
 DETAILS_SHEET = "明细 Details"
 SUMMARY_SHEET = "汇总 Summary"
 REPLIES_SHEET = "回复 Replies"
-
-#: Every ``send_state`` of the ledger, in campaign order, with a Chinese label.
-SEND_STATES: dict[str, str] = {
-    "delivered": "已送达",
-    "sent": "已提交待回执",
-    "failed": "发送失败",
-    "rejected": "网关拒绝",
-    "unknown": "结果未知",
-    "cancelled": "已取消",
-    "claimed": "发送中",
-    "pending": "待发送",
-    "skipped": "已跳过",
-}
-#: What the ``share`` column of each summary section is a fraction of.
-SECTION_BASES: dict[str, str] = {
-    "概况 Overview": "占总行数 of rows",
-    "发送状态 By send state": "占总行数 of rows",
-    "回执状态 By delivery status": "占已提交 of accepted",
-    "运营商代码 By carrier code (ExStatus)": "占已提交 of accepted",
-    "跳过原因 Skipped by reason": "占总行数 of rows",
-}
-#: States in which the gateway accepted the number (it has an SmsId and is billed).
-ACCEPTED_STATES = frozenset({"sent", "delivered", "failed"})
-
-# (fill, font colour) per send_state: Excel's own Good / Bad / Neutral palette.
-_STATE_COLOURS: dict[str, tuple[str, str]] = {
-    "delivered": ("C6EFCE", "006100"),
-    "sent": ("DDEBF7", "1F4E78"),
-    "failed": ("FFC7CE", "9C0006"),
-    "rejected": ("FFC7CE", "9C0006"),
-    "unknown": ("FFEB9C", "9C5700"),
-    "cancelled": ("E4DFEC", "5B3E83"),
-    "claimed": ("D9D9D9", "404040"),
-    "pending": ("D9D9D9", "404040"),
-    "skipped": ("F2F2F2", "7F7F7F"),
-}
 
 _RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 # what openpyxl would otherwise turn into an error cell
@@ -120,319 +80,6 @@ _DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _WIDTH_SAMPLE = 2_000
 
 FormulaGuard = Literal["apostrophe", "style"]
-
-
-class _LedgerLike(Protocol):
-    def status_frame(self, campaign: str) -> pd.DataFrame: ...  # pragma: no cover
-
-    def replies_frame(self, campaign: str) -> pd.DataFrame: ...  # pragma: no cover
-
-
-# --------------------------------------------------------------------------------------
-# where the data comes from
-
-
-def status_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.DataFrame:
-    """The merged/status frame behind ``data``: the frame itself, or ``ledger.status_frame``.
-
-    Args:
-        data: a merged frame, or a ledger-like object with ``status_frame(campaign)``.
-        campaign: required when ``data`` is a ledger.
-
-    Raises:
-        InputError: ``data`` is neither, or a ledger was given without a campaign.
-    """
-    if isinstance(data, pd.DataFrame):
-        return data
-    if hasattr(data, "status_frame"):
-        if campaign is None:
-            raise InputError(
-                "A ledger was given without campaign=: pass the campaign name, e.g. "
-                "campaign='spring-sale', or pass the merged frame from merge_status()."
-            )
-        frame = data.status_frame(campaign)
-        if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"status_frame({campaign!r}) did not return a DataFrame")
-        return frame
-    raise InputError(
-        f"Expected a DataFrame (from merge_status) or a Ledger with campaign=, "
-        f"got {type(data).__name__}."
-    )
-
-
-def replies_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.DataFrame | None:
-    """The replies frame of a ledger (``ledger.replies_frame(campaign)``), or ``None``
-    when ``data`` is a DataFrame (then the frame's own reply columns are used)."""
-    if isinstance(data, pd.DataFrame):
-        return None
-    if hasattr(data, "replies_frame"):
-        if campaign is None:
-            raise InputError("A ledger was given without campaign=: pass the campaign name.")
-        frame = data.replies_frame(campaign)
-        if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"replies_frame({campaign!r}) did not return a DataFrame")
-        return frame
-    return None
-
-
-# --------------------------------------------------------------------------------------
-# the summary table
-
-
-def _bool_column(df: pd.DataFrame, name: str) -> pd.Series | None:
-    if name not in df.columns:
-        return None
-    return df[name].astype("boolean").fillna(False).astype(bool)
-
-
-def _state_column(df: pd.DataFrame) -> pd.Series | None:
-    if "send_state" not in df.columns:
-        return None
-    return df["send_state"].astype("string").str.strip().str.lower()
-
-
-def accepted_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows the gateway accepted (``send_state`` sent, delivered or failed; without a
-    ``send_state`` column: a non-zero ``sms_id``)."""
-    state = _state_column(df)
-    if state is not None:
-        return state.isin(list(ACCEPTED_STATES)).fillna(False).astype(bool)
-    if "sms_id" in df.columns:
-        ids = pd.to_numeric(df["sms_id"], errors="coerce")
-        return (ids.notna() & (ids != 0)).astype(bool)
-    return pd.Series(False, index=df.index)
-
-
-def delivered_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows delivered to the handset (``send_state`` delivered, or vendor status 12)."""
-    state = _state_column(df)
-    if state is not None:
-        return (state == "delivered").fillna(False).astype(bool)
-    if "status" in df.columns:
-        return (pd.to_numeric(df["status"], errors="coerce") == 12).fillna(False).astype(bool)
-    return pd.Series(False, index=df.index)
-
-
-def sendable_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows that could be sent (``sendable``; without it: a phone and no phone problem)."""
-    flag = _bool_column(df, "sendable")
-    if flag is not None:
-        return flag
-    mask = pd.Series(True, index=df.index)
-    if "phone" in df.columns:
-        mask &= df["phone"].notna()
-    if "phone_problem" in df.columns:
-        mask &= df["phone_problem"].isna()
-    return mask.astype(bool)
-
-
-def replied_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows with at least one reply."""
-    if "reply_count" in df.columns:
-        counts = pd.to_numeric(df["reply_count"], errors="coerce").fillna(0)
-        return (counts > 0).astype(bool)
-    if "reply" in df.columns:
-        return df["reply"].notna().astype(bool)
-    return pd.Series(False, index=df.index)
-
-
-def _blank_to_na(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
-    return text.where(text != "")
-
-
-def _skip_reasons(df: pd.DataFrame) -> pd.Series:
-    """Why each skipped row was not sent (NA for rows that were not skipped).
-
-    A row is skipped when its ``send_state`` is ``skipped``, or (without a state) when it
-    is not sendable. The reason is the phone problem, else the ledger's ``send_error``,
-    else "opted out", else the first warning.
-    """
-    state = _state_column(df)
-    skipped = (state == "skipped").fillna(False) if state is not None else ~sendable_mask(df)
-    reason = pd.Series(pd.NA, index=df.index, dtype="object")
-    for column in ("phone_problem", "send_error"):
-        if column in df.columns:
-            text = _blank_to_na(df[column])
-            reason = reason.where(reason.notna(), text.astype("object"))
-    opted = _bool_column(df, "opted_out")
-    if opted is not None:
-        reason = reason.where(reason.notna() | ~opted, "已退订 opted out")
-    if "warnings" in df.columns:
-        text = _blank_to_na(df["warnings"])
-        reason = reason.where(reason.notna(), text.astype("object"))
-    reason = reason.where(reason.notna(), "未记录原因 no reason recorded")
-    return reason.where(skipped.astype(bool), pd.NA)
-
-
-def _row(section: str, item: str, value: Any, unit: str, share: float | None = None) -> dict:
-    return {"section": section, "item": item, "value": value, "share": share, "unit": unit}
-
-
-def _ratio(num: int, den: int) -> float | None:
-    return num / den if den else None
-
-
-def summarize(
-    data: pd.DataFrame | Any,
-    campaign: str | None = None,
-    *,
-    price_per_part: float | None = None,
-    replies: pd.DataFrame | None = None,
-    now: datetime | None = None,
-) -> pd.DataFrame:
-    """The campaign in numbers, as a tidy table (what the summary sheet shows).
-
-    Columns: ``section`` (概况 Overview, 发送状态 By send state, 回执状态 By delivery
-    status, 运营商代码 By carrier code, 跳过原因 Skipped by reason), ``item``, ``value``,
-    ``share`` (a fraction of the section's base, :data:`SECTION_BASES`: all rows for the
-    overview, states and reasons; accepted messages for statuses and carrier codes) and ``unit`` (count, parts, ratio, money,
-    text, datetime). Sections whose columns the frame lacks are left out. The input is
-    not modified.
-
-    The delivery rate is delivered / accepted (sent, delivered or failed); the reply rate
-    is rows with a reply / accepted. Cost is parts accepted × ``price_per_part`` (the
-    vendor bills accepted messages), the estimate is parts of sendable rows × price.
-
-    Args:
-        data: a merged frame, or a ledger with ``campaign``.
-        campaign: the campaign name (shown; required with a ledger).
-        price_per_part: price of one billed part, in your currency; adds cost rows.
-        replies: a replies frame; adds the number of replies received.
-        now: the export time to show (default: now, Beijing time).
-
-    >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", None],
-    ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
-    ...                    "send_state": ["delivered", "failed", "skipped"]})
-    >>> s = summarize(df, price_per_part=0.05).set_index("item")
-    >>> int(s.loc["已送达 Delivered", "value"]), s.loc["送达率 Delivery rate", "value"]
-    (1, 0.5)
-    >>> round(s.loc["费用 Cost (parts accepted × price)", "value"], 2)
-    0.15
-    """
-    df = status_data(data, campaign)
-    if replies is None:
-        replies = replies_data(data, campaign)
-    if price_per_part is not None and (
-        not isinstance(price_per_part, (int, float)) or price_per_part < 0
-    ):
-        raise InputError(f"price_per_part must be a number ≥ 0, got {price_per_part!r}.")
-    stamp = now if now is not None else datetime.now(BEIJING)
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(BEIJING).replace(tzinfo=None)
-
-    ov = "概况 Overview"
-    rows: list[dict] = []
-    if campaign is not None:
-        rows.append(_row(ov, "活动 Campaign", str(campaign), "text"))
-    rows.append(_row(ov, "导出时间 Exported at (Beijing)", stamp, "datetime"))
-    n = len(df)
-    sendable = sendable_mask(df)
-    accepted = accepted_mask(df)
-    delivered = delivered_mask(df)
-    n_acc, n_del = int(accepted.sum()), int(delivered.sum())
-    rows.append(_row(ov, "行数 Rows", n, "count"))
-    rows.append(
-        _row(ov, "可发送 Sendable", int(sendable.sum()), "count", _ratio(int(sendable.sum()), n))
-    )
-    reasons = _skip_reasons(df)
-    rows.append(
-        _row(
-            ov,
-            "跳过 Skipped",
-            int(reasons.notna().sum()),
-            "count",
-            _ratio(int(reasons.notna().sum()), n),
-        )
-    )
-    has_state = "send_state" in df.columns or "sms_id" in df.columns
-    if has_state:
-        rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
-        rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n)))
-        rows.append(_row(ov, "送达率 Delivery rate", _ratio(n_del, n_acc), "ratio"))
-    if "status" in df.columns:
-        status = pd.to_numeric(df["status"], errors="coerce")
-        final = status.map(lambda s: bool(pd.notna(s) and is_final_status(int(s))))
-        awaiting = int((accepted & ~final.astype(bool)).sum())
-        rows.append(
-            _row(ov, "待最终回执 Awaiting a final report", awaiting, "count", _ratio(awaiting, n))
-        )
-    if "reply" in df.columns or "reply_count" in df.columns:
-        n_rep = int(replied_mask(df).sum())
-        rows.append(_row(ov, "有回复 Rows with replies", n_rep, "count", _ratio(n_rep, n)))
-        rows.append(_row(ov, "回复率 Reply rate", _ratio(n_rep, n_acc), "ratio"))
-    if replies is not None:
-        rows.append(_row(ov, "收到回复 Replies received", len(replies), "count"))
-    opted = _bool_column(df, "opted_out")
-    if opted is not None:
-        rows.append(
-            _row(ov, "退订 Opted out", int(opted.sum()), "count", _ratio(int(opted.sum()), n))
-        )
-    if "parts" in df.columns:
-        parts = pd.to_numeric(df["parts"], errors="coerce").fillna(0)
-        planned = int(parts[sendable].sum())
-        billed = int(parts[accepted].sum())
-        rows.append(_row(ov, "计划条数 Parts planned (sendable rows)", planned, "parts"))
-        if has_state:
-            rows.append(_row(ov, "计费条数 Parts accepted (billed)", billed, "parts"))
-        if price_per_part is not None:
-            rows.append(_row(ov, "单价 Price per part", float(price_per_part), "money"))
-            rows.append(
-                _row(
-                    ov,
-                    "预计费用 Estimate (parts planned × price)",
-                    planned * float(price_per_part),
-                    "money",
-                )
-            )
-            if has_state:
-                rows.append(
-                    _row(
-                        ov,
-                        "费用 Cost (parts accepted × price)",
-                        billed * float(price_per_part),
-                        "money",
-                    )
-                )
-
-    state = _state_column(df)
-    if state is not None:
-        sec = "发送状态 By send state"
-        counts = state.fillna("(none)").value_counts()
-        order = [s for s in SEND_STATES if s in counts.index]
-        order += sorted(s for s in counts.index if s not in SEND_STATES)
-        for s in order:
-            label = f"{s} {SEND_STATES[s]}" if s in SEND_STATES else str(s)
-            rows.append(_row(sec, label, int(counts[s]), "count", _ratio(int(counts[s]), n)))
-
-    if "status" in df.columns:
-        sec = "回执状态 By delivery status"
-        status = pd.to_numeric(df["status"], errors="coerce")
-        counts = status.dropna().astype(int).value_counts().sort_index()
-        for code, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
-            rows.append(_row(sec, describe_status(code), count, "count", _ratio(count, n_acc)))
-        waiting = int((accepted & status.isna()).sum())
-        if waiting:
-            rows.append(
-                _row(sec, "(未收到回执 no report yet)", waiting, "count", _ratio(waiting, n_acc))
-            )
-
-    if "ex_status" in df.columns:
-        sec = "运营商代码 By carrier code (ExStatus)"
-        codes = _blank_to_na(df["ex_status"]).dropna()
-        for code, count in codes.value_counts().items():
-            rows.append(_row(sec, str(code), int(count), "count", _ratio(int(count), n_acc)))
-
-    reason_counts = reasons.dropna().value_counts()
-    if len(reason_counts):
-        sec = "跳过原因 Skipped by reason"
-        for reason, count in reason_counts.items():
-            rows.append(_row(sec, str(reason), int(count), "count", _ratio(int(count), n)))
-
-    out = pd.DataFrame(rows, columns=["section", "item", "value", "share", "unit"])
-    out["value"] = out["value"].astype(object)
-    out["share"] = pd.to_numeric(out["share"], errors="coerce").astype("float64")
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -471,7 +118,7 @@ class _CellFactory:
                 fill=PatternFill("solid", start_color=fill, end_color=fill),
                 font=Font(color=font),
             )
-            for state, (fill, font) in _STATE_COLOURS.items()
+            for state, (fill, font) in STATE_COLOURS.items()
         }
 
     def _template(self, **attrs: Any) -> Any:
@@ -733,30 +380,7 @@ def _write_summary(
 
 def _replies_table(df: pd.DataFrame) -> pd.DataFrame:
     """The replies sheet built from a merged frame: one row per row that has a reply."""
-    known = {
-        "phone",
-        "phone_problem",
-        "content",
-        "chars",
-        "parts",
-        "warnings",
-        "sendable",
-        "sms_id",
-        "send_state",
-        "send_code",
-        "send_error",
-        "status",
-        "status_text",
-        "sent_time",
-        "report_time",
-        "reply_time",
-        "ex_status",
-        "reply",
-        "reply_count",
-        "opted_out",
-        "row_key",
-        "batch_id",
-    }
+    known = {*STATUS_FRAME_COLUMNS, *OUTPUT_COLUMNS, "phone_problem"}
     contact = [c for c in df.columns if c not in known]
     columns = {
         "phone": "phone",
@@ -800,11 +424,8 @@ def _check_target(path: Path) -> Path:
 
 
 def _save_atomically(workbook: Workbook, path: Path) -> None:
-    # a hidden sibling, created with the user's umask (mkstemp would make it 0600)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        workbook.save(tmp)
-        os.replace(tmp, path)
+        replace_atomically(path, workbook.save)
     except PermissionError as exc:
         raise InputError(
             f"Cannot write the workbook {str(path)!r}: permission denied. If the file is "
@@ -816,9 +437,6 @@ def _save_atomically(workbook: Workbook, path: Path) -> None:
             f"Cannot write the workbook {str(path)!r}: {exc.strerror or exc}. "
             f"Check the disk and the folder, then export again."
         ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _discard(workbook: Workbook) -> None:
@@ -839,12 +457,12 @@ def _discard(workbook: Workbook) -> None:
 def _chart_images(data: Any, campaign: str | None, replies: pd.DataFrame | None) -> list[Any]:
     from openpyxl.drawing.image import Image  # type: ignore[import-untyped]
 
-    from . import plots
+    from .plots import draw_all, root_figure  # matplotlib loads only when charts are asked for
 
     images = []
-    for axes in plots._draw_all(data, campaign, replies=replies).values():
+    for axes in draw_all(data, campaign, replies=replies).values():
         buffer = io.BytesIO()
-        plots.root_figure(axes).savefig(buffer, format="png", dpi=100)
+        root_figure(axes).savefig(buffer, format="png", dpi=100)
         buffer.seek(0)
         images.append(Image(buffer))
     return images

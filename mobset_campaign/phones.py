@@ -32,7 +32,6 @@ phonenumbers exactly; everything else goes through :func:`parse_phone` one value
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -44,12 +43,33 @@ import pandas as pd
 import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberType
 
+from ._cells import cell_text, is_missing
+
 __all__ = [
+    "DIGITS_LOST",
+    "DUPLICATE",
+    "EMPTY",
+    "NOT_MOBILE",
+    "OPTED_OUT",
+    "SEVERAL",
+    "integer_texts",
     "is_mainland_mobile",
     "mobile_prefixes",
     "normalise_phones",
     "parse_phone",
+    "problem_kind",
 ]
+
+# The phone problems, each the start of its text in a ``phone_problem`` cell. parse_phone
+# writes the first four; read_contacts the last two.
+EMPTY = "empty"
+NOT_MOBILE = "not a mainland mobile"
+DIGITS_LOST = "digits lost in the spreadsheet"
+SEVERAL = "several numbers in one cell"
+DUPLICATE = "duplicate of row"
+OPTED_OUT = "opted out"
+#: How a summary names each problem when it counts rows by kind.
+_KIND_LABELS = {EMPTY: "empty phone cell", DUPLICATE: "duplicate", OPTED_OUT: OPTED_OUT}
 
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 _TYPE_NAMES = {
@@ -67,10 +87,24 @@ _NUMERIC = re.compile(r"^\+?(\d+)(?:\.(\d*))?(?:[eE]\+?(\d+))?$")
 _PLAIN_DIGITS = re.compile(r"^\+?\d+$")
 
 
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
+def problem_kind(problem: str) -> str:
+    """The kind of a ``phone_problem`` text, as a summary counts rows by it.
+
+    The column is data (a user or a script may write it), so any text is accepted: one this
+    module did not write counts under its part before a colon.
+
+    >>> problem_kind("duplicate of row 7"), problem_kind("not a mainland mobile: 020-1234567")
+    ('duplicate', 'not a mainland mobile')
+    >>> problem_kind("empty"), problem_kind("bounced last time")
+    ('empty phone cell', 'bounced last time')
+    """
+    text = str(problem).strip()
+    for kind in (DUPLICATE, NOT_MOBILE, DIGITS_LOST, SEVERAL):
+        if text.startswith(kind):
+            return _KIND_LABELS.get(kind, kind)
+    if text in _KIND_LABELS:
+        return _KIND_LABELS[text]
+    return text.split(":", 1)[0].strip()
 
 
 def _check_number(number: PhoneNumber) -> str | None:
@@ -133,24 +167,6 @@ def mobile_prefixes() -> frozenset[str]:
     return frozenset(f"{p:05d}" for p in np.flatnonzero(_prefix_table() == 1))
 
 
-def _cell_text(value: object) -> str:
-    """A cell as the text the user saw: an integral float loses its ``.0``."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        if math.isfinite(f) and f.is_integer() and abs(f) < 1e16:
-            return str(int(f))
-        return repr(f)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
-
-
 def _repair_numeric(text: str, shown: str) -> tuple[str | None, str | None]:
     """``13512346789.0`` / ``1.3512346789E10`` → digits; ``1.35123E+10`` → digits lost."""
     match = _NUMERIC.match(text)
@@ -159,14 +175,14 @@ def _repair_numeric(text: str, shown: str) -> tuple[str | None, str | None]:
     try:
         value = Decimal(text.lstrip("+"))
     except InvalidOperation:  # pragma: no cover - the regex only lets numbers through
-        return None, f"not a mainland mobile: {shown}"
+        return None, f"{NOT_MOBILE}: {shown}"
     if value != value.to_integral_value():
-        return None, f"not a mainland mobile: {shown}"
+        return None, f"{NOT_MOBILE}: {shown}"
     digits = str(int(value))
     if exponent is not None:
         significant = (whole + fraction).lstrip("0")
         if len(digits) >= 11 and len(significant) < len(digits):
-            return None, f"digits lost in the spreadsheet: {shown}"
+            return None, f"{DIGITS_LOST}: {shown}"
     return digits, None
 
 
@@ -185,16 +201,16 @@ def parse_phone(value: object) -> tuple[str | None, str | None]:
     >>> parse_phone("")
     (None, 'empty')
     """
-    if _is_missing(value):
-        return None, "empty"
-    shown = _cell_text(value).strip()
+    if is_missing(value):
+        return None, EMPTY
+    shown = cell_text(value).strip()
     if not shown:
-        return None, "empty"
+        return None, EMPTY
     if isinstance(value, bool | np.bool_):
-        return None, f"not a mainland mobile: {shown}"
+        return None, f"{NOT_MOBILE}: {shown}"
     text = unicodedata.normalize("NFKC", shown).strip().strip(_APOSTROPHES).strip()
     if not text:
-        return None, "empty"
+        return None, EMPTY
     if _NUMERIC.match(text) and ("." in text or "e" in text.lower()):
         repaired, problem = _repair_numeric(text, shown)
         if problem:
@@ -203,18 +219,18 @@ def parse_phone(value: object) -> tuple[str | None, str | None]:
         text = repaired
     chunks = [c for c in _SEVERAL.split(text) if sum(ch.isdigit() for ch in c) >= 7]
     if len(chunks) > 1:
-        return None, f"several numbers in one cell: {shown}"
+        return None, f"{SEVERAL}: {shown}"
     compact = _SEPARATORS.sub("", text)
     if not _PLAIN_DIGITS.match(compact):
-        return None, f"not a mainland mobile: {shown}"
+        return None, f"{NOT_MOBILE}: {shown}"
     try:
         number = phonenumbers.parse(compact, "CN")
     except phonenumbers.NumberParseException:
-        return None, f"not a mainland mobile: {shown}"
+        return None, f"{NOT_MOBILE}: {shown}"
     why = _check_number(number)
     if why is None:
         return phonenumbers.national_significant_number(number), None
-    return None, f"not a mainland mobile: {shown}" + (f" ({why})" if why else "")
+    return None, f"{NOT_MOBILE}: {shown}" + (f" ({why})" if why else "")
 
 
 def _fast_verdicts(texts: np.ndarray) -> np.ndarray:
@@ -271,7 +287,7 @@ def _common_damage(
         if match:
             repaired[k] = "".join(g for g in match.groups() if g)
         elif _LOST_DIGITS.match(text):
-            problem[i] = f"digits lost in the spreadsheet: {text.strip()}"
+            problem[i] = f"{DIGITS_LOST}: {text.strip()}"
             settled[i] = True
     good = _fast_verdicts(repaired) == 1
     phone[index[good]] = repaired[good]
@@ -279,7 +295,7 @@ def _common_damage(
     return settled
 
 
-def _integer_texts(numbers: np.ndarray) -> np.ndarray:
+def integer_texts(numbers: np.ndarray) -> np.ndarray:
     """Exact 11-digit integers (as numeric cells hold them) → their digits; others → ``""``."""
     good = np.isfinite(numbers) & (numbers >= 1e10) & (numbers < 2e10)
     good &= numbers == np.floor(numbers)
@@ -307,7 +323,7 @@ def normalise_phones(values: Iterable[object] | pd.Series) -> pd.DataFrame:
     problem = np.full(n, None, dtype=object)
 
     if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
-        texts = _integer_texts(series.to_numpy(dtype="float64", na_value=np.nan))
+        texts = integer_texts(series.to_numpy(dtype="float64", na_value=np.nan))
     elif pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(
         series.dtype
     ):
@@ -318,13 +334,13 @@ def normalise_phones(values: Iterable[object] | pd.Series) -> pd.DataFrame:
         texts = np.where(kinds == 1, raw, "")
         numeric = kinds == 2
         if numeric.any():
-            texts[numeric] = _integer_texts(raw[numeric].astype("float64"))
+            texts[numeric] = integer_texts(raw[numeric].astype("float64"))
     verdict = _fast_verdicts(texts)
     clean = verdict == 1
     phone[clean] = texts[clean]
     bad = verdict == 0
     if bad.any():
-        problem[bad] = "not a mainland mobile: " + texts[bad]
+        problem[bad] = f"{NOT_MOBILE}: " + texts[bad]
     rest = verdict == -1
     if rest.any():
         rest &= ~_common_damage(texts, rest, phone, problem)
@@ -333,7 +349,7 @@ def normalise_phones(values: Iterable[object] | pd.Series) -> pd.DataFrame:
         seen: dict[object, tuple[str | None, str | None]] = {}
         for i in np.flatnonzero(rest):
             value = raw[i]
-            key: object = ("m",) if _is_missing(value) else (type(value), value)
+            key: object = ("m",) if is_missing(value) else (type(value), value)
             try:
                 result = seen[key]
             except TypeError:  # unhashable cell content

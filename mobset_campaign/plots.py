@@ -8,12 +8,10 @@ window opens, any backend (Agg included) works, and in Jupyter the returned Axes
 itself as a picture. A frame with nothing to show yet (no reports, no replies) draws a
 readable "暂无数据 no data yet" chart instead of failing.
 
-Chinese labels: at import this module registers a CJK font with matplotlib's font
-manager — Noto Sans CJK SC shipped by ``mplfonts`` (SimHei from the same package, then any
-installed CJK font, as fallbacks). It does **not** change ``rcParams``: the charts here ask
-for ``[<your font.family>, <the CJK font>]`` on each text, so Latin text keeps your font
-and Chinese glyphs fall back to the CJK font. Call :func:`use_cjk_font` to get the same
-fallback in your own charts.
+Chinese labels use a CJK font registered with matplotlib (Noto Sans CJK SC from ``mplfonts``;
+see :mod:`mobset_campaign._figures`) without changing ``rcParams``; call
+:func:`use_cjk_font` to get the same fallback in your own charts. What each row means (sendable,
+accepted, delivered …) comes from :mod:`mobset_campaign.outcomes`, as in the workbook.
 
 >>> import pandas as pd
 >>> df = pd.DataFrame({"phone": ["13800138000"], "sendable": [True],
@@ -25,31 +23,48 @@ fallback in your own charts.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
-import logging
 import os
-import secrets
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
-from matplotlib import font_manager
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ._figures import (
+    AMBER,
+    BLUE,
+    CJK_FONT,
+    DARK,
+    GREEN,
+    GREY,
+    LIGHT_BLUE,
+    LIGHT_GREY,
+    PINK,
+    PURPLE,
+    RED,
+    cjk_font_properties,
+    legend,
+    new_axes,
+    no_data,
+    pct,
+    root_figure,
+    set_labels,
+    set_title,
+    use_cjk_font,
+)
+from ._files import replace_atomically
 from ._protocol import BEIJING
 from .codes import STATUS_CODES, is_final_status
 from .errors import InputError
-from .export import (
+from .outcomes import (
     accepted_mask,
     delivered_mask,
+    final_mask,
     replies_data,
     sendable_mask,
     status_data,
@@ -58,187 +73,15 @@ from .export import (
 __all__ = [
     "CJK_FONT",
     "cjk_font_properties",
+    "draw_all",
     "plot_delivery_time",
     "plot_funnel",
     "plot_replies",
     "plot_status",
+    "root_figure",
     "save_plots",
     "use_cjk_font",
 ]
-
-_log = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------------------
-# fonts
-
-_BUNDLED = ("NotoSansCJKsc-Regular.otf", "SimHei.ttf")
-_KNOWN_CJK = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Heiti SC",
-    "Hiragino Sans GB",
-    "Noto Sans CJK JP",
-    "Droid Sans Fallback",
-    "AR PL UMing CN",
-)
-
-
-def _register_cjk_font() -> str | None:
-    """Add the bundled CJK font to matplotlib's font manager; return its family name."""
-    spec = importlib.util.find_spec("mplfonts")  # locate only: importing it is not needed
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    known = {entry.fname for entry in font_manager.fontManager.ttflist}
-    for folder in folders:
-        for filename in _BUNDLED:
-            path = Path(folder) / "fonts" / filename
-            if not path.is_file():
-                continue
-            try:
-                if str(path) not in known:
-                    font_manager.fontManager.addfont(str(path))
-                return font_manager.FontProperties(fname=str(path)).get_name()
-            except (OSError, RuntimeError, ValueError) as exc:  # a damaged font file
-                _log.warning("cannot load the CJK font %s: %s", path, exc)
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    for name in _KNOWN_CJK:
-        if name in installed:
-            return name
-    _log.warning(
-        "No CJK font found (mplfonts missing?): Chinese labels in charts will show as boxes. "
-        "Install mplfonts or a CJK font such as Noto Sans CJK SC."
-    )
-    return None
-
-
-#: The family name of the CJK font the charts use (``None`` when none was found).
-CJK_FONT: str | None = _register_cjk_font()
-
-
-def _families() -> list[str]:
-    family = mpl.rcParams["font.family"]
-    families = [family] if isinstance(family, str) else list(family)
-    if CJK_FONT is not None and CJK_FONT not in families:
-        families.append(CJK_FONT)
-    return families
-
-
-def cjk_font_properties(
-    size: float | str | None = None, **kwargs: Any
-) -> font_manager.FontProperties:
-    """Font properties for text that mixes Latin and Chinese: your ``font.family`` first,
-    the CJK font as the fallback for glyphs it lacks.
-
-    >>> cjk_font_properties(12).get_size()
-    12.0
-    """
-    return font_manager.FontProperties(family=_families(), size=size, **kwargs)
-
-
-def use_cjk_font() -> None:
-    """Opt in globally: append the CJK font to ``rcParams["font.family"]`` so your own
-    matplotlib charts render Chinese too (matplotlib falls back along that list per glyph).
-    """
-    mpl.rcParams["font.family"] = _families()
-
-
-# --------------------------------------------------------------------------------------
-# figure plumbing
-
-
-def root_figure(ax: Axes) -> Figure:
-    """The top-level Figure holding ``ax`` (the one to save)."""
-    figure = ax.get_figure(root=True)
-    if not isinstance(figure, Figure):
-        raise InputError("This Axes belongs to no figure: draw it on a Figure first.")
-    return figure
-
-
-class _ChartAxes(Axes):
-    """An Axes that shows itself as a PNG in Jupyter (its figure is not pyplot's)."""
-
-    name = "mobset_chart"
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        root_figure(self).savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
-
-
-_SIZE = (8.0, 4.6)
-_GREEN, _RED, _PINK, _AMBER = "#2e7d32", "#c62828", "#ef9a9a", "#f9a825"
-_BLUE, _LIGHT_BLUE, _GREY, _LIGHT_GREY = "#1565c0", "#90caf9", "#9e9e9e", "#d6d6d6"
-_PURPLE, _DARK = "#7e57c2", "#263238"
-
-
-def _axes(ax: Axes | None, size: tuple[float, float] = _SIZE) -> Axes:
-    if ax is not None:
-        if not isinstance(ax, Axes):
-            raise InputError(f"ax= must be a matplotlib Axes, got {type(ax).__name__}.")
-        return ax
-    figure = Figure(figsize=size, layout="constrained")
-    return figure.add_subplot(axes_class=_ChartAxes)
-
-
-def _title(ax: Axes, title: str, campaign: str | None) -> None:
-    text = f"{title} · {campaign}" if campaign else title
-    ax.set_title(text, fontproperties=cjk_font_properties(13), loc="left")
-
-
-def _label(ax: Axes, *, x: str | None = None, y: str | None = None) -> None:
-    if x is not None:
-        ax.set_xlabel(x, fontproperties=cjk_font_properties(10))
-    if y is not None:
-        ax.set_ylabel(y, fontproperties=cjk_font_properties(10))
-
-
-def _no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
-    """A readable empty chart instead of an error."""
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.set_facecolor("#fafafa")
-    _title(ax, title, campaign)
-    ax.text(
-        0.5,
-        0.58,
-        "暂无数据 No data yet",
-        ha="center",
-        va="center",
-        transform=ax.transAxes,
-        color="#607d8b",
-        fontproperties=cjk_font_properties(18),
-    )
-    ax.text(
-        0.5,
-        0.40,
-        hint,
-        ha="center",
-        va="center",
-        transform=ax.transAxes,
-        color="#78909c",
-        fontproperties=cjk_font_properties(10),
-        wrap=True,
-    )
-    return ax
-
-
-def _legend(ax: Axes, **kwargs: Any) -> None:
-    handles, _ = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(prop=cjk_font_properties(9), frameon=False, **kwargs)
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{part / whole:.1%}" if whole else "–"
-
 
 # --------------------------------------------------------------------------------------
 # the charts
@@ -260,10 +103,10 @@ def plot_funnel(
         The Axes drawn on.
     """
     df = status_data(data, campaign)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     title = "送达漏斗 Delivery funnel"
     if len(df) == 0:
-        return _no_data(
+        return no_data(
             ax, title, campaign, "表格没有数据行 The frame has no rows: read contacts first."
         )
     n = len(df)
@@ -282,28 +125,28 @@ def plot_funnel(
     n_send, n_acc, n_del = count(sendable), count(accepted), count(delivered)
     not_sent = sendable & ~accepted
     gateway_losses = [
-        ("网关拒绝 rejected", count(not_sent & (state == "rejected")), _RED),
-        ("结果未知 unknown", count(not_sent & (state == "unknown")), _AMBER),
-        ("已取消 cancelled", count(not_sent & (state == "cancelled")), _PURPLE),
+        ("网关拒绝 rejected", count(not_sent & (state == "rejected")), RED),
+        ("结果未知 unknown", count(not_sent & (state == "unknown")), AMBER),
+        ("已取消 cancelled", count(not_sent & (state == "cancelled")), PURPLE),
     ]
     waiting = n_send - n_acc - sum(c for _, c, _ in gateway_losses)
-    gateway_losses.append(("未发送 not sent yet", max(waiting, 0), _LIGHT_GREY))
+    gateway_losses.append(("未发送 not sent yet", max(waiting, 0), LIGHT_GREY))
     failed = (
         count(accepted & ~delivered & (state == "failed"))
         if "send_state" in df.columns
-        else count(accepted & ~delivered & _final(df))
+        else count(accepted & ~delivered & final_mask(df))
     )
     steps = [
-        ("总行数\nRows", n, _DARK, []),
-        ("可发送\nSendable", n_send, "#37474f", [("跳过 skipped", n - n_send, _GREY)]),
-        ("已提交\nAccepted", n_acc, _BLUE, gateway_losses),
+        ("总行数\nRows", n, DARK, []),
+        ("可发送\nSendable", n_send, "#37474f", [("跳过 skipped", n - n_send, GREY)]),
+        ("已提交\nAccepted", n_acc, BLUE, gateway_losses),
         (
             "已送达\nDelivered",
             n_del,
-            _GREEN,
+            GREEN,
             [
-                ("发送失败 failed", failed, _PINK),
-                ("待回执 awaiting report", max(n_acc - n_del - failed, 0), _LIGHT_BLUE),
+                ("发送失败 failed", failed, PINK),
+                ("待回执 awaiting report", max(n_acc - n_del - failed, 0), LIGHT_BLUE),
             ],
         ),
     ]
@@ -316,10 +159,10 @@ def plot_funnel(
         ax.text(
             value - n * 0.01 if inside else value + n * 0.01,
             y,
-            f"{value:,} ({_pct(value, n)})",
+            f"{value:,} ({pct(value, n)})",
             va="center",
             ha="right" if inside else "left",
-            color="white" if inside else _DARK,
+            color="white" if inside else DARK,
             fontproperties=cjk_font_properties(10),
         )
         left = value
@@ -344,7 +187,7 @@ def plot_funnel(
                     f"{lost:,}",
                     ha="center",
                     va="center",
-                    color=_DARK,
+                    color=DARK,
                     fontproperties=props,
                 )
             left += lost
@@ -352,29 +195,22 @@ def plot_funnel(
     ax.set_xlim(0, n * 1.02)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
-    _label(ax, x="号码数 numbers")
-    _title(ax, title, campaign)
-    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    set_labels(ax, x="号码数 numbers")
+    set_title(ax, title, campaign)
+    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
     return ax
-
-
-def _final(df: pd.DataFrame) -> pd.Series:
-    if "status" not in df.columns:
-        return pd.Series(False, index=df.index)
-    status = pd.to_numeric(df["status"], errors="coerce")
-    return status.map(lambda s: bool(pd.notna(s) and is_final_status(int(s)))).astype(bool)
 
 
 def _status_colour(code: int) -> str:
     if code == 12:
-        return _GREEN
+        return GREEN
     if code == 15:
-        return _AMBER
+        return AMBER
     if code == 7:
         return "#8e24aa"
     if is_final_status(code):
-        return _RED
-    return _LIGHT_BLUE
+        return RED
+    return LIGHT_BLUE
 
 
 def plot_status(
@@ -393,7 +229,7 @@ def plot_status(
         The Axes drawn on.
     """
     df = status_data(data, campaign)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     title = "回执状态 Delivery status"
     status = (
         pd.to_numeric(df["status"], errors="coerce")
@@ -403,7 +239,7 @@ def plot_status(
     counts = status.dropna().astype(int).value_counts().sort_index()
     waiting = int((accepted_mask(df) & status.isna()).sum())
     if counts.empty and not waiting:
-        return _no_data(
+        return no_data(
             ax,
             title,
             campaign,
@@ -421,7 +257,7 @@ def plot_status(
     if waiting:
         labels.append("未收到回执 no report yet")
         values.append(waiting)
-        colours.append(_LIGHT_GREY)
+        colours.append(LIGHT_GREY)
     total = sum(values)
     positions = np.arange(len(values))[::-1]
     ax.barh(positions, values, color=colours, height=0.6)
@@ -429,17 +265,17 @@ def plot_status(
         ax.text(
             value + total * 0.01,
             y,
-            f"{value:,} ({_pct(value, total)})",
+            f"{value:,} ({pct(value, total)})",
             va="center",
-            color=_DARK,
+            color=DARK,
             fontproperties=cjk_font_properties(9),
         )
     ax.set_yticks(positions, labels, fontproperties=cjk_font_properties(10))
     ax.set_xlim(0, max(values) * 1.22)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
-    _label(ax, x="号码数 numbers")
-    _title(ax, title, campaign)
+    set_labels(ax, x="号码数 numbers")
+    set_title(ax, title, campaign)
     return ax
 
 
@@ -473,10 +309,10 @@ def plot_delivery_time(
         The Axes drawn on.
     """
     df = status_data(data, campaign)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     title = "回执耗时 Time from send to report"
     if not {"sent_time", "report_time"} <= set(df.columns):
-        return _no_data(
+        return no_data(
             ax, title, campaign, "缺少时间列 The frame has no sent_time/report_time columns."
         )
     sent = pd.to_datetime(df["sent_time"], errors="coerce", utc=True)
@@ -484,7 +320,7 @@ def plot_delivery_time(
     delay = (report - sent).dt.total_seconds()
     known = delay.notna()
     if not known.any():
-        return _no_data(
+        return no_data(
             ax,
             title,
             campaign,
@@ -518,7 +354,7 @@ def plot_delivery_time(
         [values[delivered], values[~delivered]],
         bins=edges.tolist(),
         stacked=True,
-        color=[_GREEN, _RED],
+        color=[GREEN, RED],
         label=["接收成功 delivered", "其他 not delivered"],
         edgecolor="white",
         linewidth=0.5,
@@ -526,22 +362,22 @@ def plot_delivery_time(
     median, p90 = float(np.median(seconds)) / scale, float(np.percentile(seconds, 90)) / scale
     ax.axvline(
         median,
-        color=_DARK,
+        color=DARK,
         linestyle="--",
         linewidth=1.4,
         label=f"中位数 median {median:.3g} {unit.split()[1]}",
     )
     ax.axvline(
         p90,
-        color=_DARK,
+        color=DARK,
         linestyle=":",
         linewidth=1.2,
         label=f"90% 分位 90th pct {p90:.3g} {unit.split()[1]}",
     )
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
-    _label(ax, x=f"发送到回执 send → report ({unit})", y="号码数 numbers")
-    _title(ax, title, campaign)
+    set_labels(ax, x=f"发送到回执 send → report ({unit})", y="号码数 numbers")
+    set_title(ax, title, campaign)
     skew = int((delay[known] < 0).sum())
     note = f"n = {int(known.sum()):,}" + (
         f"; {skew} negative (clock skew) counted as 0" if skew else ""
@@ -556,7 +392,7 @@ def plot_delivery_time(
         color="#607d8b",
         fontproperties=cjk_font_properties(8),
     )
-    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return ax
 
 
@@ -618,10 +454,10 @@ def plot_replies(
         The Axes drawn on.
     """
     source = _replies_source(data, campaign, replies)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     title = "回复 Replies"
     if source.empty:
-        return _no_data(
+        return no_data(
             ax, title, campaign, "尚无回复 No replies yet: collect() fetches them as they arrive."
         )
     start, end = source["time"].min(), source["time"].max()
@@ -637,14 +473,14 @@ def plot_replies(
     table["other"] = table["total"] - table["opted"]
     x = mdates.date2num(pd.DatetimeIndex(table.index).to_pydatetime())
     days = width / pd.Timedelta(days=1)
-    ax.bar(x, table["other"], width=days * 0.9, align="edge", color=_BLUE, label="回复 replies")
+    ax.bar(x, table["other"], width=days * 0.9, align="edge", color=BLUE, label="回复 replies")
     ax.bar(
         x,
         table["opted"],
         width=days * 0.9,
         align="edge",
         bottom=table["other"],
-        color=_RED,
+        color=RED,
         label="退订 opt-outs",
     )
     ax.xaxis_date()
@@ -656,9 +492,9 @@ def plot_replies(
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     total, opted = len(source), int(source["opt_out"].sum())
-    _label(ax, x=f"北京时间 Beijing time (bins of {freq})", y="回复数 replies")
-    _title(ax, f"{title} {total:,} · 退订 opt-outs {opted:,} ({_pct(opted, total)})", campaign)
-    _legend(ax, loc="upper right")
+    set_labels(ax, x=f"北京时间 Beijing time (bins of {freq})", y="回复数 replies")
+    set_title(ax, f"{title} {total:,} · 退订 opt-outs {opted:,} ({pct(opted, total)})", campaign)
+    legend(ax, loc="upper right")
     return ax
 
 
@@ -673,9 +509,11 @@ _CHARTS: dict[str, Callable[..., Axes]] = {
 }
 
 
-def _draw_all(
+def draw_all(
     data: pd.DataFrame | Any, campaign: str | None = None, *, replies: pd.DataFrame | None = None
 ) -> dict[str, Axes]:
+    """Every chart of the campaign, by name: ``funnel``, ``status``, ``delivery_time``,
+    ``replies`` (what :func:`save_plots` writes and the workbook embeds)."""
     frame = status_data(data, campaign)
     if replies is None:
         replies = replies_data(data, campaign)
@@ -716,18 +554,12 @@ def save_plots(
             f"{exc.strerror or exc}. Choose a folder you can write to."
         ) from exc
     written = []
-    for name, axes in _draw_all(data, campaign, replies=replies).items():
+    for name, axes in draw_all(data, campaign, replies=replies).items():
         path = target / f"{prefix}{name}.png"
+        save = partial(root_figure(axes).savefig, format="png", dpi=dpi)
         try:
-            # a hidden sibling opened like any new file, so the PNG gets the user's umask
-            # (mkstemp would make it 0600 and colleagues on a shared folder could not open it)
-            tmp = str(target / f".{path.stem}.{secrets.token_hex(4)}.png")
-            with open(tmp, "xb") as handle:
-                root_figure(axes).savefig(handle, format="png", dpi=dpi)
-            os.replace(tmp, path)
+            replace_atomically(path, save)
         except OSError as exc:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
             raise InputError(
                 f"Cannot write the chart {str(path)!r}: {exc.strerror or exc}. "
                 f"Check the folder's permissions and free space."

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._protocol import normalise_newlines
 from .errors import InputError
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "count_parts",
     "count_parts_series",
     "has_non_bmp",
-    "normalise_newlines",
     "split_parts",
 ]
 
@@ -75,11 +75,6 @@ class SegmentRules:
 
 
 DEFAULT_RULES = SegmentRules()
-
-
-def normalise_newlines(text: str) -> str:
-    """``\\r\\n`` and lone ``\\r`` become ``\\n``, as the gateway counts them."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def bracket_signature(signature: str | None, rules: SegmentRules = DEFAULT_RULES) -> str:

@@ -3,19 +3,20 @@
 :func:`send` is the whole pipeline for a rendered frame (see ``render``):
 
 1. **Register** each sendable row as a message of the campaign under its row key (see
-   :mod:`mobset_campaign.merge`); the same frame sent again — re-read, re-sorted, filtered
+   :mod:`mobset_campaign.rows`); the same frame sent again — re-read, re-sorted, filtered
    or with rows added — adds nothing. Rows with a
    ``phone_problem``, an opted-out number, an empty text or ``sendable`` false are skipped,
    with the reason counted in the summary.
 2. **Resume**: messages an interrupted run left ``claimed`` become ``unknown`` (their request
    may have reached the gateway) and are never re-sent automatically.
-3. **Plan**: messages with identical text share a request of up to ``batch_size`` (≤ 50)
-   numbers; personalised texts go one number per request. No request repeats a number.
+3. **Plan** (:mod:`mobset_campaign.plan`): messages with identical text share a request of
+   up to ``batch_size`` (≤ 50) numbers; personalised texts go one number per request. No
+   request repeats a number.
 4. **Check** the sending window (Beijing time) and the balance against the parts needed.
-5. **Send** with ``concurrency`` worker threads, each with its own ``client.clone()``, a
-   shared token bucket of ``rate`` messages per second, and a progress bar. Each worker
-   commits its claim to the ledger *before* its request goes out and records the answer
-   right after it.
+5. **Send** (:mod:`mobset_campaign._engine`) with ``concurrency`` worker threads, each with
+   its own ``client.clone()``, a shared token bucket of ``rate`` messages per second, and a
+   progress bar. Each worker commits its claim to the ledger *before* its request goes out
+   and records the answer right after it.
 
 How each answer is recorded:
 
@@ -56,424 +57,32 @@ the first one's requests in flight ``unknown`` — safe, yet needlessly pessimis
 
 from __future__ import annotations
 
-import html
-import re
-import threading
-import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import time as dtime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
-from ._protocol import BEIJING, beijing_now, format_beijing_time, parse_beijing_time
+from ._engine import Engine, Options, preflight
+from ._protocol import beijing_now
 from .codes import describe_error, error_info
-from .errors import (
-    AmbiguousSendError,
-    AuthError,
-    BalanceError,
-    BusyError,
-    ContentError,
-    GatewayError,
-    InputError,
-    LimitError,
-    MobsetError,
-    ProtocolError,
-    TransportError,
+from .errors import AuthError, GatewayError, InputError, MobsetError, TransportError
+from .ledger import DEFAULT_LEDGER_PATH, CancelOutcome, Ledger, PendingMessage
+from .plan import (
+    MAX_BATCH,
+    PlannedBatch,
+    SendWindow,
+    check_batch_size,
+    plan_batches,
+    timer_send_time,
 )
-from .ledger import (
-    DEFAULT_LEDGER_PATH,
-    MESSAGE_STATES,
-    Ledger,
-    Outcome,
-    PendingMessage,
-    normalise_phone,
-    resolve_row_keys,
-)
-from .merge import _present, _require, row_keys, skip_reasons
+from .rows import FrameRows, phone_key, require_columns, skip_reasons
+from .summaries import CancelSummary, SendSummary
 
-__all__ = [
-    "CancelSummary",
-    "PlannedBatch",
-    "SendSummary",
-    "cancel",
-    "plan_batches",
-    "resend_unknown",
-    "send",
-]
+__all__ = ["cancel", "resend_unknown", "send"]
 
-MAX_BATCH = 50
 _REQUIRED = ("phone", "content", "parts", "sendable")
-
-
-# ---------------------------------------------------------------------------- planning
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedBatch:
-    """One future SmsSend request: a text and up to 50 distinct numbers."""
-
-    content: str
-    messages: tuple[PendingMessage, ...]
-
-    @property
-    def phones(self) -> list[str]:
-        return [m.phone for m in self.messages]
-
-    @property
-    def parts(self) -> int:
-        return sum(m.parts for m in self.messages)
-
-    def __len__(self) -> int:
-        return len(self.messages)
-
-
-def plan_batches(
-    messages: Iterable[PendingMessage], batch_size: int = MAX_BATCH
-) -> list[PlannedBatch]:
-    """Group messages into requests: identical text shares a request of up to
-    ``batch_size`` numbers, in first-seen order; no request repeats a number (a repeated
-    number goes to another request of that text, and no more requests are made than needed).
-
-    >>> from mobset_campaign.ledger import PendingMessage as M
-    >>> plan = plan_batches([M(1, "13500000001", "hi", 1), M(2, "13500000002", "hi", 1),
-    ...                      M(3, "13500000003", "hello 3", 1)], batch_size=50)
-    >>> [(b.content, b.phones) for b in plan]
-    [('hi', ['13500000001', '13500000002']), ('hello 3', ['13500000003'])]
-    """
-    _check_batch_size(batch_size)
-    groups: dict[str, list[PendingMessage]] = {}
-    for msg in messages:
-        groups.setdefault(msg.content, []).append(msg)
-    return [
-        PlannedBatch(content, tuple(chunk))
-        for content, group in groups.items()
-        for chunk in _chunks(group, batch_size)
-    ]
-
-
-def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]]:
-    """The fewest requests for one text: max(ceil(n / size), the most rows one number has).
-
-    Without repeated numbers, consecutive slices of ``size`` (first-seen order). With them,
-    each number's rows are laid side by side and dealt round-robin into that many requests,
-    so no request holds a number twice and none holds more than ``size``.
-    """
-    count = Counter(m.phone for m in group)
-    most = max(count.values())
-    if most == 1:
-        return [group[i : i + size] for i in range(0, len(group), size)]
-    k = max(-(-len(group) // size), most)
-    first: dict[str, int] = {}
-    for i, m in enumerate(group):
-        first.setdefault(m.phone, i)
-    ordered = sorted(group, key=lambda m: (-count[m.phone], first[m.phone]))
-    chunks: list[list[PendingMessage]] = [[] for _ in range(k)]
-    for i, m in enumerate(ordered):
-        chunks[i % k].append(m)
-    return chunks
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= MAX_BATCH
-    ):
-        raise InputError(
-            f"batch_size must be a whole number from 1 to {MAX_BATCH} (the gateway takes at most "
-            f"{MAX_BATCH} numbers per request), not {batch_size!r}."
-        )
-
-
-# ---------------------------------------------------------------------------- summaries
-
-
-@dataclass
-class SendSummary:
-    """What a :func:`send` (or :func:`resend_unknown`) did.
-
-    Attributes:
-        campaign: the campaign name.
-        counts: the campaign's messages by state after the run (every state, zeros included).
-        skipped: rows of the frame not registered, by reason.
-        registered: rows newly registered by this call; ``updated``: pending messages whose
-            text changed; ``changed_after_send``: rows whose text differs from what was
-            already sent (not sent again).
-        recovered_unknown: messages an interrupted run had claimed, now ``unknown``.
-        planned_messages / planned_parts / planned_batches: the work this run set out to do.
-        requests: SmsSend requests made. accepted / rejected / unknown / returned: messages
-            of this run by outcome (``returned`` went back to pending: nothing accepted).
-        parts_billed: parts of the messages accepted in this run.
-        balance: the account balance before sending (parts), when it was read.
-        elapsed: seconds the run took. stopped_reason: ``None`` when it ran to the end.
-        not_in_frame: pending messages of the campaign that are not rows of this frame
-            (left pending).
-        dry_run: nothing was sent or written.
-    """
-
-    campaign: str
-    dry_run: bool = False
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MESSAGE_STATES, 0))
-    skipped: dict[str, int] = field(default_factory=dict)
-    registered: int = 0
-    updated: int = 0
-    changed_after_send: int = 0
-    recovered_unknown: int = 0
-    planned_messages: int = 0
-    planned_parts: int = 0
-    planned_batches: int = 0
-    requests: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    unknown: int = 0
-    returned: int = 0
-    parts_billed: int = 0
-    balance: int | None = None
-    elapsed: float = 0.0
-    stopped_reason: str | None = None
-    not_in_frame: int = 0
-    reset_unknown: int = 0
-
-    @property
-    def handled(self) -> int:
-        """Messages that got an outcome in this run (accepted, rejected or unknown)."""
-        return self.accepted + self.rejected + self.unknown
-
-    @property
-    def messages_per_second(self) -> float:
-        return self.handled / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def requests_per_second(self) -> float:
-        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def pending(self) -> int:
-        return self.counts.get("pending", 0)
-
-    @property
-    def ok(self) -> bool:
-        """True when the run was not stopped and nothing ended unknown or rejected."""
-        return self.stopped_reason is None and self.unknown == 0 and self.rejected == 0
-
-    def _lines(self) -> list[str]:
-        lines: list[str] = []
-        if self.dry_run:
-            lines.append(
-                f"Dry run for campaign {self.campaign!r}: would send {self.planned_messages:,} "
-                f"message{_s(self.planned_messages)} ({self.planned_parts:,} parts) in "
-                f"{self.planned_batches:,} request{_s(self.planned_batches)}. Nothing was sent "
-                "or written."
-            )
-            if self.balance is not None:
-                lines.append(f"Balance: {self.balance:,} parts.")
-        elif not self.planned_messages and self.stopped_reason is None:
-            lines.append(
-                f"Campaign {self.campaign!r}: nothing to send — every sendable row of this frame "
-                "has already been handled."
-            )
-        else:
-            lines.append(
-                f"Campaign {self.campaign!r}: {self.accepted:,} accepted, {self.rejected:,} "
-                f"rejected, {self.unknown:,} unknown in this run — {self.requests:,} "
-                f"request{_s(self.requests)}, {self.parts_billed:,} parts billed, "
-                f"{self.elapsed:.1f} s ({self.messages_per_second:,.1f} messages/s)."
-            )
-        if not self.dry_run:
-            shown = ", ".join(f"{n:,} {s}" for s, n in self.counts.items() if n)
-            lines.append(f"Campaign totals: {shown or 'no messages'}.")
-            if self.registered or self.updated:
-                lines.append(
-                    f"Registered {self.registered:,} new row{_s(self.registered)}"
-                    + (f", updated the text of {self.updated:,} pending" if self.updated else "")
-                    + "."
-                )
-        if self.skipped:
-            total = sum(self.skipped.values())
-            reasons = "; ".join(
-                f"{n:,} {r}" for r, n in sorted(self.skipped.items(), key=lambda x: -x[1])
-            )
-            lines.append(f"Skipped {total:,} row{_s(total)}: {reasons}.")
-        if self.recovered_unknown:
-            lines.append(
-                f"{self.recovered_unknown:,} message{_s(self.recovered_unknown)} claimed by an "
-                "interrupted run became unknown (they may have been accepted; not re-sent — "
-                "see resend_unknown)."
-            )
-        if self.unknown and not self.dry_run:
-            lines.append(
-                f"{self.unknown:,} message{_s(self.unknown)} of this run have an unknown outcome "
-                "and will not be re-sent automatically; wait for reports, then decide with "
-                "resend_unknown()."
-            )
-        if self.changed_after_send:
-            lines.append(
-                f"{self.changed_after_send:,} row{_s(self.changed_after_send)} now render a "
-                "different text than the one already sent; they were not sent again (use a new "
-                "campaign name to send a new text)."
-            )
-        if self.not_in_frame:
-            lines.append(
-                f"{self.not_in_frame:,} pending message{_s(self.not_in_frame)} of the campaign "
-                "are not rows of this frame and were left pending."
-            )
-        if self.stopped_reason:
-            lines.append(f"Stopped: {self.stopped_reason}")
-        return lines
-
-    def __str__(self) -> str:
-        return "\n".join(self._lines())
-
-    def __repr__(self) -> str:
-        # the readable report, also in a terminal IPython or a text export
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        lines = self._lines()
-        head, rest = lines[0], lines[1:]
-        items = "".join(
-            f"<li style='color:#b00020'><b>{html.escape(x)}</b></li>"
-            if x.startswith("Stopped:")
-            else f"<li>{html.escape(x)}</li>"
-            for x in rest
-        )
-        cells = "".join(
-            f"<td style='padding:2px 8px'>{html.escape(s)}<br><b>{n:,}</b></td>"
-            for s, n in self.counts.items()
-        )
-        table = "" if self.dry_run else f"<table><tr>{cells}</tr></table>"
-        return f"<div><p><b>{html.escape(head)}</b></p>{table}<ul>{items}</ul></div>"
-
-
-@dataclass
-class CancelSummary:
-    """What :func:`cancel` did.
-
-    Attributes:
-        campaign: the campaign name. requested: scheduled messages asked to be cancelled.
-        cancelled: how many the gateway cancelled. failed: the others, by reason.
-        requests: SmsCancel requests made. pending_cancelled: messages not yet sent that
-        were marked cancelled locally. stopped_reason: why it stopped early, if it did.
-    """
-
-    campaign: str
-    requested: int = 0
-    cancelled: int = 0
-    failed: dict[str, int] = field(default_factory=dict)
-    requests: int = 0
-    pending_cancelled: int = 0
-    stopped_reason: str | None = None
-
-    def __str__(self) -> str:
-        lines = [
-            f"Campaign {self.campaign!r}: {self.cancelled:,} of {self.requested:,} scheduled "
-            f"message{_s(self.requested)} cancelled in {self.requests:,} request{_s(self.requests)}."
-        ]
-        if self.failed:
-            lines.append(
-                "Not cancelled: " + "; ".join(f"{n:,} {r}" for r, n in self.failed.items()) + "."
-            )
-        if self.pending_cancelled:
-            lines.append(
-                f"{self.pending_cancelled:,} message{_s(self.pending_cancelled)} not yet sent "
-                "will not be sent."
-            )
-        if self.stopped_reason:
-            lines.append(f"Stopped: {self.stopped_reason}")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        # the readable report, also in a terminal IPython or a text export
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return "<div>" + "<br>".join(html.escape(x) for x in str(self).splitlines()) + "</div>"
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
-# ---------------------------------------------------------------------------- parameters
-
-
-def _parse_clock(value: object, what: str) -> dtime:
-    if isinstance(value, dtime):
-        return value
-    text = str(value).strip()
-    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
-        bits = [int(x) for x in text.split(":")] + [0]
-        try:
-            return dtime(bits[0], bits[1], bits[2])
-        except ValueError:
-            pass
-    raise InputError(f"quiet_hours: {what} {value!r} is not a time of day; write 'HH:MM'.")
-
-
-def _window(quiet_hours: Sequence[object] | None) -> tuple[dtime, dtime] | None:
-    if quiet_hours is None:
-        return None
-    if isinstance(quiet_hours, str) or len(quiet_hours) != 2:
-        raise InputError(
-            f"quiet_hours must be (start, end) like ('08:00', '20:00') or None, not {quiet_hours!r}."
-        )
-    start = _parse_clock(quiet_hours[0], "start")
-    end = _parse_clock(quiet_hours[1], "end")
-    if start == end:
-        raise InputError(
-            f"quiet_hours {quiet_hours!r} is an empty window; pass None to allow any time."
-        )
-    return start, end
-
-
-def _in_window(when: datetime, window: tuple[dtime, dtime]) -> bool:
-    t = when.astimezone(BEIJING).time()
-    start, end = window
-    return start <= t < end if start < end else (t >= start or t < end)
-
-
-def _next_opening(now: datetime, window: tuple[dtime, dtime]) -> datetime:
-    now = now.astimezone(BEIJING)
-    opening = now.replace(
-        hour=window[0].hour, minute=window[0].minute, second=window[0].second, microsecond=0
-    )
-    if opening <= now:
-        opening += timedelta(days=1)
-    return opening
-
-
-def _window_text(window: tuple[dtime, dtime]) -> str:
-    return f"{window[0].strftime('%H:%M')}–{window[1].strftime('%H:%M')} Beijing time"
-
-
-def _timer(value: datetime | str | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        when = value if value.tzinfo is not None else value.replace(tzinfo=BEIJING)
-    else:
-        parsed = parse_beijing_time(value)
-        if parsed is None:
-            raise InputError(
-                f"timer_send {value!r} is not a time; use a datetime or 'YYYY-MM-DD HH:MM:SS' "
-                "(Beijing time)."
-            )
-        when = parsed
-    when = when.astimezone(BEIJING).replace(microsecond=0)
-    if when <= beijing_now():
-        raise InputError(
-            f"timer_send {format_beijing_time(when)} (Beijing) is in the past; pass a future time "
-            "or None to send now."
-        )
-    return when
 
 
 def _check_options(
@@ -492,367 +101,9 @@ def _check_options(
         raise InputError(f"rate must be messages per second above 0, or None, not {rate!r}.")
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InputError(f"concurrency must be a whole number of 1 or more, not {concurrency!r}.")
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     if add_num is not None and not (str(add_num).isascii() and str(add_num).isdigit()):
         raise InputError(f"add_num {add_num!r} must be digits only (the sender extension).")
-
-
-def _account_key(client: Any) -> str:
-    return f"{getattr(client, 'corp_id', '')}:{getattr(client, 'login_name', '')}"
-
-
-# ---------------------------------------------------------------------------- the engine
-
-
-class _RateLimiter:
-    """A token bucket of ``rate`` messages per second (one second of burst), shared by the
-    workers. A request for more tokens than the bucket holds borrows against the future."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.rate = rate
-        self.capacity = max(float(rate or 0), 1.0)
-        self.tokens = self.capacity
-        self.last = time.monotonic()
-        self.lock = threading.Lock()
-
-    def wait(self, n: int, stop: threading.Event) -> bool:
-        """Block until ``n`` messages may go; False when ``stop`` was set meanwhile."""
-        if self.rate is None:
-            return not stop.is_set()
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            self.tokens -= n
-            delay = -self.tokens / self.rate if self.tokens < 0 else 0.0
-        if delay > 0:
-            return not stop.wait(delay)
-        return not stop.is_set()
-
-
-@dataclass
-class _Options:
-    rate: float | None
-    concurrency: int
-    timer_send: datetime | None
-    add_num: str | None
-    long_sms: bool
-    window: tuple[dtime, dtime] | None
-    wait_for_window: bool
-    progress: bool
-
-
-class _Engine:
-    """Runs planned batches through a thread pool; see the module docstring."""
-
-    def __init__(
-        self, ledger: Ledger, client: Any, campaign: str, summary: SendSummary, opts: _Options
-    ) -> None:
-        self.ledger = ledger
-        self.client = client
-        self.campaign = campaign
-        self.summary = summary
-        self.opts = opts
-        self.account = _account_key(client)
-        self.timer_iso = None if opts.timer_send is None else opts.timer_send.isoformat()
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.local = threading.local()
-        self.clones: list[Any] = []
-        self.limiter = _RateLimiter(opts.rate)
-        self.bar: Any = None
-
-    # -- helpers
-
-    def halt(self, reason: str) -> None:
-        with self.lock:
-            if self.summary.stopped_reason is None:
-                self.summary.stopped_reason = reason
-        self.stop.set()
-
-    def _client(self) -> Any:
-        clone = getattr(self.local, "client", None)
-        if clone is None:
-            clone = self.client.clone()
-            self.local.client = clone
-            with self.lock:
-                self.clones.append(clone)
-        return clone
-
-    def _count(self, **deltas: int) -> None:
-        with self.lock:
-            for name, n in deltas.items():
-                setattr(self.summary, name, getattr(self.summary, name) + n)
-
-    def _window_open(self) -> bool:
-        """Main thread, before each request: True to go on, False to stop."""
-        window = self.opts.window
-        if window is None or self.opts.timer_send is not None:
-            return True
-        now = beijing_now()
-        if _in_window(now, window):
-            return True
-        if not self.opts.wait_for_window:
-            self.halt(
-                f"the sending window {_window_text(window)} closed; the rest is pending — run "
-                "send() again when it opens (or pass wait_for_window=True)."
-            )
-            return False
-        _wait_until(_next_opening(now, window), self.bar, self.stop)
-        return not self.stop.is_set()
-
-    # -- the run
-
-    def run(self, batches: list[PlannedBatch]) -> None:
-        started = time.perf_counter()
-        self.bar = tqdm(
-            total=sum(len(b) for b in batches),
-            unit="msg",
-            desc=f"sending {self.campaign}",
-            disable=not self.opts.progress,
-            leave=True,
-        )
-        slots = threading.Semaphore(self.opts.concurrency)
-        pool = ThreadPoolExecutor(self.opts.concurrency, thread_name_prefix="mobset-send")
-        futures: list[Future[None]] = []
-        try:
-            try:
-                for batch in batches:
-                    if self.stop.is_set() or not self._window_open():
-                        break
-                    while not self.stop.is_set() and not slots.acquire(timeout=0.2):
-                        pass
-                    if self.stop.is_set():
-                        break
-                    future = pool.submit(self._work, batch)
-                    future.add_done_callback(lambda _f: slots.release())
-                    futures.append(future)
-                _wait_all(futures, self.stop)
-            except KeyboardInterrupt:
-                self.halt(
-                    "interrupted (Ctrl-C); the requests in flight were recorded and the rest is "
-                    "pending — run send() again to resume."
-                )
-                try:
-                    _wait_all(futures, None)
-                except KeyboardInterrupt:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-        finally:
-            pool.shutdown(wait=True)
-            self.bar.close()
-            for clone in self.clones:
-                close = getattr(clone, "close", None)
-                if close is not None:
-                    close()
-            self.summary.elapsed += time.perf_counter() - started
-        for future in futures:
-            exc = future.exception()
-            if exc is not None:
-                raise exc
-
-    def _work(self, batch: PlannedBatch) -> None:
-        try:
-            self._send_batch(batch)
-        except BaseException as exc:  # a broken ledger, a bug: stop the whole run, report it
-            self.halt(f"unexpected error while sending: {exc!r}")
-            raise
-
-    def _send_batch(self, batch: PlannedBatch) -> None:
-        if self.stop.is_set() or not self.limiter.wait(len(batch), self.stop):
-            return
-        batch_id, claimed = self.ledger.claim(
-            self.campaign,
-            [m.id for m in batch.messages],
-            account=self.account,
-            timer_send=self.timer_iso,
-            add_num=self.opts.add_num,
-            long_sms=self.opts.long_sms,
-        )
-        if not claimed:
-            return
-        phones = [phone for _, phone in claimed]
-        parts = {m.id: m.parts for m in batch.messages}
-        self._count(requests=1)
-        started = time.perf_counter()
-        try:
-            result = self._client().send(
-                phones,
-                batch.content,
-                long_sms=self.opts.long_sms,
-                timer_send=self.opts.timer_send,
-                add_num=self.opts.add_num,
-            )
-        except AmbiguousSendError as exc:
-            self._fail(batch_id, "unknown", None, str(exc), started, len(claimed))
-        except BusyError as exc:
-            self._fail(batch_id, "pending", exc.code, str(exc), started, len(claimed))
-            self.halt(
-                f"the gateway stayed busy after retries ({describe_error(exc.code)}); nothing "
-                "of that request was accepted. Run send() again later to resume."
-            )
-        except (AuthError, BalanceError, LimitError) as exc:
-            self._fail(batch_id, "pending", exc.code, str(exc), started, len(claimed))
-            self.halt(f"{exc} The rest of the campaign is pending; run send() again to resume.")
-        except ContentError as exc:
-            self._fail(batch_id, "rejected", exc.code, str(exc), started, len(claimed))
-        except ProtocolError as exc:  # the client maps these to AmbiguousSendError; be safe
-            self._fail(batch_id, "unknown", None, str(exc), started, len(claimed))
-        except TransportError as exc:  # not ambiguous: the connection was never made
-            self._fail(batch_id, "pending", None, str(exc), started, len(claimed))
-            self.halt(f"{exc} Nothing of that request was sent; run send() again to resume.")
-        except GatewayError as exc:
-            self._fail(batch_id, "rejected", exc.code, str(exc), started, len(claimed))
-        except InputError as exc:  # refused by the client before any request
-            self._fail(batch_id, "pending", None, str(exc), started, len(claimed))
-            self.halt(f"the client refused a request before sending it: {exc}")
-        except BaseException as exc:
-            # we cannot know whether the request went out: never send these again blindly
-            self._fail(
-                batch_id, "unknown", None, f"unexpected error: {exc!r}", started, len(claimed)
-            )
-            raise
-        else:
-            self._record(batch_id, claimed, parts, result, started)
-        finally:
-            self.bar.update(len(claimed))
-
-    def _fail(
-        self, batch_id: int, state: str, code: int | None, error: str, started: float, n: int
-    ) -> None:
-        self.ledger.fail_batch(
-            batch_id, state, code=code, error=error, elapsed=time.perf_counter() - started
-        )
-        if state == "pending":
-            self._count(returned=n)
-        else:
-            self._count(**{state: n})
-
-    def _record(
-        self,
-        batch_id: int,
-        claimed: list[tuple[int, str]],
-        parts: dict[int, int],
-        result: Any,
-        started: float,
-    ) -> None:
-        answered: dict[str, int] = {}
-        for number in result.numbers:
-            answered.setdefault(normalise_phone(number.phone), int(number.sms_id))
-        outcomes: list[Outcome] = []
-        accepted = rejected = unknown = billed = 0
-        listed = len(result.numbers)
-        for mid, phone in claimed:
-            sms_id = answered.get(normalise_phone(phone))
-            if sms_id is None:
-                unknown += 1
-                outcomes.append(
-                    Outcome(
-                        mid,
-                        "unknown",
-                        None,
-                        result.code,
-                        f"the answer's SmsIdList listed {listed} of {len(claimed)} numbers and "
-                        "not this one; it may have been accepted (not re-sent; see "
-                        "resend_unknown)",
-                    )
-                )
-            elif sms_id == 0:
-                rejected += 1
-                outcomes.append(
-                    Outcome(
-                        mid,
-                        "rejected",
-                        None,
-                        result.code,
-                        "the gateway refused this number (SmsId 0): not a number it can deliver to",
-                    )
-                )
-            else:
-                accepted += 1
-                billed += parts.get(mid, 0)
-                outcomes.append(Outcome(mid, "sent", sms_id, result.code, None))
-        # Retried, and kept aside if the ledger still refuses it (see Ledger.record_answer):
-        # the accepted SmsIds must never be lost, or their messages would turn unknown.
-        self.ledger.record_answer(
-            batch_id,
-            outcomes,
-            code=int(result.code),
-            message=str(result.message),
-            elapsed=time.perf_counter() - started,
-            numbers=[(str(n.phone), int(n.sms_id)) for n in result.numbers],
-        )
-        self._count(accepted=accepted, rejected=rejected, unknown=unknown, parts_billed=billed)
-
-
-def _wait_all(futures: list[Future[None]], stop: threading.Event | None) -> None:
-    """Wait for every future, in short steps so Ctrl-C reaches the main thread."""
-    pending = {f for f in futures if not f.done()}
-    while pending:
-        _, pending = wait_futures(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-
-
-def _wait_until(when: datetime, bar: Any, stop: threading.Event) -> None:
-    """Sleep (interruptibly, in the main thread) until ``when``."""
-    if bar is not None:
-        bar.set_description(f"waiting for the sending window ({format_beijing_time(when)})")
-    while not stop.is_set():
-        left = (when - beijing_now()).total_seconds()
-        if left <= 0:
-            break
-        time.sleep(min(left, 1.0))
-    if bar is not None:
-        bar.set_description("sending")
-
-
-# ---------------------------------------------------------------------------- preflight
-
-
-def _preflight(
-    client: Any,
-    summary: SendSummary,
-    parts: int,
-    opts: _Options,
-) -> bool:
-    """Window and balance checks before anything is sent; False = stop (reason set)."""
-    if opts.window is not None:
-        if opts.timer_send is not None:
-            if not _in_window(opts.timer_send, opts.window):
-                summary.stopped_reason = (
-                    f"timer_send {format_beijing_time(opts.timer_send)} is outside the sending "
-                    f"window {_window_text(opts.window)}; nothing was sent. Choose a time inside "
-                    "it or pass quiet_hours=None."
-                )
-                return False
-        elif not _in_window(beijing_now(), opts.window):
-            if not opts.wait_for_window:
-                summary.stopped_reason = (
-                    f"it is {beijing_now().strftime('%H:%M')} in Beijing, outside the sending "
-                    f"window {_window_text(opts.window)}; nothing was sent. Run send() again "
-                    "inside the window, pass wait_for_window=True, or quiet_hours=None."
-                )
-                return False
-            try:
-                _wait_until(_next_opening(beijing_now(), opts.window), None, threading.Event())
-            except KeyboardInterrupt:
-                summary.stopped_reason = "interrupted (Ctrl-C) while waiting for the window."
-                return False
-    try:
-        summary.balance = int(client.get_balance())
-    except GatewayError as exc:
-        summary.stopped_reason = f"could not read the balance, so nothing was sent: {exc}"
-        return False
-    if summary.balance < parts:
-        summary.stopped_reason = (
-            f"the balance is {summary.balance:,} parts but this send needs {parts:,} "
-            f"({parts - summary.balance:,} short); nothing was sent. Top up the account or "
-            "send fewer rows, then run send() again."
-        )
-        return False
-    return True
-
-
-# ---------------------------------------------------------------------------- public API
 
 
 def send(
@@ -886,7 +137,7 @@ def send(
             it is on several rows (so sorting cannot swap them). Rows with a
             ``phone_problem`` — such as ``read_contacts``' "duplicate of row N" — get no key
             and are never sent, so sorting the sheet cannot make the duplicate take the
-            kept row's place. See :func:`mobset_campaign.merge.row_keys`.
+            kept row's place. See :mod:`mobset_campaign.rows`.
         ledger: where state is kept (default ``Ledger()``, i.e. ``./mobset_ledger.sqlite``).
         rate: messages per second across all workers (``None``: as fast as the gateway
             answers).
@@ -904,8 +155,9 @@ def send(
         long_sms: send as long SMS (the default) or ``LongSms=0``.
 
     Returns:
-        A :class:`SendSummary`; ``stopped_reason`` is set when the run stopped early (see the
-        module docstring) and ``str(summary)`` says what to do next.
+        A :class:`~mobset_campaign.summaries.SendSummary`; ``stopped_reason`` is set when
+        the run stopped early (see the module docstring) and ``str(summary)`` says what to
+        do next.
 
     Raises:
         InputError: a missing column or a bad parameter, before anything is sent.
@@ -918,11 +170,16 @@ def send(
         batch_size=batch_size,
         add_num=add_num,
     )
-    _require(df, _REQUIRED, "send")
-    window = _window(quiet_hours)
-    when = _timer(timer_send)
-    opts = _Options(
-        rate, concurrency, when, add_num, bool(long_sms), window, wait_for_window, progress
+    require_columns(df, _REQUIRED, "send")
+    opts = Options(
+        rate,
+        concurrency,
+        timer_send_time(timer_send),
+        add_num,
+        bool(long_sms),
+        SendWindow.parse(quiet_hours),
+        wait_for_window,
+        progress,
     )
     own = ledger is None
     if ledger is None:
@@ -942,37 +199,24 @@ def _send(
     client: Any,
     campaign: str,
     ledger: Ledger,
-    opts: _Options,
+    opts: Options,
     batch_size: int,
     dry_run: bool,
 ) -> SendSummary:
     summary = SendSummary(campaign=campaign, dry_run=dry_run)
-    keys = row_keys(df)
-    reasons = skip_reasons(df, ledger.suppressed_phones())
-    usable = reasons.isna() & keys.notna()
-    summary.skipped = _group_reasons(reasons[~usable].tolist())
-    frame = df.loc[usable.to_numpy()]
-    rows = list(
-        zip(
-            keys[usable].tolist(),
-            [normalise_phone(p) for p in frame["phone"].tolist()],
-            frame["content"].astype("str").tolist(),
-            [_parts(v) for v in frame["parts"].tolist()],
-            strict=True,
-        )
-    )
+    rows = FrameRows.of(df)
+    reasons = skip_reasons(df, ledger.suppressed_phones(), rows=rows)
+    summary.skipped = reasons.groups()
+    usable = reasons.sendable.to_numpy()
+    parts = df["parts"].tolist()
+    wanted = [
+        (str(rows.keys[i]), str(rows.phones[i]), rows.texts[i], _parts(parts[i]))
+        for i in range(len(df))
+        if usable[i]
+    ]
     if dry_run:
-        existing = ledger.lookup(campaign)
-        resolved = resolve_row_keys(
-            [(key, phone, content) for key, phone, content, _ in rows],
-            {k: (v[2], v[3]) for k, v in existing.items()},
-        )
-        todo = [
-            PendingMessage(-(i + 1), phone, content, parts)
-            for i, (key, (_, phone, content, parts)) in enumerate(zip(resolved, rows, strict=True))
-            if key not in existing or existing[str(key)][1] == "pending"
-        ]
-        _plan_into(summary, plan_batches(todo, batch_size))
+        plan = ledger.plan_registration(campaign, wanted)
+        _plan_into(summary, plan_batches(plan.pending, batch_size))
         summary.counts = ledger.counts(campaign)
         if summary.planned_messages and client is not None:
             try:
@@ -993,25 +237,14 @@ def _send(
         timer_send=None if opts.timer_send is None else opts.timer_send.isoformat(),
         long_sms=opts.long_sms,
     )
-    reg = ledger.register(campaign, rows)
+    reg = ledger.register(campaign, wanted)
     summary.registered, summary.updated = reg.new, reg.updated
     summary.changed_after_send = reg.changed_after_send
     summary.recovered_unknown = ledger.recover_claims(campaign)
     ledger.cancel_suppressed(campaign)
-    pending = ledger.pending(campaign, reg.keys or [r[0] for r in rows])
+    pending = ledger.pending(campaign, reg.keys)
     summary.not_in_frame = len(ledger.pending(campaign)) - len(pending)
     return _execute(ledger, client, campaign, pending, summary, opts, batch_size)
-
-
-def _group_reasons(reasons: list[object]) -> dict[str, int]:
-    """Count skip reasons, folding per-row details: "duplicate of row 7" and "duplicate of
-    row 9" count as "duplicate of row N"; text after a colon is dropped."""
-    counts: dict[str, int] = {}
-    for reason in reasons:
-        text = str(reason) if _present(reason) else "no phone number"
-        key = re.sub(r"\d+", "N", text.split(":", 1)[0]).strip()
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def _parts(value: object) -> int:
@@ -1038,15 +271,15 @@ def _execute(
     campaign: str,
     pending: list[PendingMessage],
     summary: SendSummary,
-    opts: _Options,
+    opts: Options,
     batch_size: int,
     *,
-    preflight: bool = True,
+    checked: bool = False,
 ) -> SendSummary:
     batches = plan_batches(pending, batch_size)
     _plan_into(summary, batches)
-    if batches and (not preflight or _preflight(client, summary, summary.planned_parts, opts)):
-        _Engine(ledger, client, campaign, summary, opts).run(batches)
+    if batches and (checked or preflight(client, summary, summary.planned_parts, opts)):
+        Engine(ledger, client, campaign, summary, opts).run(batches)
     summary.counts = ledger.counts(campaign)
     return summary
 
@@ -1078,8 +311,8 @@ def resend_unknown(
     ``timer_send`` already past is dropped (the messages go now).
 
     Returns:
-        A :class:`SendSummary` of the resend (``reset_unknown`` = messages moved back to
-        pending and sent).
+        A :class:`~mobset_campaign.summaries.SendSummary` of the resend (``reset_unknown`` =
+        messages moved back to pending and sent).
 
     Raises:
         InputError: the campaign is not in the ledger, or a bad parameter.
@@ -1094,40 +327,33 @@ def resend_unknown(
     timer = datetime.fromisoformat(stored) if stored else None
     if timer is not None and timer <= beijing_now():
         timer = None
-    opts = _Options(
+    opts = Options(
         rate,
         concurrency,
         timer,
         options["add_num"],
         options["long_sms"],
-        _window(quiet_hours),
+        SendWindow.parse(quiet_hours),
         wait_for_window,
         progress,
     )
     summary = SendSummary(campaign=campaign)
     summary.recovered_unknown = ledger.recover_claims(campaign)
-    wanted = None if phones is None else {normalise_phone(p) for p in phones}
-    candidates = [
-        (key, phone, content)
-        for key, (_, state, phone, content) in ledger.lookup(campaign).items()
-        if state == "unknown" and (wanted is None or phone in wanted)
-    ]
-    parts = _unknown_parts(ledger, campaign, {c[0] for c in candidates})
-    if not candidates:
+    wanted = None if phones is None else {phone_key(p) for p in phones}
+    frame = ledger.status_frame(campaign)
+    chosen = frame[frame["send_state"].eq("unknown")]
+    if wanted is not None:
+        chosen = chosen[chosen["phone"].isin(wanted)]
+    if chosen.empty:
         summary.counts = ledger.counts(campaign)
         return summary
-    if not _preflight(client, summary, parts, opts):
+    if not preflight(client, summary, int(chosen["parts"].sum()), opts):
         summary.counts = ledger.counts(campaign)
         return summary
-    keys = ledger.reset_unknown(campaign, None if wanted is None else wanted)
+    keys = ledger.reset_unknown(campaign, wanted)
     summary.reset_unknown = len(keys)
     pending = ledger.pending(campaign, keys)
-    return _execute(ledger, client, campaign, pending, summary, opts, batch_size, preflight=False)
-
-
-def _unknown_parts(ledger: Ledger, campaign: str, keys: set[str]) -> int:
-    frame = ledger.status_frame(campaign)
-    return int(frame.loc[frame["row_key"].isin(keys), "parts"].sum())
+    return _execute(ledger, client, campaign, pending, summary, opts, batch_size, checked=True)
 
 
 def cancel(
@@ -1148,19 +374,15 @@ def cancel(
         raise InputError(f"cancel: campaign {campaign!r} is not in {ledger!r}.")
     summary = CancelSummary(campaign=campaign)
     now = beijing_now()
-    due = [
-        (mid, sms_id)
-        for mid, sms_id, when in ledger.scheduled(campaign)
-        if datetime.fromisoformat(when) > now
-    ]
+    due = [s for s in ledger.scheduled(campaign) if datetime.fromisoformat(s.timer_send) > now]
     summary.requested = len(due)
     for start in range(0, len(due), MAX_BATCH):
         chunk = due[start : start + MAX_BATCH]
         summary.requests += 1
         try:
-            result = client.cancel([sms_id for _, sms_id in chunk])
+            result = client.cancel([s.sms_id for s in chunk])
         except GatewayError as exc:
-            ledger.record_cancel([(mid, exc.code, str(exc)) for mid, _ in chunk])
+            ledger.record_cancel([CancelOutcome(s.message_id, exc.code, str(exc)) for s in chunk])
             reason = describe_error(exc.code) if exc.code else type(exc).__name__
             summary.failed[reason] = summary.failed.get(reason, 0) + len(chunk)
             if isinstance(exc, (AuthError, TransportError)):
@@ -1168,19 +390,19 @@ def cancel(
                 break
             continue
         status = {int(d.sms_id): int(d.status) for d in result.details}
-        records: list[tuple[int, int, str | None]] = []
-        for mid, sms_id in chunk:
-            got = status.get(sms_id)
+        records: list[CancelOutcome] = []
+        for scheduled in chunk:
+            got = status.get(scheduled.sms_id)
             if got == 1:
                 summary.cancelled += 1
-                records.append((mid, 1, None))
+                records.append(CancelOutcome(scheduled.message_id, 1, None))
                 continue
             if got is None:
                 reason = "not in the gateway's answer"
-                records.append((mid, 0, reason))
+                records.append(CancelOutcome(scheduled.message_id, 0, reason))
             else:
                 reason = describe_error(got) if error_info(got) else f"status {got}"
-                records.append((mid, got, reason))
+                records.append(CancelOutcome(scheduled.message_id, got, reason))
             summary.failed[reason] = summary.failed.get(reason, 0) + 1
         ledger.record_cancel(records)
     if include_pending and summary.stopped_reason is None:

@@ -21,17 +21,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mobset_campaign import _protocol
-from mobset_campaign.client import (
+from mobset_campaign.answers import (
     CancelDetail,
-    MobsetClient,
     Reply,
     Report,
     SentNumber,
-    _parse_cancel,
-    _parse_send,
+    parse_cancel,
     parse_replies,
     parse_reports,
+    parse_send,
 )
+from mobset_campaign.client import MobsetClient
 from mobset_campaign.errors import (
     AmbiguousSendError,
     AuthError,
@@ -125,7 +125,7 @@ def client(sim: Simulator) -> Iterator[MobsetClient]:
 
 
 def test_vendor_send_example() -> None:
-    result = _parse_send(VENDOR_SEND_OK)
+    result = parse_send(VENDOR_SEND_OK)
     assert result.code == 1
     assert result.message == "成功提交 1条短信"
     assert result.numbers == [SentNumber("13512346789", 1355555551)]
@@ -153,7 +153,7 @@ def test_vendor_report_example() -> None:
 
 
 def test_vendor_cancel_example_with_trailing_comma() -> None:
-    result = _parse_cancel(VENDOR_CANCEL_OK)
+    result = parse_cancel(VENDOR_CANCEL_OK)
     assert result.code == 2  # quirk 9: Code counts the successes, Details lists every id
     assert result.details == [
         CancelDetail(500004690, -142),
@@ -166,7 +166,7 @@ def test_vendor_cancel_example_with_trailing_comma() -> None:
 @pytest.mark.parametrize(
     ("body", "parse", "cls", "code"),
     [
-        (VENDOR_SEND_ERR, _parse_send, ContentError, -110),
+        (VENDOR_SEND_ERR, parse_send, ContentError, -110),
         (VENDOR_RECV_ERR, parse_replies, GatewayError, -102),
         (VENDOR_AUTH_ERR, parse_reports, AuthError, -105),
         (VENDOR_SIGN_ERR, parse_reports, AuthError, -103),
@@ -181,7 +181,7 @@ def test_vendor_error_examples(body: str, parse, cls: type, code: int) -> None: 
 
 
 def test_vendor_balance_and_sign_examples(sim: Simulator, client: MobsetClient) -> None:
-    from mobset_campaign.client import _decode
+    from mobset_campaign.answers import decode as _decode
 
     assert _decode(VENDOR_BALANCE_OK, "SmsGetBalance")["code"] == 269
     assert _decode(VENDOR_SIGN_OK, "SmsGetSign")["sign"] == "广州首易"

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import mobset_campaign.collector as collector_module
-from mobset_campaign.client import RawAnswer
+from mobset_campaign.answers import RawAnswer
 from mobset_campaign.collector import collect
 from mobset_campaign.errors import InputError, LedgerError
 from mobset_campaign.ledger import Ledger

@@ -10,9 +10,10 @@ import pytest
 import mobset_campaign.accessor  # noqa: F401  (registers df.sms)
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import InputError
-from mobset_campaign.estimate import Estimate, estimate, preview
+from mobset_campaign.estimate import estimate, preview
 from mobset_campaign.render import render
 from mobset_campaign.segments import SegmentRules
+from mobset_campaign.summaries import Estimate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "mobset_campaign" / "data" / "sample_contacts.csv"
 
@@ -102,7 +103,7 @@ def test_rows_left_out_by_hand_stay_out_when_recounting() -> None:
     df = render(read_contacts(pd.DataFrame({"手机": ["13512346789", "13612345678"]})), "您好")
     df = df.assign(sendable=[True, False])
     assert estimate(df, signature="广州首易").sendable == 1
-    assert estimate(df).not_sendable == {"excluded": 1}
+    assert estimate(df).not_sendable == {"not sendable": 1}  # the words send() uses
 
 
 def test_personalisation_and_warnings_are_summarised() -> None:

@@ -22,8 +22,8 @@ from mobset_campaign.export import (
     SUMMARY_SHEET,
     display_width,
     export_excel,
-    summarize,
 )
+from mobset_campaign.outcomes import summarize
 
 
 @pytest.fixture(scope="module")
@@ -422,8 +422,8 @@ def test_a_failed_write_keeps_the_old_workbook(
     export_excel(frame.head(5), target)
     before = target.read_bytes()
 
-    def broken_save(self, filename):  # type: ignore[no-untyped-def]
-        Path(filename).write_bytes(b"PK half a zip")
+    def broken_save(self, handle):  # type: ignore[no-untyped-def]
+        handle.write(b"PK half a zip")  # the workbook is written into an open temporary file
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from mobset_campaign._protocol import BEIJING
-from mobset_campaign.client import Reply, Report
+from mobset_campaign.answers import Reply, Report
 from mobset_campaign.errors import LedgerError
-from mobset_campaign.ledger import Ledger, Outcome, is_opt_out, normalise_phone
+from mobset_campaign.ledger import Ledger, Outcome, is_opt_out
+from mobset_campaign.rows import phone_key
 
 
 @pytest.fixture
@@ -149,9 +150,9 @@ def test_not_opt_out(text: str | None) -> None:
     assert not is_opt_out(text)
 
 
-def test_normalise_phone() -> None:
-    assert normalise_phone("００８６１３５１２３４６７８９") == "13512346789"
-    assert normalise_phone(" 135 1234 6789 ") == "13512346789"
+def test_phone_key() -> None:
+    assert phone_key("００８６１３５１２３４６７８９") == "13512346789"
+    assert phone_key(" 135 1234 6789 ") == "13512346789"
 
 
 # ---------------------------------------------------------------------------- messages
@@ -328,7 +329,7 @@ def _refuse_answers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(Ledger, "_write_answer", locked)
-    monkeypatch.setattr("mobset_campaign.ledger._pause", pauses.append)
+    monkeypatch.setattr("mobset_campaign.ledger.recording._pause", pauses.append)
     return pauses
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from mobset_campaign.errors import InputError
 from mobset_campaign.ledger import Ledger
-from mobset_campaign.merge import merge_status, row_keys
+from mobset_campaign.merge import merge_status
+from mobset_campaign.rows import row_keys
 from mobset_campaign.sender import send
 from mobset_campaign.simulator import Simulator
 

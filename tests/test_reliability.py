@@ -26,12 +26,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mobset_campaign.client import SendResult, SentNumber
+from mobset_campaign.answers import SendResult, SentNumber
 from mobset_campaign.collector import collect
 from mobset_campaign.errors import LedgerError
 from mobset_campaign.ledger import Ledger, PendingMessage
 from mobset_campaign.merge import merge_status
-from mobset_campaign.sender import plan_batches, send
+from mobset_campaign.plan import plan_batches
+from mobset_campaign.sender import send
 from mobset_campaign.simulator import Simulator
 
 HERE = Path(__file__).parent
@@ -297,7 +298,7 @@ def test_an_answer_held_up_by_a_locked_ledger_is_retried(
         released.append(seconds)
         other.execute("ROLLBACK")
 
-    monkeypatch.setattr("mobset_campaign.ledger._pause", release)
+    monkeypatch.setattr("mobset_campaign.ledger.recording._pause", release)
     with Simulator(seed=4, manual_clock=True) as sim:
         client = _LockedAfterAnswer(sim.client(), lambda: other.execute("BEGIN IMMEDIATE"), 2)
         summary = _send(_rows(30), client, ledger)
@@ -310,7 +311,7 @@ def test_an_answer_a_locked_ledger_refuses_is_kept_and_recorded_by_the_next_run(
     locked_ledger: tuple[Ledger, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger, other = locked_ledger
-    monkeypatch.setattr("mobset_campaign.ledger._pause", lambda seconds: None)
+    monkeypatch.setattr("mobset_campaign.ledger.recording._pause", lambda seconds: None)
     with Simulator(seed=5, manual_clock=True, report_delay=(1, 1)) as sim:
         client = _LockedAfterAnswer(sim.client(), lambda: other.execute("BEGIN IMMEDIATE"), 2)
         df = _rows(30)
@@ -363,10 +364,10 @@ def test_collector_killed_between_commit_and_parse(
         _sent_and_reported(sim, first, 120)
         import mobset_campaign.collector as collector_module
 
-        def die(text: str) -> Any:
+        def die(method: str, body: str) -> Any:
             raise Killed
 
-        monkeypatch.setattr(collector_module, "parse_reports", die)
+        monkeypatch.setattr(collector_module, "parse_items", die)
         with pytest.raises(Killed):
             collect(sim.client(), first, until=None, min_interval=0, progress=False)
         monkeypatch.undo()
@@ -431,7 +432,7 @@ def test_collector_process_dies_after_commit(tmp_path: Path) -> None:
             import mobset_campaign.collector as c
             from mobset_campaign.client import MobsetClient
             from mobset_campaign.ledger import Ledger
-            c.parse_reports = lambda text: os._exit(9)   # die right after the commit
+            c.parse_items = lambda method, body: os._exit(9)   # die right after the commit
             c.collect(MobsetClient.from_env(), Ledger({str(path)!r}), until=None,
                       min_interval=0, progress=False)
             """

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import InputError
-from mobset_campaign.render import available_templates, display_value, load_template, render
+from mobset_campaign.render import render
 from mobset_campaign.segments import SegmentRules, count_chars, count_parts
+from mobset_campaign.templates import available_templates, display_value, load_template
 
 SAMPLE = Path(__file__).resolve().parents[1] / "mobset_campaign" / "data" / "sample_contacts.csv"
 FORCE_JINJA = "{% if true %}{% endif %}"  # logic: the template can no longer take the fast path

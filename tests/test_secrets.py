@@ -55,7 +55,7 @@ def test_a_whole_campaign_writes_no_secret(
             workbook = mc.export_excel(
                 merged, tmp_path / "c.xlsx", replies=ledger.replies_frame("c")
             )
-            status = ledger.status("c")
+            status = mc.campaign_status(ledger, "c")
             for obj in (client, estimate, sent, collected, status):
                 texts += [str(obj), repr(obj), getattr(obj, "_repr_html_", lambda: "")()]
     texts += [r.getMessage() for r in caplog.records]

@@ -14,15 +14,16 @@ import pandas as pd
 import pytest
 
 from mobset_campaign._protocol import BEIJING, beijing_now
-from mobset_campaign.client import SendResult
+from mobset_campaign.answers import SendResult
 from mobset_campaign.collector import collect
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import AuthError, InputError, LedgerError
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.merge import merge_status
 from mobset_campaign.render import render
-from mobset_campaign.sender import SendSummary, cancel, resend_unknown, send
+from mobset_campaign.sender import cancel, resend_unknown, send
 from mobset_campaign.simulator import Account, Simulator
+from mobset_campaign.summaries import SendSummary
 
 ANY_HOUR = None  # quiet_hours=None: the tests must pass at any time of day
 
@@ -191,9 +192,9 @@ def test_skipped_rows_are_counted_by_reason(sim: Simulator, ledger: Ledger) -> N
     df.loc[3, "content"] = "  "
     ledger.suppress(df.loc[4, "phone"], reason="asked")
     summary = run(df, sim.client(), ledger)
-    assert summary.skipped == {
+    assert summary.skipped == {  # the same kinds as estimate() counts
         "not a mainland mobile": 1,
-        "empty": 1,
+        "empty phone cell": 1,
         "not sendable": 1,
         "empty message": 1,
         "opted out": 1,
@@ -312,7 +313,7 @@ def test_a_ledger_failure_after_a_send_stops_the_run_and_never_resends(
         calls["pauses"] += 1
 
     monkeypatch.setattr(Ledger, "_write_answer", disk_full)
-    monkeypatch.setattr("mobset_campaign.ledger._pause", no_wait)
+    monkeypatch.setattr("mobset_campaign.ledger.recording._pause", no_wait)
     with pytest.raises(LedgerError, match=r"disk full.*kept in memory"):
         run(frame(personal=20), sim.client(), ledger, concurrency=1)
     assert calls["answers"] == calls["pauses"] + 1 > 1  # retried before giving up
@@ -399,7 +400,7 @@ def test_claims_left_by_a_crash_become_unknown_and_are_not_resent(
 ) -> None:
     df = frame(shared=5)
     ledger.ensure_campaign("spring")
-    from mobset_campaign.merge import row_keys
+    from mobset_campaign.rows import row_keys
 
     ledger.register(
         "spring",

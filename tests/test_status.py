@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mobset_campaign import CampaignStatus, Ledger, Simulator, collect, read_contacts, render, send
+from mobset_campaign import (
+    CampaignStatus,
+    Ledger,
+    Simulator,
+    campaign_status,
+    collect,
+    read_contacts,
+    render,
+    send,
+)
 
 
 def _campaign(sim: Simulator, ledger: Ledger) -> None:
@@ -28,7 +37,7 @@ def _campaign(sim: Simulator, ledger: Ledger) -> None:
 def test_status_counts_states_statuses_and_replies() -> None:
     with Simulator(seed=4, manual_clock=True) as sim, Ledger(":memory:") as ledger:
         _campaign(sim, ledger)
-        status = ledger.status("会员日")
+        status = campaign_status(ledger, "会员日")
     assert isinstance(status, CampaignStatus)
     assert status.messages == 4 and status.accepted == 4
     assert status.by_state == {"sent": 1, "delivered": 2, "failed": 1}
@@ -49,6 +58,6 @@ def test_status_counts_states_statuses_and_replies() -> None:
 
 def test_status_of_an_unknown_campaign_says_so() -> None:
     with Ledger(":memory:") as ledger:
-        status = ledger.status("nope")
+        status = campaign_status(ledger, "nope")
     assert status.messages == 0 and status.delivery_rate is None
     assert "no messages" in str(status)

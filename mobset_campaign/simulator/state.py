@@ -26,13 +26,14 @@ from .._protocol import (
     METHODS,
     TIMESTAMP_TOLERANCE,
     beijing_now,
+    normalise_newlines,
     parse_beijing_time,
     parse_timestamp,
     secret_key,
 )
 from ..codes import ERROR_CODES
 from ..errors import ConfigError, InputError
-from ..segments import bracket_signature, count_chars, count_parts, normalise_newlines
+from ..segments import bracket_signature, count_chars, count_parts
 from .model import (
     OPT_OUT_REPLIES,
     REPLY_TEXTS,

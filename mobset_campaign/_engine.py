@@ -1,0 +1,367 @@
+"""The sending engine: a pool of worker threads that claim, send and record each batch.
+
+:class:`Engine` runs planned batches with ``concurrency`` worker threads, each with its own
+``client.clone()``, a shared token bucket of ``rate`` messages per second
+(:class:`RateLimiter`) and a progress bar. Each worker commits its claim to the ledger
+*before* its request goes out and records the answer right after it; how each answer is
+recorded is tabled in :mod:`mobset_campaign.sender`. :func:`preflight` checks the sending
+window and the balance before anything is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+from ._protocol import beijing_now, format_beijing_time
+from .answers import SendResult
+from .codes import describe_error
+from .errors import (
+    AmbiguousSendError,
+    AuthError,
+    BalanceError,
+    BusyError,
+    ContentError,
+    GatewayError,
+    InputError,
+    LimitError,
+    ProtocolError,
+    TransportError,
+)
+from .ledger import Claimed, Ledger, Outcome, account_key
+from .plan import PlannedBatch, SendWindow
+from .rows import phone_key
+from .summaries import SendSummary
+
+__all__ = ["Engine", "Options", "RateLimiter", "preflight"]
+
+
+class RateLimiter:
+    """A token bucket of ``rate`` messages per second (one second of burst), shared by the
+    workers. A request for more tokens than the bucket holds borrows against the future."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.capacity = max(float(rate or 0), 1.0)
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self, n: int, stop: threading.Event) -> bool:
+        """Block until ``n`` messages may go; False when ``stop`` was set meanwhile."""
+        if self.rate is None:
+            return not stop.is_set()
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            self.tokens -= n
+            delay = -self.tokens / self.rate if self.tokens < 0 else 0.0
+        if delay > 0:
+            return not stop.wait(delay)
+        return not stop.is_set()
+
+
+@dataclass
+class Options:
+    """How a run sends (checked and parsed by :func:`mobset_campaign.send`)."""
+
+    rate: float | None
+    concurrency: int
+    timer_send: datetime | None
+    add_num: str | None
+    long_sms: bool
+    window: SendWindow | None
+    wait_for_window: bool
+    progress: bool
+
+
+class Engine:
+    """Runs planned batches through a thread pool; see the module docstring."""
+
+    def __init__(
+        self, ledger: Ledger, client: Any, campaign: str, summary: SendSummary, opts: Options
+    ) -> None:
+        self.ledger = ledger
+        self.client = client
+        self.campaign = campaign
+        self.summary = summary
+        self.opts = opts
+        self.account = account_key(client)
+        self.timer_iso = None if opts.timer_send is None else opts.timer_send.isoformat()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.clones: list[Any] = []
+        self.limiter = RateLimiter(opts.rate)
+        self.bar: Any = None
+
+    # -- helpers
+
+    def halt(self, reason: str) -> None:
+        with self.lock:
+            if self.summary.stopped_reason is None:
+                self.summary.stopped_reason = reason
+        self.stop.set()
+
+    def _client(self) -> Any:
+        clone = getattr(self.local, "client", None)
+        if clone is None:
+            clone = self.client.clone()
+            self.local.client = clone
+            with self.lock:
+                self.clones.append(clone)
+        return clone
+
+    def _count(self, **deltas: int) -> None:
+        with self.lock:
+            for name, n in deltas.items():
+                setattr(self.summary, name, getattr(self.summary, name) + n)
+
+    def _window_open(self) -> bool:
+        """Main thread, before each request: True to go on, False to stop."""
+        window = self.opts.window
+        if window is None or self.opts.timer_send is not None:
+            return True
+        now = beijing_now()
+        if window.contains(now):
+            return True
+        if not self.opts.wait_for_window:
+            self.halt(
+                f"the sending window {window} closed; the rest is pending — run send() again "
+                "when it opens (or pass wait_for_window=True)."
+            )
+            return False
+        wait_until(window.next_opening(now), self.bar, self.stop)
+        return not self.stop.is_set()
+
+    # -- the run
+
+    def run(self, batches: list[PlannedBatch]) -> None:
+        started = time.perf_counter()
+        self.bar = tqdm(
+            total=sum(len(b) for b in batches),
+            unit="msg",
+            desc=f"sending {self.campaign}",
+            disable=not self.opts.progress,
+            leave=True,
+        )
+        slots = threading.Semaphore(self.opts.concurrency)
+        pool = ThreadPoolExecutor(self.opts.concurrency, thread_name_prefix="mobset-send")
+        futures: list[Future[None]] = []
+        try:
+            try:
+                for batch in batches:
+                    if self.stop.is_set() or not self._window_open():
+                        break
+                    while not self.stop.is_set() and not slots.acquire(timeout=0.2):
+                        pass
+                    if self.stop.is_set():
+                        break
+                    future = pool.submit(self._work, batch)
+                    future.add_done_callback(lambda _f: slots.release())
+                    futures.append(future)
+                _wait_all(futures)
+            except KeyboardInterrupt:
+                self.halt(
+                    "interrupted (Ctrl-C); the requests in flight were recorded and the rest is "
+                    "pending — run send() again to resume."
+                )
+                try:
+                    _wait_all(futures)
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        finally:
+            pool.shutdown(wait=True)
+            self.bar.close()
+            for clone in self.clones:
+                close = getattr(clone, "close", None)
+                if close is not None:
+                    close()
+            self.summary.elapsed += time.perf_counter() - started
+        for future in futures:
+            exc = future.exception()
+            if exc is not None:
+                raise exc
+
+    def _work(self, batch: PlannedBatch) -> None:
+        try:
+            self._send_batch(batch)
+        except BaseException as exc:  # a broken ledger, a bug: stop the whole run, report it
+            self.halt(f"unexpected error while sending: {exc!r}")
+            raise
+
+    def _send_batch(self, batch: PlannedBatch) -> None:
+        if self.stop.is_set() or not self.limiter.wait(len(batch), self.stop):
+            return
+        batch_id, claimed = self.ledger.claim(
+            self.campaign,
+            [m.id for m in batch.messages],
+            account=self.account,
+            timer_send=self.timer_iso,
+            add_num=self.opts.add_num,
+            long_sms=self.opts.long_sms,
+        )
+        if not claimed:
+            return
+        phones = [c.phone for c in claimed]
+        parts = {m.id: m.parts for m in batch.messages}
+        self._count(requests=1)
+        started = time.perf_counter()
+
+        def fail(state: str, code: int | None, error: str) -> None:
+            self.ledger.fail_batch(
+                batch_id, state, code=code, error=error, elapsed=time.perf_counter() - started
+            )
+            self._count(**{"returned" if state == "pending" else state: len(claimed)})
+
+        try:
+            result = self._client().send(
+                phones,
+                batch.content,
+                long_sms=self.opts.long_sms,
+                timer_send=self.opts.timer_send,
+                add_num=self.opts.add_num,
+            )
+        except AmbiguousSendError as exc:
+            fail("unknown", None, str(exc))
+        except BusyError as exc:
+            fail("pending", exc.code, str(exc))
+            self.halt(
+                f"the gateway stayed busy after retries ({describe_error(exc.code)}); nothing "
+                "of that request was accepted. Run send() again later to resume."
+            )
+        except (AuthError, BalanceError, LimitError) as exc:
+            fail("pending", exc.code, str(exc))
+            self.halt(f"{exc} The rest of the campaign is pending; run send() again to resume.")
+        except ContentError as exc:
+            fail("rejected", exc.code, str(exc))
+        except ProtocolError as exc:  # the client maps these to AmbiguousSendError; be safe
+            fail("unknown", None, str(exc))
+        except TransportError as exc:  # not ambiguous: the connection was never made
+            fail("pending", None, str(exc))
+            self.halt(f"{exc} Nothing of that request was sent; run send() again to resume.")
+        except GatewayError as exc:
+            fail("rejected", exc.code, str(exc))
+        except InputError as exc:  # refused by the client before any request
+            fail("pending", None, str(exc))
+            self.halt(f"the client refused a request before sending it: {exc}")
+        except BaseException as exc:
+            # we cannot know whether the request went out: never send these again blindly
+            fail("unknown", None, f"unexpected error: {exc!r}")
+            raise
+        else:
+            self._record(batch_id, claimed, parts, result, started)
+        finally:
+            self.bar.update(len(claimed))
+
+    def _record(
+        self,
+        batch_id: int,
+        claimed: list[Claimed],
+        parts: dict[int, int],
+        result: SendResult,
+        started: float,
+    ) -> None:
+        answered: dict[str, int] = {}
+        for number in result.numbers:
+            answered.setdefault(phone_key(number.phone), int(number.sms_id))
+        outcomes: list[Outcome] = []
+        accepted = rejected = unknown = billed = 0
+        listed = len(result.numbers)
+        for mid, phone in claimed:
+            sms_id = answered.get(phone_key(phone))
+            if sms_id is None:
+                unknown += 1
+                error = (
+                    f"the answer's SmsIdList listed {listed} of {len(claimed)} numbers and not "
+                    "this one; it may have been accepted (not re-sent; see resend_unknown)"
+                )
+                outcomes.append(Outcome(mid, "unknown", None, result.code, error))
+            elif sms_id == 0:
+                rejected += 1
+                error = "the gateway refused this number (SmsId 0): not a number it can deliver to"
+                outcomes.append(Outcome(mid, "rejected", None, result.code, error))
+            else:
+                accepted += 1
+                billed += parts.get(mid, 0)
+                outcomes.append(Outcome(mid, "sent", sms_id, result.code, None))
+        # Retried, and kept aside if the ledger still refuses it (see Ledger.record_answer):
+        # the accepted SmsIds must never be lost, or their messages would turn unknown.
+        self.ledger.record_answer(
+            batch_id,
+            outcomes,
+            code=int(result.code),
+            message=str(result.message),
+            elapsed=time.perf_counter() - started,
+            numbers=[(str(n.phone), int(n.sms_id)) for n in result.numbers],
+        )
+        self._count(accepted=accepted, rejected=rejected, unknown=unknown, parts_billed=billed)
+
+
+def _wait_all(futures: list[Future[None]]) -> None:
+    """Wait for every future, in short steps so Ctrl-C reaches the main thread."""
+    pending = {f for f in futures if not f.done()}
+    while pending:
+        _, pending = wait_futures(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+
+
+def wait_until(when: datetime, bar: Any, stop: threading.Event) -> None:
+    """Sleep (interruptibly, in the main thread) until ``when``."""
+    if bar is not None:
+        bar.set_description(f"waiting for the sending window ({format_beijing_time(when)})")
+    while not stop.is_set():
+        left = (when - beijing_now()).total_seconds()
+        if left <= 0:
+            break
+        time.sleep(min(left, 1.0))
+    if bar is not None:
+        bar.set_description("sending")
+
+
+def preflight(client: Any, summary: SendSummary, parts: int, opts: Options) -> bool:
+    """Window and balance checks before anything is sent; False = stop (reason set)."""
+    window = opts.window
+    if window is not None:
+        if opts.timer_send is not None:
+            if not window.contains(opts.timer_send):
+                summary.stopped_reason = (
+                    f"timer_send {format_beijing_time(opts.timer_send)} is outside the sending "
+                    f"window {window}; nothing was sent. Choose a time inside it or pass "
+                    "quiet_hours=None."
+                )
+                return False
+        elif not window.contains(beijing_now()):
+            if not opts.wait_for_window:
+                summary.stopped_reason = (
+                    f"it is {beijing_now().strftime('%H:%M')} in Beijing, outside the sending "
+                    f"window {window}; nothing was sent. Run send() again inside the window, "
+                    "pass wait_for_window=True, or quiet_hours=None."
+                )
+                return False
+            try:
+                wait_until(window.next_opening(beijing_now()), None, threading.Event())
+            except KeyboardInterrupt:
+                summary.stopped_reason = "interrupted (Ctrl-C) while waiting for the window."
+                return False
+    try:
+        summary.balance = int(client.get_balance())
+    except GatewayError as exc:
+        summary.stopped_reason = f"could not read the balance, so nothing was sent: {exc}"
+        return False
+    if summary.balance < parts:
+        summary.stopped_reason = (
+            f"the balance is {summary.balance:,} parts but this send needs {parts:,} "
+            f"({parts - summary.balance:,} short); nothing was sent. Top up the account or "
+            "send fewer rows, then run send() again."
+        )
+        return False
+    return True

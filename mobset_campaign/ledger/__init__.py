@@ -1,0 +1,107 @@
+"""The campaign ledger: one SQLite file that remembers everything sent and fetched.
+
+The ledger is what makes a campaign safe to interrupt. It holds
+
+* **campaigns** and their **messages** (one per spreadsheet row: a stable row key, phone,
+  content, parts, state, batch, SmsId, the gateway's code and text, timestamps);
+* **batches**: one row per SmsSend request (who claimed it, when the gateway answered, its
+  code, the TimerSend/AddNum used);
+* the **inbox**: the raw body of every SmsGetReport/SmsGetRecv answer, committed before it
+  is parsed, because the gateway hands out each report and reply once only;
+* parsed **reports** and **replies** (unique per body and position, so parsing a body again
+  changes nothing), including reports for SmsIds this ledger never sent;
+* the **suppression** (opt-out) list, which spans campaigns.
+
+The message states are in :mod:`mobset_campaign.states`. One :class:`Ledger` is made of
+parts, one module each:
+
+==================  ========================================================================
+``_store``          the connection: WAL, ``BEGIN IMMEDIATE`` transactions, migrations
+``_schema``         the numbered migrations
+``sending``         register → claim, recovery after a crash, scheduled messages, counts
+``recording``       the gateway's answers, and answers kept aside when the ledger refused them
+``inbox``           raw bodies before parsing, reports and replies, kept bodies
+``optout``          the opt-out reply words and the suppression list
+``frames``          the DataFrame views
+==================  ========================================================================
+
+SQLite details: WAL mode, explicit ``BEGIN IMMEDIATE`` transactions, ``synchronous=FULL`` for
+claims and inbox bodies (``NORMAL`` elsewhere: losing such a commit to a power cut leaves a
+message ``claimed``, which turns ``unknown`` — never a second send), numbered migrations
+recorded in the ``migrations`` table.
+
+>>> with Ledger(":memory:") as ledger:
+...     ledger.ensure_campaign("spring")
+...     ledger.register("spring", [("13512346789", "13512346789", "hi", 1)]).new
+...     ledger.counts("spring")["pending"]
+1
+1
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._store import DEFAULT_LEDGER_PATH
+from .frames import REPLY_COLUMNS, STATUS_FRAME_COLUMNS, Frames
+from .inbox import Applied, Inbox, Stored
+from .optout import OPT_OUT_REPLIES, Suppression, is_opt_out
+from .sending import (
+    CancelOutcome,
+    Claim,
+    Claimed,
+    Message,
+    NewMessage,
+    Outcome,
+    PendingMessage,
+    Registered,
+    Registration,
+    Scheduled,
+    Sending,
+)
+
+__all__ = [
+    "DEFAULT_LEDGER_PATH",
+    "OPT_OUT_REPLIES",
+    "REPLY_COLUMNS",
+    "STATUS_FRAME_COLUMNS",
+    "Applied",
+    "CancelOutcome",
+    "Claim",
+    "Claimed",
+    "Ledger",
+    "Message",
+    "NewMessage",
+    "Outcome",
+    "PendingMessage",
+    "Registered",
+    "Registration",
+    "Scheduled",
+    "Stored",
+    "account_key",
+    "is_opt_out",
+]
+
+
+class Ledger(Sending, Inbox, Suppression, Frames):
+    """The SQLite ledger of one or more accounts.
+
+    Args:
+        path: the database file (created with its folder's permission; default
+            ``./mobset_ledger.sqlite``), or ``":memory:"`` for a throw-away ledger.
+
+    Raises:
+        LedgerError: the file cannot be opened, is not a ledger, or was written by a newer
+            version of mobset_campaign.
+
+    A ledger may be shared between threads (one connection behind a lock) and opened by
+    several processes at once (SQLite WAL). Use it as a context manager or call
+    :meth:`close`. The campaign's status at a glance is
+    :func:`mobset_campaign.campaign_status`.
+    """
+
+
+def account_key(client: Any) -> str:
+    """The account a client sends and fetches for, as the ledger records it
+    (``"<CorpID>:<LoginName>"``): reports and replies are matched within one account."""
+    return f"{getattr(client, 'corp_id', '')}:{getattr(client, 'login_name', '')}"

@@ -1,0 +1,122 @@
+"""The ledger's schema, as numbered migrations applied in order when a ledger is opened.
+
+A migration is history: once released its text never changes (ledgers in the field ran it);
+a new column or table is a new numbered migration. Each is recorded in the ``migrations``
+table, so a ledger written by a newer mobset_campaign is recognised and refused.
+
+The ``CHECK`` of ``messages.state`` lists :data:`mobset_campaign.states.MESSAGE_STATES`; a
+test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+#: (number, name, SQL statements separated by ``;``)
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "initial schema",
+        """
+        CREATE TABLE campaigns (
+            name        TEXT PRIMARY KEY,
+            created     TEXT NOT NULL,
+            updated     TEXT NOT NULL,
+            add_num     TEXT,
+            timer_send  TEXT,
+            long_sms    INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE batches (
+            id          INTEGER PRIMARY KEY,
+            campaign    TEXT NOT NULL REFERENCES campaigns(name),
+            account     TEXT NOT NULL DEFAULT '',
+            size        INTEGER NOT NULL,
+            state       TEXT NOT NULL,   -- claimed, answered, rejected, unknown, released, empty
+            claimed_at  TEXT NOT NULL,
+            answered_at TEXT,
+            elapsed     REAL,
+            code        INTEGER,
+            message     TEXT,
+            error       TEXT,
+            timer_send  TEXT,
+            add_num     TEXT,
+            long_sms    INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE messages (
+            id            INTEGER PRIMARY KEY,
+            campaign      TEXT NOT NULL REFERENCES campaigns(name),
+            row_key       TEXT NOT NULL,
+            phone         TEXT NOT NULL,
+            content       TEXT NOT NULL,
+            parts         INTEGER NOT NULL,
+            state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+                          ('pending','claimed','sent','delivered','failed','rejected',
+                           'unknown','cancelled')),
+            batch_id      INTEGER REFERENCES batches(id),
+            account       TEXT,
+            sms_id        INTEGER,
+            send_code     INTEGER,
+            send_error    TEXT,
+            registered_at TEXT NOT NULL,
+            claimed_at    TEXT,
+            sent_at       TEXT,
+            status        INTEGER,
+            report_time   TEXT,
+            ex_status     TEXT,
+            cancel_status INTEGER,
+            cancel_error  TEXT,
+            cancel_time   TEXT,
+            resends       INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (campaign, row_key)
+        );
+        CREATE INDEX messages_state ON messages (campaign, state);
+        CREATE INDEX messages_sms_id ON messages (sms_id) WHERE sms_id IS NOT NULL;
+        CREATE INDEX messages_phone ON messages (phone, sent_at);
+        CREATE INDEX messages_batch ON messages (batch_id);
+        CREATE TABLE inbox (
+            id          INTEGER PRIMARY KEY,
+            method      TEXT NOT NULL,
+            account     TEXT NOT NULL DEFAULT '',
+            body        TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            parsed_at   TEXT,
+            items       INTEGER,
+            error_code  INTEGER,
+            error       TEXT
+        );
+        CREATE INDEX inbox_unparsed ON inbox (id) WHERE parsed_at IS NULL;
+        CREATE TABLE reports (
+            id          INTEGER PRIMARY KEY,
+            inbox_id    INTEGER NOT NULL REFERENCES inbox(id),
+            seq         INTEGER NOT NULL,
+            sms_id      INTEGER NOT NULL,
+            status      INTEGER NOT NULL,
+            report_time TEXT,
+            ex_status   TEXT,
+            message_id  INTEGER REFERENCES messages(id),
+            UNIQUE (inbox_id, seq)
+        );
+        CREATE INDEX reports_sms_id ON reports (sms_id);
+        CREATE TABLE replies (
+            id          INTEGER PRIMARY KEY,
+            inbox_id    INTEGER NOT NULL REFERENCES inbox(id),
+            seq         INTEGER NOT NULL,
+            phone       TEXT NOT NULL,
+            recv_number TEXT,
+            add_num     TEXT,
+            recv_time   TEXT,
+            content     TEXT,
+            opt_out     INTEGER NOT NULL DEFAULT 0,
+            message_id  INTEGER REFERENCES messages(id),
+            UNIQUE (inbox_id, seq)
+        );
+        CREATE INDEX replies_message ON replies (message_id);
+        CREATE TABLE suppression (
+            phone     TEXT PRIMARY KEY,
+            reason    TEXT NOT NULL,
+            source    TEXT,
+            added_at  TEXT NOT NULL
+        );
+        """,
+    ),
+)

@@ -1,0 +1,212 @@
+"""The ledger's connection: opening the SQLite file, transactions, reads and migrations.
+
+Every other part of the ledger talks to the database through :class:`Store`: ``_tx()`` for a
+write transaction (``BEGIN IMMEDIATE``; ``durable=True`` commits with ``synchronous=FULL``),
+``_read()`` and ``_frame()`` for queries. One connection guarded by a lock makes a ledger
+safe to share between threads; other processes may open the same file (WAL, busy timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+import pandas as pd
+
+from .._protocol import BEIJING
+from ..errors import LedgerError
+from ._schema import MIGRATIONS
+
+__all__ = ["DEFAULT_LEDGER_PATH", "Store", "iso", "now"]
+
+DEFAULT_LEDGER_PATH = "mobset_ledger.sqlite"
+
+
+def now() -> str:
+    """The current Beijing time as the ledger stores times (ISO, milliseconds, offset)."""
+    return datetime.now(BEIJING).isoformat(timespec="milliseconds")
+
+
+def iso(when: datetime | None) -> str | None:
+    """A time as the ledger stores it (a naive time is Beijing time)."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=BEIJING)
+    return when.astimezone(BEIJING).isoformat(timespec="milliseconds")
+
+
+class Store:
+    """An open SQLite ledger file (see :class:`mobset_campaign.ledger.Ledger`)."""
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_LEDGER_PATH) -> None:
+        self.path = str(path) if str(path) == ":memory:" else str(Path(path))
+        self._lock = threading.RLock()
+        self._sync = ""
+        self._closed = False
+        if self.path != ":memory:":
+            folder = Path(self.path).resolve().parent
+            if not folder.is_dir():
+                raise LedgerError(
+                    f"Cannot create the ledger {self.path}: the folder {folder} does not exist. "
+                    "Create it or pass another path to Ledger()."
+                )
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise LedgerError(
+                        f"The ledger {self.path} cannot use WAL mode (got {mode!r}); put it on "
+                        "a local disk."
+                    )
+            self._set_sync("FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._close_quietly()
+            raise LedgerError(
+                f"Cannot open the ledger {self.path}: {exc}. Is it a mobset_campaign ledger? "
+                "Pass another path to Ledger() or move the file away."
+            ) from exc
+        except LedgerError:
+            self._close_quietly()
+            raise
+
+    # -- life ---------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerError(f"The ledger {self.path} is closed; open a new Ledger().")
+
+    # -- transactions and reads ---------------------------------------------------------
+
+    def _set_sync(self, level: str) -> None:
+        if self._sync != level:
+            self._conn.execute(f"PRAGMA synchronous = {level}")
+            self._sync = level
+
+    @contextmanager
+    def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
+        """One write transaction (``BEGIN IMMEDIATE``); ``durable`` = synchronous FULL."""
+        with self._lock:
+            self._check_open()
+            self._set_sync("FULL" if durable else "NORMAL")
+            cur = self._conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise LedgerError(
+                    f"The ledger {self.path} is locked by another process ({exc}); try again."
+                ) from exc
+            try:
+                yield cur
+            except BaseException:
+                self._conn.rollback()
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def check_writable(self) -> None:
+        """Take and release the write lock, durably: a ledger that cannot be written now
+        (another process holds it, the disk is full) fails here, before anything is fetched.
+
+        Raises:
+            LedgerError: the ledger cannot be written.
+        """
+        try:
+            with self._tx(durable=True):
+                pass
+        except sqlite3.Error as exc:
+            raise LedgerError(f"The ledger {self.path} cannot be written: {exc}.") from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            self._check_open()
+            return self._conn.execute(sql, params).fetchall()
+
+    def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        with self._lock:
+            self._check_open()
+            cur = self._conn.execute(sql, params)
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return pd.DataFrame.from_records(rows, columns=cols)
+
+    # -- migrations ---------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations ("
+                "id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            done = {row[0] for row in self._conn.execute("SELECT id FROM migrations")}
+            newer = sorted(done - {number for number, _, _ in MIGRATIONS})
+            if newer:
+                raise LedgerError(
+                    f"The ledger {self.path} was written by a newer mobset_campaign (migration "
+                    f"{newer[-1]}); upgrade mobset_campaign to use it."
+                )
+            for number, name, sql in MIGRATIONS:
+                if number in done:
+                    continue
+                cur = self._conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    if cur.execute("SELECT 1 FROM migrations WHERE id = ?", (number,)).fetchone():
+                        cur.execute("ROLLBACK")
+                        continue  # another process applied it meanwhile
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            cur.execute(statement)
+                    cur.execute(
+                        "INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                        (number, name, now()),
+                    )
+                    cur.execute("COMMIT")
+                except BaseException:
+                    self._conn.rollback()
+                    raise
+
+    def migrations(self) -> list[tuple[int, str, str]]:
+        """The applied migrations: (number, name, applied_at)."""
+        rows = self._read("SELECT id, name, applied_at FROM migrations ORDER BY id")
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]

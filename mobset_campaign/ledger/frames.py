@@ -1,0 +1,190 @@
+"""The ledger as DataFrames: one row per message, reply, report, inbox body, campaign or
+opted-out number, typed (nullable integers, ``str`` text, Asia/Shanghai datetimes).
+
+These are read-only views; nothing here writes. :func:`mobset_campaign.merge_status` puts
+:meth:`Frames.status_frame` back beside the spreadsheet's rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .._protocol import BEIJING
+from ..codes import describe_status
+from ..states import MESSAGE_STATES
+from ._store import Store
+
+__all__ = ["REPLY_COLUMNS", "STATUS_FRAME_COLUMNS", "Frames"]
+
+#: The columns of :meth:`Frames.status_frame`, in order.
+STATUS_FRAME_COLUMNS = (
+    "row_key",
+    "phone",
+    "content",
+    "parts",
+    "batch_id",
+    "sms_id",
+    "send_state",
+    "send_code",
+    "send_error",
+    "status",
+    "status_text",
+    "sent_time",
+    "report_time",
+    "ex_status",
+    "reply",
+    "reply_time",
+    "reply_count",
+    "opted_out",
+)
+#: The columns of :meth:`Frames.replies_frame`, in order.
+REPLY_COLUMNS = (
+    "phone",
+    "recv_time",
+    "content",
+    "add_num",
+    "recv_number",
+    "opt_out",
+    "campaign",
+    "sms_id",
+)
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """ISO strings (with offset) → tz-aware Asia/Shanghai datetimes (NaT when missing)."""
+    parsed = pd.to_datetime(values.astype("object"), format="ISO8601", utc=True, errors="coerce")
+    return parsed.dt.tz_convert(BEIJING).dt.as_unit("us")
+
+
+def _int64(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.astype("object"), errors="raise").astype("Int64")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """The pandas ``str`` dtype, missing values kept missing."""
+    return values.astype("object").astype("str")
+
+
+def _status_text(status: pd.Series) -> pd.Series:
+    """The vendor's words for each status code (missing where there is no status)."""
+    return pd.Series(
+        [describe_status(int(s)) if pd.notna(s) else None for s in status],
+        index=status.index,
+        dtype="str",
+    )
+
+
+class Frames(Store):
+    """Read-only views of the ledger (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
+
+    def status_frame(self, campaign: str) -> pd.DataFrame:
+        """One row per message of the campaign, in registration order.
+
+        Columns: row_key, phone, content, parts, batch_id, sms_id, send_state, send_code
+        (the gateway's Code for the message's request: ≥ 0 is how many it accepted, negative
+        the error), send_error, status (the last report's Status), status_text, sent_time
+        (when the gateway answered), report_time, ex_status, reply (the latest), reply_time,
+        reply_count, opted_out. Times are tz-aware Asia/Shanghai.
+        """
+        df = self._frame(
+            """
+            SELECT m.row_key, m.phone, m.content, m.parts, m.batch_id, m.sms_id,
+                   m.state AS send_state, m.send_code, m.send_error, m.status,
+                   m.sent_at AS sent_time, m.report_time, m.ex_status,
+                   (SELECT r.content FROM replies r WHERE r.message_id = m.id
+                    ORDER BY r.recv_time DESC, r.id DESC LIMIT 1) AS reply,
+                   (SELECT r.recv_time FROM replies r WHERE r.message_id = m.id
+                    ORDER BY r.recv_time DESC, r.id DESC LIMIT 1) AS reply_time,
+                   (SELECT COUNT(*) FROM replies r WHERE r.message_id = m.id) AS reply_count,
+                   EXISTS (SELECT 1 FROM suppression s WHERE s.phone = m.phone) AS opted_out
+            FROM messages m WHERE m.campaign = ? ORDER BY m.id
+            """,
+            (campaign,),
+        )
+        for col in ("parts", "batch_id", "sms_id", "send_code", "status", "reply_count"):
+            df[col] = _int64(df[col])
+        for col in ("sent_time", "report_time", "reply_time"):
+            df[col] = _times(df[col])
+        for col in ("row_key", "phone", "content", "send_state", "send_error", "ex_status", "reply"):
+            df[col] = _text(df[col])
+        df["opted_out"] = df["opted_out"].astype(bool)
+        df["status_text"] = _status_text(df["status"])
+        return df[list(STATUS_FRAME_COLUMNS)].reset_index(drop=True)
+
+    def replies_frame(self, campaign: str | None = None) -> pd.DataFrame:
+        """Every stored reply (or those attributed to one campaign), oldest first.
+
+        Columns: phone, recv_time, content, add_num, recv_number, opt_out, campaign, sms_id.
+        Replies not attributed to any message have no campaign and no sms_id.
+        """
+        sql = (
+            "SELECT r.phone, r.recv_time, r.content, r.add_num, r.recv_number, r.opt_out, "
+            "m.campaign, m.sms_id FROM replies r LEFT JOIN messages m ON m.id = r.message_id"
+        )
+        params: tuple[Any, ...] = ()
+        if campaign is not None:
+            sql += " WHERE m.campaign = ?"
+            params = (campaign,)
+        df = self._frame(sql + " ORDER BY r.recv_time, r.id", params)
+        df["recv_time"] = _times(df["recv_time"])
+        df["opt_out"] = df["opt_out"].astype(bool)
+        df["sms_id"] = _int64(df["sms_id"])
+        for col in ("phone", "content", "add_num", "recv_number", "campaign"):
+            df[col] = _text(df[col])
+        return df[list(REPLY_COLUMNS)].reset_index(drop=True)
+
+    def reports_frame(self, *, unmatched: bool = False) -> pd.DataFrame:
+        """Every stored report: sms_id, status, status_text, report_time, ex_status,
+        campaign, row_key (missing for SmsIds this ledger did not send); ``unmatched=True``
+        keeps only those."""
+        sql = (
+            "SELECT r.sms_id, r.status, r.report_time, r.ex_status, m.campaign, m.row_key "
+            "FROM reports r LEFT JOIN messages m ON m.id = r.message_id"
+        )
+        if unmatched:
+            sql += " WHERE r.message_id IS NULL"
+        df = self._frame(sql + " ORDER BY r.id")
+        df["sms_id"] = _int64(df["sms_id"])
+        df["status"] = _int64(df["status"])
+        df["report_time"] = _times(df["report_time"])
+        df.insert(2, "status_text", _status_text(df["status"]))
+        return df
+
+    def inbox_frame(self) -> pd.DataFrame:
+        """Every stored gateway body: id, method, received_at, parsed_at, items, error_code,
+        error, body."""
+        df = self._frame(
+            "SELECT id, method, received_at, parsed_at, items, error_code, error, body "
+            "FROM inbox ORDER BY id"
+        )
+        df["received_at"] = _times(df["received_at"])
+        df["parsed_at"] = _times(df["parsed_at"])
+        return df
+
+    def suppression_frame(self) -> pd.DataFrame:
+        """The opt-out list: phone, reason, source, added_at."""
+        df = self._frame(
+            "SELECT phone, reason, source, added_at FROM suppression ORDER BY added_at"
+        )
+        df["added_at"] = _times(df["added_at"])
+        return df
+
+    def campaigns(self) -> pd.DataFrame:
+        """One row per campaign: name, created, messages, parts, and a column per state."""
+        base = self._frame(
+            "SELECT c.name, c.created, COUNT(m.id) AS messages, COALESCE(SUM(m.parts), 0) AS parts "
+            "FROM campaigns c LEFT JOIN messages m ON m.campaign = c.name GROUP BY c.name "
+            "ORDER BY c.created, c.name"
+        )
+        by_state = self._frame(
+            "SELECT campaign, state, COUNT(*) AS n FROM messages GROUP BY campaign, state"
+        )
+        for state in MESSAGE_STATES:
+            sub = by_state[by_state["state"] == state].set_index("campaign")["n"]
+            base[state] = base["name"].map(sub).fillna(0).astype("int64")
+        base["created"] = _times(base["created"])
+        base["messages"] = base["messages"].astype("int64")
+        base["parts"] = base["parts"].astype("int64")
+        return base

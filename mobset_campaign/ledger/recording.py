@@ -1,0 +1,302 @@
+"""Recording what the gateway answered to a request — even when the ledger will not take it.
+
+An SmsSend answer gives each claimed message its outcome (:class:`Outcome`: ``sent`` with an
+SmsId, ``rejected``, ``unknown``); :meth:`Recording.record_answer` writes them in one
+transaction, together with any report that arrived for the new SmsIds before the answer was
+written. A request that got no per-number answer ends with :meth:`Recording.fail_batch`.
+
+An answer the ledger cannot take (locked by another program, a full disk) is retried, then
+**kept** in a file beside the ledger (``<ledger path>.send-answer-<batch>-….json``, fsync'ed)
+and recorded by :meth:`Recording.apply_kept_answers` before the next run turns any claim
+``unknown``: an SmsId the gateway gave is never lost, and its message never sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .._files import kept_files, side_file, write_json_durably
+from ..errors import InputError, LedgerError
+from ..states import ANSWERABLE_STATES, sql_list
+from ._store import DEFAULT_LEDGER_PATH, Store, iso, now
+from .inbox import apply_status
+
+__all__ = ["Outcome", "Recording"]
+
+_log = logging.getLogger(__name__)
+
+#: Pauses (seconds) between attempts to record an SmsSend answer; each attempt also waits
+#: up to the busy timeout (30 s) for another process's write lock.
+_ANSWER_RETRY_DELAYS: tuple[float, ...] = (0.5, 2.0, 5.0)
+#: An SmsSend answer that could not be recorded is kept in ``<ledger path>.send-answer-*.json``.
+_KEPT_ANSWER = ".send-answer-"
+_ANSWER_KEYS = ("batch_id", "code", "message", "elapsed", "answered_at", "numbers", "outcomes")
+#: What fail_batch may make of a batch's messages.
+_FAIL_STATES = ("rejected", "unknown", "pending")
+
+
+def _pause(seconds: float) -> None:
+    """Wait between attempts to record an answer (tests replace it)."""
+    time.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result for one message of an answered batch."""
+
+    message_id: int
+    state: str
+    sms_id: int | None
+    code: int | None
+    error: str | None
+
+
+class Recording(Store):
+    """Answers to requests (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_LEDGER_PATH) -> None:
+        #: answers kept aside by a ``":memory:"`` ledger (it has no folder for a file)
+        self._kept_answers: list[dict[str, Any]] = []
+        super().__init__(path)
+
+    def record_answer(
+        self,
+        batch_id: int,
+        outcomes: Sequence[Outcome],
+        *,
+        code: int,
+        message: str,
+        elapsed: float | None = None,
+        answered_at: datetime | None = None,
+        numbers: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        """Record the gateway's answer to a batch: one :class:`Outcome` per message.
+
+        ``numbers`` is the answer's raw SmsIdList as ``(phone, SmsId)``. Reports already
+        stored for the new SmsIds (a collector may fetch them before the answer is written)
+        are applied to their messages. Writing is idempotent (only messages of the batch
+        still ``claimed`` or ``unknown`` change), so a locked ledger is simply retried.
+
+        If the answer still cannot be written, it is **kept** — in a file beside the ledger,
+        ``<ledger path>.send-answer-<batch>-….json`` (fsync'ed), or in memory for a
+        ``":memory:"`` ledger — and :meth:`recover_claims` (the start of the next
+        :func:`~mobset_campaign.send` or :func:`~mobset_campaign.resend_unknown`) records it
+        before any claim turns ``unknown``: the SmsIds the gateway gave are never lost, and
+        the messages are never sent again.
+
+        Raises:
+            LedgerError: the answer could not be written; the message says where it was
+                kept (or, failing even that, lists the accepted numbers and SmsIds).
+        """
+        answer: dict[str, Any] = {
+            "what": "an SmsSend answer mobset_campaign.send could not record in the ledger",
+            "ledger": self.path if self.path == ":memory:" else str(Path(self.path).resolve()),
+            "batch_id": int(batch_id),
+            "code": int(code),
+            "message": str(message),
+            "elapsed": elapsed,
+            "answered_at": iso(answered_at) or now(),
+            "numbers": [[str(phone), int(sms_id)] for phone, sms_id in numbers],
+            "outcomes": [[o.message_id, o.state, o.sms_id, o.code, o.error] for o in outcomes],
+        }
+        last: Exception | None = None
+        for delay in (*_ANSWER_RETRY_DELAYS, None):
+            try:
+                self._write_answer(answer)
+                return
+            except (LedgerError, sqlite3.Error) as exc:
+                last = exc
+                if delay is None or self.closed:
+                    break
+                _pause(delay)
+        accepted = sum(1 for o in outcomes if o.sms_id)
+        where = self._keep_answer(answer, last)
+        cause = str(last).rstrip(".")
+        raise LedgerError(
+            f"Could not record the gateway's answer to request {batch_id} ({accepted} "
+            f"number{'' if accepted == 1 else 's'} accepted) in the ledger {self.path}: {cause}. "
+            f"The answer was kept {where}; the next send() or resend_unknown() on this ledger "
+            "records it first (do not move or delete it). Until then its messages stay "
+            "claimed and are not sent again. Find what holds the ledger (another program "
+            "writing it?) and run send() again."
+        ) from last
+
+    def _write_answer(self, answer: dict[str, Any]) -> None:
+        """One transaction: the answer's outcomes, its batch, and stored reports it unlocks."""
+        batch_id = answer["batch_id"]
+        when = answer["answered_at"]
+        with self._tx() as cur:
+            cur.executemany(
+                "UPDATE messages SET state = ?, sms_id = ?, send_code = ?, send_error = ?, "
+                f"sent_at = ? WHERE id = ? AND batch_id = ? AND state IN "
+                f"({sql_list(ANSWERABLE_STATES)})",
+                [
+                    (state, sms_id, code, error, when, mid, batch_id)
+                    for mid, state, sms_id, code, error in answer["outcomes"]
+                ],
+            )
+            cur.execute(
+                "UPDATE batches SET state = 'answered', answered_at = ?, elapsed = ?, code = ?, "
+                "message = ?, error = NULL WHERE id = ?",
+                (when, answer["elapsed"], answer["code"], answer["message"], batch_id),
+            )
+            self._match_stored_reports(cur, batch_id)
+
+    @staticmethod
+    def _match_stored_reports(cur: sqlite3.Cursor, batch_id: int) -> None:
+        """Apply reports stored unmatched for SmsIds this batch was just given (same account,
+        or a report fetched without one), in the order they arrived."""
+        found = cur.execute(
+            "SELECT r.id, m.id, r.status, r.report_time, r.ex_status FROM messages m "
+            "JOIN reports r ON r.sms_id = m.sms_id AND r.message_id IS NULL "
+            "JOIN inbox i ON i.id = r.inbox_id "
+            "WHERE m.batch_id = ? AND m.sms_id IS NOT NULL "
+            "AND (i.account = COALESCE(m.account, '') OR i.account = '') ORDER BY r.id",
+            (batch_id,),
+        ).fetchall()
+        for report_id, mid, status, when, ex_status in found:
+            row = cur.execute(
+                "SELECT status, report_time, state FROM messages WHERE id = ?", (mid,)
+            ).fetchone()
+            apply_status(cur, mid, row, int(status), when, ex_status)
+            cur.execute("UPDATE reports SET message_id = ? WHERE id = ?", (mid, report_id))
+
+    # -- answers the ledger could not take -----------------------------------------------
+
+    def _kept_prefix(self) -> Path:
+        path = Path(self.path).resolve()
+        return path.with_name(path.name + _KEPT_ANSWER)
+
+    def _keep_answer(self, answer: dict[str, Any], error: Exception | None) -> str:
+        """Keep an answer the ledger would not take; where it was kept (for the message)."""
+        answer = {**answer, "error": str(error)}
+        if self.path == ":memory:":
+            with self._lock:
+                self._kept_answers.append(answer)
+            return "in memory (a ':memory:' ledger has no folder), on this Ledger object"
+        target = side_file(self._kept_prefix(), str(answer["batch_id"]))
+        try:
+            write_json_durably(target, answer)
+        except OSError as exc:
+            pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in answer["numbers"])
+            raise LedgerError(
+                f"Could not record the gateway's answer to request {answer['batch_id']} in the "
+                f"ledger {self.path} ({error}), nor save it to {target} ({exc}). The gateway "
+                f"accepted (phone: SmsId) {pairs or 'no number'}; keep this list. Those "
+                "messages turn 'unknown' on the next run: do not resend_unknown() them."
+            ) from exc
+        return f"in {target}"
+
+    def kept_answers(self) -> list[dict[str, Any]]:
+        """SmsSend answers kept aside because the ledger could not be written, oldest first.
+
+        Each is a dict with ``batch_id``, ``code``, ``message``, ``answered_at``,
+        ``numbers`` (``[phone, SmsId]`` pairs) and ``outcomes``; files also carry ``path``.
+        :meth:`recover_claims` records them.
+
+        Raises:
+            LedgerError: a kept file cannot be read (it is left in place).
+        """
+        with self._lock:
+            found: list[dict[str, Any]] = [dict(a) for a in self._kept_answers]
+        if self.path == ":memory:":
+            return found
+        for path in kept_files(self._kept_prefix()):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                answer = {key: data[key] for key in _ANSWER_KEYS}
+                answer["batch_id"] = int(answer["batch_id"])
+                answer["outcomes"] = [
+                    [int(mid), str(state), sms_id, code, error]
+                    for mid, state, sms_id, code, error in answer["outcomes"]
+                ]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise LedgerError(
+                    f"{path} should hold an SmsSend answer kept by send() but cannot be read "
+                    f"({type(exc).__name__}: {exc}). Look at it: it lists numbers the gateway "
+                    "accepted. Move it away to send again; its messages then turn 'unknown'."
+                ) from exc
+            found.append({**answer, "path": str(path)})
+        return found
+
+    def apply_kept_answers(self) -> int:
+        """Record the SmsSend answers kept aside (see :meth:`record_answer`); how many.
+
+        Idempotent: an answer recorded before (say, by a run that stopped before deleting its
+        file) changes nothing. A kept file is deleted once its answer is committed.
+
+        Raises:
+            LedgerError: the ledger still cannot be written, or a kept file cannot be read;
+                nothing is lost, the next call tries again.
+        """
+        applied = 0
+        for answer in self.kept_answers():
+            self._write_answer(answer)
+            applied += 1
+            path = answer.get("path")
+            if path is None:
+                with self._lock:
+                    kept = self._kept_answers
+                    kept[:] = [a for a in kept if a["batch_id"] != answer["batch_id"]]
+                continue
+            try:
+                Path(path).unlink()
+            except FileNotFoundError:
+                pass  # another process recorded it and deleted the file meanwhile
+            except OSError as exc:  # e.g. Windows: still open elsewhere; recording it is harmless
+                _log.warning("recorded the kept answer %s but could not delete it: %s", path, exc)
+        return applied
+
+    def fail_batch(
+        self,
+        batch_id: int,
+        state: str,
+        *,
+        code: int | None,
+        error: str,
+        elapsed: float | None = None,
+    ) -> int:
+        """End a batch without per-number results.
+
+        ``state`` is ``"rejected"`` (the gateway refused the whole request), ``"unknown"``
+        (it may have been accepted) or ``"pending"`` (nothing was accepted: the messages go
+        back to pending for a later run). Returns the number of messages changed.
+
+        Raises:
+            InputError: another ``state``.
+        """
+        if state not in _FAIL_STATES:
+            raise InputError(
+                f"fail_batch: state must be one of {', '.join(_FAIL_STATES)}, not {state!r}."
+            )
+        stamp = now()
+        with self._tx() as cur:
+            if state == "pending":
+                cur.execute(
+                    "UPDATE messages SET state = 'pending', batch_id = NULL, claimed_at = NULL, "
+                    "send_code = ?, send_error = ? WHERE batch_id = ? AND state = 'claimed'",
+                    (code, f"not sent yet: {error}", batch_id),
+                )
+            else:
+                cur.execute(
+                    "UPDATE messages SET state = ?, send_code = ?, send_error = ?, sent_at = ? "
+                    "WHERE batch_id = ? AND state = 'claimed'",
+                    (state, code, error, stamp, batch_id),
+                )
+            changed = int(cur.rowcount)
+            cur.execute(
+                "UPDATE batches SET state = ?, answered_at = ?, elapsed = ?, code = ?, error = ? "
+                "WHERE id = ?",
+                ("released" if state == "pending" else state, stamp, elapsed, code, error, batch_id),
+            )
+        return changed
+

@@ -1,0 +1,412 @@
+"""The sending side of the ledger: register → claim → answer, at most once per message.
+
+Each sendable row is **registered** once as a ``pending`` message under its row key
+(:meth:`Sending.register`). Before a request goes out its messages are **claimed**, durably
+(``synchronous=FULL``, :meth:`Sending.claim`), so after a crash the ledger knows which
+requests *may* have reached the gateway: those messages become ``unknown``
+(:meth:`Sending.recover_claims`) and only :func:`mobset_campaign.resend_unknown` sends them
+again. The gateway's **answer** gives each message its outcome
+(:mod:`mobset_campaign.ledger.recording`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from ..codes import is_final_status
+from ..rows import RowIdentity, phone_key, resolve_row_keys
+from ..states import ACCEPTED_STATES, MESSAGE_STATES, sql_list
+from ._store import now
+from .recording import Outcome, Recording
+
+__all__ = [
+    "CancelOutcome",
+    "Claim",
+    "Claimed",
+    "Message",
+    "NewMessage",
+    "Outcome",
+    "PendingMessage",
+    "Registered",
+    "Registration",
+    "Scheduled",
+    "Sending",
+]
+
+
+# ---------------------------------------------------------------------------- records
+
+
+class NewMessage(NamedTuple):
+    """A row to register: its row key, phone key, text and parts."""
+
+    key: str
+    phone: str
+    content: str
+    parts: int
+
+
+class Message(NamedTuple):
+    """A registered message, as :meth:`Sending.messages` lists it."""
+
+    id: int
+    row_key: str
+    state: str
+    phone: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What :meth:`Sending.register` did: rows new to the campaign, pending rows whose text
+    was updated, and rows already past pending whose text differs from what was sent.
+    ``keys`` are the rows' keys as registered, in the given order (see
+    :func:`mobset_campaign.rows.resolve_row_keys`)."""
+
+    new: int
+    updated: int
+    unchanged: int
+    changed_after_send: int
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """A message waiting to be sent (a negative id: not registered yet, in a dry run)."""
+
+    id: int
+    phone: str
+    content: str
+    parts: int
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What registering rows would do (:meth:`Sending.plan_registration`): the counts, and
+    the messages that would then be pending — what a dry run plans to send."""
+
+    registered: Registered
+    pending: tuple[PendingMessage, ...]
+    new: tuple[NewMessage, ...] = ()
+    updates: tuple[tuple[int, NewMessage], ...] = ()
+
+
+class Claimed(NamedTuple):
+    """One message claimed for a request."""
+
+    message_id: int
+    phone: str
+
+
+class Claim(NamedTuple):
+    """A request's batch and the messages claimed for it, in the order asked (empty: send
+    nothing)."""
+
+    batch_id: int
+    messages: list[Claimed]
+
+
+class Scheduled(NamedTuple):
+    """An accepted message with a TimerSend (ISO time)."""
+
+    message_id: int
+    sms_id: int
+    timer_send: str
+
+
+class CancelOutcome(NamedTuple):
+    """An SmsCancel result for one message: status 1 = cancelled."""
+
+    message_id: int
+    status: int
+    error: str | None
+
+
+def _plan(existing: Mapping[str, Message], rows: Sequence[NewMessage]) -> Registration:
+    """What registering ``rows`` next to the ``existing`` messages does (see register)."""
+    keys = resolve_row_keys([RowIdentity(r.key, r.phone, r.content) for r in rows], existing)
+    new: list[NewMessage] = []
+    updates: list[tuple[int, NewMessage]] = []
+    pending: list[PendingMessage] = []
+    unchanged = changed_after = 0
+    for key, row in zip(keys, rows, strict=True):
+        row = row._replace(key=str(key))
+        old = existing.get(row.key)
+        if old is None:
+            new.append(row)
+            pending.append(PendingMessage(-len(new), row.phone, row.content, int(row.parts)))
+            continue
+        if old.content == row.content:
+            unchanged += 1
+        elif old.state == "pending":
+            updates.append((old.id, row))
+        else:
+            changed_after += 1
+        if old.state == "pending":
+            pending.append(PendingMessage(old.id, row.phone, row.content, int(row.parts)))
+    registered = Registered(
+        len(new), len(updates), unchanged, changed_after, tuple(str(k) for k in keys)
+    )
+    return Registration(registered, tuple(pending), tuple(new), tuple(updates))
+
+
+_MESSAGES_SQL = "SELECT id, row_key, state, phone, content FROM messages WHERE campaign = ?"
+
+
+class Sending(Recording):
+    """Campaigns and their messages (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
+
+    # -- campaigns and registration ------------------------------------------------------
+
+    def ensure_campaign(
+        self,
+        name: str,
+        *,
+        add_num: str | None = None,
+        timer_send: str | None = None,
+        long_sms: bool = True,
+    ) -> None:
+        """Create the campaign, or update its sending options (used by a later resend)."""
+        stamp = now()
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO campaigns (name, created, updated, add_num, timer_send, long_sms) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET updated = excluded.updated, "
+                "add_num = excluded.add_num, timer_send = excluded.timer_send, "
+                "long_sms = excluded.long_sms",
+                (name, stamp, stamp, add_num, timer_send, int(long_sms)),
+            )
+
+    def campaign_options(self, name: str) -> dict[str, Any] | None:
+        """The campaign's last sending options (add_num, timer_send, long_sms), or None."""
+        rows = self._read(
+            "SELECT add_num, timer_send, long_sms FROM campaigns WHERE name = ?", (name,)
+        )
+        if not rows:
+            return None
+        add_num, timer_send, long_sms = rows[0]
+        return {"add_num": add_num, "timer_send": timer_send, "long_sms": bool(long_sms)}
+
+    def messages(self, campaign: str) -> dict[str, Message]:
+        """Every message of the campaign by row key."""
+        return {row[1]: Message(*row) for row in self._read(_MESSAGES_SQL, (campaign,))}
+
+    def plan_registration(
+        self, campaign: str, rows: Iterable[tuple[str, str, str, int]]
+    ) -> Registration:
+        """What :meth:`register` would do with ``rows``, without writing anything."""
+        return _plan(self.messages(campaign), [NewMessage(*r) for r in rows])
+
+    def register(self, campaign: str, rows: Iterable[tuple[str, str, str, int]]) -> Registered:
+        """Add ``(row_key, phone, content, parts)`` rows to the campaign, idempotently.
+
+        A key already registered adds nothing. If its message is still ``pending`` and the
+        text changed (the template was edited before sending) the new text replaces the old;
+        a message already past pending is never touched (its text went out). A row whose key
+        form changed (its number gained or lost a second row) is matched to the message with
+        the same number and text first (see :func:`mobset_campaign.rows.resolve_row_keys`);
+        the returned :class:`Registered` lists the keys used.
+        """
+        wanted = [NewMessage(*r) for r in rows]
+        stamp = now()
+        with self._tx() as cur:
+            existing = {r[1]: Message(*r) for r in cur.execute(_MESSAGES_SQL, (campaign,))}
+            plan = _plan(existing, wanted)
+            cur.executemany(
+                "INSERT INTO messages (campaign, row_key, phone, content, parts, registered_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(campaign, r.key, r.phone, r.content, int(r.parts), stamp) for r in plan.new],
+            )
+            cur.executemany(
+                "UPDATE messages SET content = ?, parts = ? WHERE id = ? AND state = 'pending'",
+                [(r.content, int(r.parts), mid) for mid, r in plan.updates],
+            )
+        return plan.registered
+
+    def recover_claims(self, campaign: str) -> int:
+        """Turn ``claimed`` messages left by an interrupted run into ``unknown``.
+
+        Their request may have reached the gateway, so they are never re-sent automatically
+        (:func:`mobset_campaign.resend_unknown` is the explicit decision). SmsSend answers
+        kept aside because the ledger could not be written (see :meth:`record_answer`) are
+        recorded first, so their messages end ``sent`` instead. Returns the count of
+        messages turned ``unknown``.
+        """
+        self.apply_kept_answers()
+        stamp = now()
+        with self._tx(durable=True) as cur:
+            cur.execute(
+                "UPDATE batches SET state = 'unknown', error = 'interrupted before the answer was "
+                "recorded', answered_at = COALESCE(answered_at, ?) WHERE campaign = ? AND "
+                "state = 'claimed'",
+                (stamp, campaign),
+            )
+            cur.execute(
+                "UPDATE messages SET state = 'unknown', send_error = 'the run was interrupted "
+                "after this message was claimed; it may or may not have been accepted' "
+                "WHERE campaign = ? AND state = 'claimed'",
+                (campaign,),
+            )
+            return int(cur.rowcount)
+
+    def pending(self, campaign: str, row_keys: Iterable[str] | None = None) -> list[PendingMessage]:
+        """Pending messages of the campaign in registration order (optionally only some keys)."""
+        rows = self._read(
+            "SELECT id, row_key, phone, content, parts FROM messages WHERE campaign = ? AND "
+            "state = 'pending' ORDER BY id",
+            (campaign,),
+        )
+        wanted = None if row_keys is None else set(row_keys)
+        return [
+            PendingMessage(r[0], r[2], r[3], int(r[4]))
+            for r in rows
+            if wanted is None or r[1] in wanted
+        ]
+
+    def cancel_suppressed(self, campaign: str) -> int:
+        """Pending messages to opted-out numbers become ``cancelled``; returns the count."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
+                "sending' WHERE campaign = ? AND state = 'pending' AND phone IN "
+                "(SELECT phone FROM suppression)",
+                (campaign,),
+            )
+            return int(cur.rowcount)
+
+    # -- claims ------------------------------------------------------------------------
+
+    def claim(
+        self,
+        campaign: str,
+        message_ids: Sequence[int],
+        *,
+        account: str = "",
+        timer_send: str | None = None,
+        add_num: str | None = None,
+        long_sms: bool = True,
+    ) -> Claim:
+        """Claim pending messages for one request, durably, *before* the request goes out.
+
+        Only messages still ``pending`` are claimed (another process may have taken some);
+        messages whose number opted out meanwhile become ``cancelled``.
+        """
+        stamp = now()
+        ids = list(message_ids)
+        marks = ",".join("?" * len(ids))
+        with self._tx(durable=True) as cur:
+            cur.execute(
+                f"UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
+                f"sending' WHERE id IN ({marks}) AND state = 'pending' AND phone IN "
+                "(SELECT phone FROM suppression)",
+                ids,
+            )
+            cur.execute(
+                "INSERT INTO batches (campaign, account, size, state, claimed_at, timer_send, "
+                "add_num, long_sms) VALUES (?, ?, 0, 'claimed', ?, ?, ?, ?)",
+                (campaign, account, stamp, timer_send, add_num, int(long_sms)),
+            )
+            batch_id = int(cur.lastrowid or 0)
+            cur.execute(
+                f"UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
+                f"account = ? WHERE id IN ({marks}) AND state = 'pending'",
+                (batch_id, stamp, account, *ids),
+            )
+            got = dict(
+                cur.execute(
+                    "SELECT id, phone FROM messages WHERE batch_id = ? AND state = 'claimed'",
+                    (batch_id,),
+                ).fetchall()
+            )
+            claimed = [Claimed(i, got[i]) for i in ids if i in got]
+            cur.execute(
+                "UPDATE batches SET size = ?, state = ? WHERE id = ?",
+                (len(claimed), "claimed" if claimed else "empty", batch_id),
+            )
+        return Claim(batch_id, claimed)
+
+    def reset_unknown(self, campaign: str, phones: Iterable[str] | None = None) -> list[str]:
+        """Move ``unknown`` messages back to ``pending`` (the explicit resend decision).
+
+        Returns the row keys moved. Only :func:`mobset_campaign.resend_unknown` calls this.
+        """
+        rows = self._read(
+            "SELECT id, row_key, phone, send_error FROM messages WHERE campaign = ? AND "
+            "state = 'unknown' ORDER BY id",
+            (campaign,),
+        )
+        wanted = None if phones is None else {phone_key(p) for p in phones}
+        chosen = [r for r in rows if wanted is None or r[2] in wanted]
+        with self._tx(durable=True) as cur:
+            cur.executemany(
+                "UPDATE messages SET state = 'pending', batch_id = NULL, claimed_at = NULL, "
+                "resends = resends + 1, send_error = ? WHERE id = ? AND state = 'unknown'",
+                [(f"resent after an unknown outcome ({r[3]})", r[0]) for r in chosen],
+            )
+        return [r[1] for r in chosen]
+
+    # -- scheduled messages --------------------------------------------------------------
+
+    def scheduled(self, campaign: str) -> list[Scheduled]:
+        """Accepted messages with a TimerSend, in registration order."""
+        return [
+            Scheduled(int(r[0]), int(r[1]), str(r[2]))
+            for r in self._read(
+                "SELECT m.id, m.sms_id, b.timer_send FROM messages m JOIN batches b ON "
+                "b.id = m.batch_id WHERE m.campaign = ? AND m.state = 'sent' AND "
+                "m.sms_id IS NOT NULL AND b.timer_send IS NOT NULL ORDER BY m.id",
+                (campaign,),
+            )
+        ]
+
+    def record_cancel(self, results: Iterable[tuple[int, int, str | None]]) -> None:
+        """Record SmsCancel results (:class:`CancelOutcome`). Status 1 = cancelled."""
+        stamp = now()
+        with self._tx() as cur:
+            cur.executemany(
+                "UPDATE messages SET cancel_status = ?, cancel_error = ?, cancel_time = ?, "
+                "state = CASE WHEN ? = 1 AND state = 'sent' THEN 'cancelled' ELSE state END "
+                "WHERE id = ?",
+                [
+                    (r.status, r.error, stamp, r.status, r.message_id)
+                    for r in map(CancelOutcome._make, results)
+                ],
+            )
+
+    def cancel_pending(self, campaign: str, reason: str) -> int:
+        """Pending messages of the campaign become ``cancelled`` (never sent); the count."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE messages SET state = 'cancelled', send_error = ? WHERE campaign = ? AND "
+                "state = 'pending'",
+                (reason, campaign),
+            )
+            return int(cur.rowcount)
+
+    # -- progress ----------------------------------------------------------------------
+
+    def counts(self, campaign: str) -> dict[str, int]:
+        """Messages of the campaign by state (every state present, zeros included)."""
+        out = dict.fromkeys(MESSAGE_STATES, 0)
+        for state, n in self._read(
+            "SELECT state, COUNT(*) FROM messages WHERE campaign = ? GROUP BY state", (campaign,)
+        ):
+            out[state] = int(n)
+        return out
+
+    def final_progress(self, campaign: str | None = None) -> tuple[int, int]:
+        """(accepted messages, of which with a final status) for a campaign or the ledger.
+
+        Accepted messages are those with an SmsId in an accepted state (sent, delivered,
+        failed).
+        """
+        where = f"state IN ({sql_list(ACCEPTED_STATES)}) AND sms_id IS NOT NULL"
+        params: tuple[Any, ...] = ()
+        if campaign is not None:
+            where += " AND campaign = ?"
+            params = (campaign,)
+        rows = self._read(f"SELECT status FROM messages WHERE {where}", params)
+        final = sum(1 for (s,) in rows if s is not None and is_final_status(int(s)))
+        return len(rows), final

@@ -1,0 +1,360 @@
+"""What a merged campaign frame means: which rows were sendable, accepted, delivered,
+replied to or skipped and why — and the campaign in numbers (:func:`summarize`).
+
+The workbook (:mod:`mobset_campaign.export`) and the charts (:mod:`mobset_campaign.plots`)
+both read a campaign through these functions, so a number means the same thing in each.
+Every function takes a merged frame (:func:`~mobset_campaign.merge_status`); the masks
+also work on a frame that lacks some columns (a rendered frame before sending, say).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ._protocol import BEIJING
+from .codes import describe_status, is_final_status
+from .errors import InputError
+from .rows import not_registered, skip_reasons
+from .states import ACCEPTED_STATES, SKIPPED, STATE_LABELS
+
+__all__ = [
+    "SECTION_BASES",
+    "accepted_mask",
+    "delivered_mask",
+    "final_mask",
+    "replied_mask",
+    "replies_data",
+    "sendable_mask",
+    "skipped_reasons",
+    "status_data",
+    "summarize",
+]
+
+#: What the ``share`` column of each summary section is a fraction of.
+SECTION_BASES: dict[str, str] = {
+    "概况 Overview": "占总行数 of rows",
+    "发送状态 By send state": "占总行数 of rows",
+    "回执状态 By delivery status": "占已提交 of accepted",
+    "运营商代码 By carrier code (ExStatus)": "占已提交 of accepted",
+    "跳过原因 Skipped by reason": "占总行数 of rows",
+}
+
+
+# --------------------------------------------------------------------------------------
+# where the data comes from
+
+
+def status_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.DataFrame:
+    """The merged/status frame behind ``data``: the frame itself, or ``ledger.status_frame``.
+
+    Args:
+        data: a merged frame, or a ledger-like object with ``status_frame(campaign)``.
+        campaign: required when ``data`` is a ledger.
+
+    Raises:
+        InputError: ``data`` is neither, or a ledger was given without a campaign.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "status_frame"):
+        if campaign is None:
+            raise InputError(
+                "A ledger was given without campaign=: pass the campaign name, e.g. "
+                "campaign='spring-sale', or pass the merged frame from merge_status()."
+            )
+        frame = data.status_frame(campaign)
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"status_frame({campaign!r}) did not return a DataFrame")
+        return frame
+    raise InputError(
+        f"Expected a DataFrame (from merge_status) or a Ledger with campaign=, "
+        f"got {type(data).__name__}."
+    )
+
+
+def replies_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.DataFrame | None:
+    """The replies frame of a ledger (``ledger.replies_frame(campaign)``), or ``None``
+    when ``data`` is a DataFrame (then the frame's own reply columns are used)."""
+    if isinstance(data, pd.DataFrame):
+        return None
+    if hasattr(data, "replies_frame"):
+        if campaign is None:
+            raise InputError("A ledger was given without campaign=: pass the campaign name.")
+        frame = data.replies_frame(campaign)
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"replies_frame({campaign!r}) did not return a DataFrame")
+        return frame
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# what each row means
+
+
+def _bool_column(df: pd.DataFrame, name: str) -> pd.Series | None:
+    if name not in df.columns:
+        return None
+    return df[name].astype("boolean").fillna(False).astype(bool)
+
+
+def _state_column(df: pd.DataFrame) -> pd.Series | None:
+    if "send_state" not in df.columns:
+        return None
+    return df["send_state"].astype("string").str.strip().str.lower()
+
+
+def accepted_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows the gateway accepted (``send_state`` sent, delivered or failed; without a
+    ``send_state`` column: a non-zero ``sms_id``)."""
+    state = _state_column(df)
+    if state is not None:
+        return state.isin(list(ACCEPTED_STATES)).fillna(False).astype(bool)
+    if "sms_id" in df.columns:
+        ids = pd.to_numeric(df["sms_id"], errors="coerce")
+        return (ids.notna() & (ids != 0)).astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def delivered_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows delivered to the handset (``send_state`` delivered, or vendor status 12)."""
+    state = _state_column(df)
+    if state is not None:
+        return (state == "delivered").fillna(False).astype(bool)
+    if "status" in df.columns:
+        return (pd.to_numeric(df["status"], errors="coerce") == 12).fillna(False).astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def sendable_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows that could be sent (``sendable``; without it: a phone and no phone problem)."""
+    flag = _bool_column(df, "sendable")
+    if flag is not None:
+        return flag
+    mask = pd.Series(True, index=df.index)
+    if "phone" in df.columns:
+        mask &= df["phone"].notna()
+    if "phone_problem" in df.columns:
+        mask &= df["phone_problem"].isna()
+    return mask.astype(bool)
+
+
+def replied_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows with at least one reply."""
+    if "reply_count" in df.columns:
+        counts = pd.to_numeric(df["reply_count"], errors="coerce").fillna(0)
+        return (counts > 0).astype(bool)
+    if "reply" in df.columns:
+        return df["reply"].notna().astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def _blank_to_na(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return text.where(text != "")
+
+
+def final_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows whose last delivery status is final (no later report can change it)."""
+    if "status" not in df.columns:
+        return pd.Series(False, index=df.index)
+    status = pd.to_numeric(df["status"], errors="coerce")
+    return status.map(lambda s: bool(pd.notna(s) and is_final_status(int(s)))).astype(bool)
+
+
+def skipped_reasons(df: pd.DataFrame, campaign: str | None = None) -> pd.Series:
+    """Why each skipped row was not sent (NA for rows that were not skipped).
+
+    A row is skipped when its ``send_state`` is ``skipped``, or (without a state) when it
+    is not sendable. The reason is the one :func:`mobset_campaign.merge_status` recorded in
+    ``send_error``, else what :func:`mobset_campaign.rows.skip_reasons` finds in the row
+    (a number in ``opted_out`` counts as on the suppression list), else that the row was
+    never registered.
+    """
+    state = _state_column(df)
+    skipped = (state == SKIPPED).fillna(False) if state is not None else ~sendable_mask(df)
+    skipped = skipped.astype(bool)
+    reason = pd.Series(pd.NA, index=df.index, dtype="object")
+    if "send_error" in df.columns and state is not None:
+        reason = _blank_to_na(df["send_error"]).astype("object")
+    if "phone" in df.columns:
+        opted = _bool_column(df, "opted_out")
+        suppressed = set(df.loc[opted, "phone"].dropna().astype(str)) if opted is not None else set()
+        found = skip_reasons(df, suppressed).texts.astype("object")
+        reason = reason.where(reason.notna(), found)
+    reason = reason.where(reason.notna(), not_registered(campaign))
+    return reason.where(skipped, pd.NA)
+
+
+# --------------------------------------------------------------------------------------
+# the summary table
+
+
+def _row(section: str, item: str, value: Any, unit: str, share: float | None = None) -> dict:
+    return {"section": section, "item": item, "value": value, "share": share, "unit": unit}
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def summarize(
+    data: pd.DataFrame | Any,
+    campaign: str | None = None,
+    *,
+    price_per_part: float | None = None,
+    replies: pd.DataFrame | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The campaign in numbers, as a tidy table (what the summary sheet shows).
+
+    Columns: ``section`` (概况 Overview, 发送状态 By send state, 回执状态 By delivery
+    status, 运营商代码 By carrier code, 跳过原因 Skipped by reason), ``item``, ``value``,
+    ``share`` (a fraction of the section's base, :data:`SECTION_BASES`: all rows for the
+    overview, states and reasons; accepted messages for statuses and carrier codes) and ``unit`` (count, parts, ratio, money,
+    text, datetime). Sections whose columns the frame lacks are left out. The input is
+    not modified.
+
+    The delivery rate is delivered / accepted (sent, delivered or failed); the reply rate
+    is rows with a reply / accepted. Cost is parts accepted × ``price_per_part`` (the
+    vendor bills accepted messages), the estimate is parts of sendable rows × price.
+
+    Args:
+        data: a merged frame, or a ledger with ``campaign``.
+        campaign: the campaign name (shown; required with a ledger).
+        price_per_part: price of one billed part, in your currency; adds cost rows.
+        replies: a replies frame; adds the number of replies received.
+        now: the export time to show (default: now, Beijing time).
+
+    >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", None],
+    ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
+    ...                    "send_state": ["delivered", "failed", "skipped"]})
+    >>> s = summarize(df, price_per_part=0.05).set_index("item")
+    >>> int(s.loc["已送达 Delivered", "value"]), s.loc["送达率 Delivery rate", "value"]
+    (1, 0.5)
+    >>> round(s.loc["费用 Cost (parts accepted × price)", "value"], 2)
+    0.15
+    """
+    df = status_data(data, campaign)
+    if replies is None:
+        replies = replies_data(data, campaign)
+    if price_per_part is not None and (
+        not isinstance(price_per_part, (int, float)) or price_per_part < 0
+    ):
+        raise InputError(f"price_per_part must be a number ≥ 0, got {price_per_part!r}.")
+    stamp = now if now is not None else datetime.now(BEIJING)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(BEIJING).replace(tzinfo=None)
+
+    ov = "概况 Overview"
+    rows: list[dict] = []
+    if campaign is not None:
+        rows.append(_row(ov, "活动 Campaign", str(campaign), "text"))
+    rows.append(_row(ov, "导出时间 Exported at (Beijing)", stamp, "datetime"))
+    n = len(df)
+    sendable = sendable_mask(df)
+    accepted = accepted_mask(df)
+    delivered = delivered_mask(df)
+    n_acc, n_del = int(accepted.sum()), int(delivered.sum())
+    rows.append(_row(ov, "行数 Rows", n, "count"))
+    rows.append(
+        _row(ov, "可发送 Sendable", int(sendable.sum()), "count", _ratio(int(sendable.sum()), n))
+    )
+    reasons = skipped_reasons(df, campaign)
+    rows.append(
+        _row(
+            ov,
+            "跳过 Skipped",
+            int(reasons.notna().sum()),
+            "count",
+            _ratio(int(reasons.notna().sum()), n),
+        )
+    )
+    has_state = "send_state" in df.columns or "sms_id" in df.columns
+    if has_state:
+        rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
+        rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n)))
+        rows.append(_row(ov, "送达率 Delivery rate", _ratio(n_del, n_acc), "ratio"))
+    if "status" in df.columns:
+        awaiting = int((accepted & ~final_mask(df)).sum())
+        rows.append(
+            _row(ov, "待最终回执 Awaiting a final report", awaiting, "count", _ratio(awaiting, n))
+        )
+    if "reply" in df.columns or "reply_count" in df.columns:
+        n_rep = int(replied_mask(df).sum())
+        rows.append(_row(ov, "有回复 Rows with replies", n_rep, "count", _ratio(n_rep, n)))
+        rows.append(_row(ov, "回复率 Reply rate", _ratio(n_rep, n_acc), "ratio"))
+    if replies is not None:
+        rows.append(_row(ov, "收到回复 Replies received", len(replies), "count"))
+    opted = _bool_column(df, "opted_out")
+    if opted is not None:
+        rows.append(
+            _row(ov, "退订 Opted out", int(opted.sum()), "count", _ratio(int(opted.sum()), n))
+        )
+    if "parts" in df.columns:
+        parts = pd.to_numeric(df["parts"], errors="coerce").fillna(0)
+        planned = int(parts[sendable].sum())
+        billed = int(parts[accepted].sum())
+        rows.append(_row(ov, "计划条数 Parts planned (sendable rows)", planned, "parts"))
+        if has_state:
+            rows.append(_row(ov, "计费条数 Parts accepted (billed)", billed, "parts"))
+        if price_per_part is not None:
+            rows.append(_row(ov, "单价 Price per part", float(price_per_part), "money"))
+            rows.append(
+                _row(
+                    ov,
+                    "预计费用 Estimate (parts planned × price)",
+                    planned * float(price_per_part),
+                    "money",
+                )
+            )
+            if has_state:
+                rows.append(
+                    _row(
+                        ov,
+                        "费用 Cost (parts accepted × price)",
+                        billed * float(price_per_part),
+                        "money",
+                    )
+                )
+
+    state = _state_column(df)
+    if state is not None:
+        sec = "发送状态 By send state"
+        counts = state.fillna("(none)").value_counts()
+        order = [s for s in STATE_LABELS if s in counts.index]
+        order += sorted(s for s in counts.index if s not in STATE_LABELS)
+        for s in order:
+            label = f"{s} {STATE_LABELS[s]}" if s in STATE_LABELS else str(s)
+            rows.append(_row(sec, label, int(counts[s]), "count", _ratio(int(counts[s]), n)))
+
+    if "status" in df.columns:
+        sec = "回执状态 By delivery status"
+        status = pd.to_numeric(df["status"], errors="coerce")
+        counts = status.dropna().astype(int).value_counts().sort_index()
+        for code, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
+            rows.append(_row(sec, describe_status(code), count, "count", _ratio(count, n_acc)))
+        waiting = int((accepted & status.isna()).sum())
+        if waiting:
+            rows.append(
+                _row(sec, "(未收到回执 no report yet)", waiting, "count", _ratio(waiting, n_acc))
+            )
+
+    if "ex_status" in df.columns:
+        sec = "运营商代码 By carrier code (ExStatus)"
+        codes = _blank_to_na(df["ex_status"]).dropna()
+        for code, count in codes.value_counts().items():
+            rows.append(_row(sec, str(code), int(count), "count", _ratio(int(count), n_acc)))
+
+    reason_counts = reasons.dropna().value_counts()
+    if len(reason_counts):
+        sec = "跳过原因 Skipped by reason"
+        for reason, count in reason_counts.items():
+            rows.append(_row(sec, str(reason), int(count), "count", _ratio(int(count), n)))
+
+    out = pd.DataFrame(rows, columns=["section", "item", "value", "share", "unit"])
+    out["value"] = out["value"].astype(object)
+    out["share"] = pd.to_numeric(out["share"], errors="coerce").astype("float64")
+    return out

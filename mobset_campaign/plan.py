@@ -1,0 +1,212 @@
+"""Planning a send: which messages share a request, and when sending may happen.
+
+* :func:`plan_batches` groups pending messages into SmsSend requests: identical text shares a
+  request of up to 50 numbers (the gateway's limit), personalised texts go one per request,
+  and no request repeats a number.
+* :class:`SendWindow` is the allowed sending window in Beijing time (08:00–20:00 by default
+  in :func:`mobset_campaign.send`), parsed from ``("08:00", "20:00")``.
+* :func:`timer_send_time` reads a ``timer_send`` value (a datetime or ``YYYY-MM-DD
+  HH:MM:SS``, Beijing time) and refuses one in the past.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
+
+from ._protocol import BEIJING, beijing_now, format_beijing_time, parse_beijing_time
+from .errors import InputError
+from .ledger import PendingMessage
+
+__all__ = [
+    "MAX_BATCH",
+    "PlannedBatch",
+    "SendWindow",
+    "check_batch_size",
+    "plan_batches",
+    "timer_send_time",
+]
+
+#: The most numbers the gateway takes in one SmsSend request.
+MAX_BATCH = 50
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """One future SmsSend request: a text and up to 50 distinct numbers."""
+
+    content: str
+    messages: tuple[PendingMessage, ...]
+
+    @property
+    def phones(self) -> list[str]:
+        return [m.phone for m in self.messages]
+
+    @property
+    def parts(self) -> int:
+        return sum(m.parts for m in self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+def plan_batches(
+    messages: Iterable[PendingMessage], batch_size: int = MAX_BATCH
+) -> list[PlannedBatch]:
+    """Group messages into requests: identical text shares a request of up to
+    ``batch_size`` numbers, in first-seen order; no request repeats a number (a repeated
+    number goes to another request of that text, and no more requests are made than needed).
+
+    >>> from mobset_campaign.ledger import PendingMessage as M
+    >>> plan = plan_batches([M(1, "13500000001", "hi", 1), M(2, "13500000002", "hi", 1),
+    ...                      M(3, "13500000003", "hello 3", 1)], batch_size=50)
+    >>> [(b.content, b.phones) for b in plan]
+    [('hi', ['13500000001', '13500000002']), ('hello 3', ['13500000003'])]
+    """
+    check_batch_size(batch_size)
+    groups: dict[str, list[PendingMessage]] = {}
+    for msg in messages:
+        groups.setdefault(msg.content, []).append(msg)
+    return [
+        PlannedBatch(content, tuple(chunk))
+        for content, group in groups.items()
+        for chunk in _chunks(group, batch_size)
+    ]
+
+
+def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]]:
+    """The fewest requests for one text: max(ceil(n / size), the most rows one number has).
+
+    Without repeated numbers, consecutive slices of ``size`` (first-seen order). With them,
+    each number's rows are laid side by side and dealt round-robin into that many requests,
+    so no request holds a number twice and none holds more than ``size``.
+    """
+    count = Counter(m.phone for m in group)
+    most = max(count.values())
+    if most == 1:
+        return [group[i : i + size] for i in range(0, len(group), size)]
+    k = max(-(-len(group) // size), most)
+    first: dict[str, int] = {}
+    for i, m in enumerate(group):
+        first.setdefault(m.phone, i)
+    ordered = sorted(group, key=lambda m: (-count[m.phone], first[m.phone]))
+    chunks: list[list[PendingMessage]] = [[] for _ in range(k)]
+    for i, m in enumerate(ordered):
+        chunks[i % k].append(m)
+    return chunks
+
+
+def check_batch_size(batch_size: int) -> None:
+    """InputError unless ``batch_size`` is a whole number from 1 to :data:`MAX_BATCH`."""
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= MAX_BATCH
+    ):
+        raise InputError(
+            f"batch_size must be a whole number from 1 to {MAX_BATCH} (the gateway takes at most "
+            f"{MAX_BATCH} numbers per request), not {batch_size!r}."
+        )
+
+
+# ---------------------------------------------------------------------------- when
+
+
+def _parse_clock(value: object, what: str) -> dtime:
+    if isinstance(value, dtime):
+        return value
+    text = str(value).strip()
+    if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
+        bits = [int(x) for x in text.split(":")] + [0]
+        try:
+            return dtime(bits[0], bits[1], bits[2])
+        except ValueError:
+            pass
+    raise InputError(f"quiet_hours: {what} {value!r} is not a time of day; write 'HH:MM'.")
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """The hours of the day (Beijing time) when messages may go out; ``end`` before
+    ``start`` wraps past midnight.
+
+    >>> window = SendWindow.parse(("08:00", "20:00"))
+    >>> window.contains(datetime(2026, 12, 2, 19, 59, tzinfo=BEIJING)), str(window)
+    (True, '08:00–20:00 Beijing time')
+    """
+
+    start: dtime
+    end: dtime
+
+    @classmethod
+    def parse(cls, quiet_hours: Sequence[object] | None) -> SendWindow | None:
+        """``(start, end)`` such as ``("08:00", "20:00")``, or ``None`` for any hour.
+
+        Raises:
+            InputError: not a pair of times of day, or an empty window.
+        """
+        if quiet_hours is None:
+            return None
+        if isinstance(quiet_hours, str) or len(quiet_hours) != 2:
+            raise InputError(
+                "quiet_hours must be (start, end) like ('08:00', '20:00') or None, not "
+                f"{quiet_hours!r}."
+            )
+        start = _parse_clock(quiet_hours[0], "start")
+        end = _parse_clock(quiet_hours[1], "end")
+        if start == end:
+            raise InputError(
+                f"quiet_hours {quiet_hours!r} is an empty window; pass None to allow any time."
+            )
+        return cls(start, end)
+
+    def contains(self, when: datetime) -> bool:
+        t = when.astimezone(BEIJING).time()
+        if self.start < self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+    def next_opening(self, now: datetime) -> datetime:
+        """The next time the window opens after ``now``."""
+        now = now.astimezone(BEIJING)
+        opening = now.replace(
+            hour=self.start.hour, minute=self.start.minute, second=self.start.second, microsecond=0
+        )
+        return opening + timedelta(days=1) if opening <= now else opening
+
+    def __str__(self) -> str:
+        return f"{self.start.strftime('%H:%M')}–{self.end.strftime('%H:%M')} Beijing time"
+
+
+def timer_send_time(value: datetime | str | None) -> datetime | None:
+    """A ``timer_send`` value as an aware Beijing time to the second (naive = Beijing).
+
+    Raises:
+        InputError: not a time, or not in the future.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        when = value if value.tzinfo is not None else value.replace(tzinfo=BEIJING)
+    else:
+        parsed = parse_beijing_time(value)
+        if parsed is None:
+            raise InputError(
+                f"timer_send {value!r} is not a time; use a datetime or 'YYYY-MM-DD HH:MM:SS' "
+                "(Beijing time)."
+            )
+        when = parsed
+    when = when.astimezone(BEIJING).replace(microsecond=0)
+    if when <= beijing_now():
+        raise InputError(
+            f"timer_send {format_beijing_time(when)} (Beijing) is in the past; pass a future time "
+            "or None to send now."
+        )
+    return when

@@ -1,0 +1,85 @@
+"""Every state a campaign's message can be in — the only list of them — with the sets the
+rest of the package asks about, the Chinese labels and the colours they are shown in.
+
+A sendable row becomes a *message* in the ledger and moves through these states::
+
+    pending ──claim──▶ claimed ──answer──▶ sent ──report──▶ delivered / failed
+       ▲                  │                  └──cancel──▶ cancelled
+       └──nothing accepted┤──SmsId 0 / code──▶ rejected
+                          └──no answer / crash──▶ unknown  (never re-sent automatically)
+
+A row that never became a message (no valid number, opted out, an empty text …) is
+``skipped`` in :func:`mobset_campaign.merge_status`; it has no state in the ledger.
+
+>>> ACCEPTED_STATES
+('sent', 'delivered', 'failed')
+>>> sql_list(ACCEPTED_STATES)
+"'sent', 'delivered', 'failed'"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ACCEPTED_STATES",
+    "ANSWERABLE_STATES",
+    "MESSAGE_STATES",
+    "ROW_STATES",
+    "SKIPPED",
+    "STATE_COLOURS",
+    "STATE_LABELS",
+    "sql_list",
+]
+
+#: Every state of a message in the ledger, in the order of the diagram above.
+MESSAGE_STATES: tuple[str, ...] = (
+    "pending",
+    "claimed",
+    "sent",
+    "delivered",
+    "failed",
+    "rejected",
+    "unknown",
+    "cancelled",
+)
+#: The state of a row that never became a message.
+SKIPPED = "skipped"
+#: Every ``send_state`` a merged row can show.
+ROW_STATES: tuple[str, ...] = (*MESSAGE_STATES, SKIPPED)
+
+#: The gateway accepted the message: it has an SmsId and it is billed.
+ACCEPTED_STATES: tuple[str, ...] = ("sent", "delivered", "failed")
+#: A request went out for the message and its answer may still be recorded onto it.
+ANSWERABLE_STATES: tuple[str, ...] = ("claimed", "unknown")
+
+#: Each row state with its Chinese label, in the order a report lists them (outcome first).
+STATE_LABELS: dict[str, str] = {
+    "delivered": "已送达",
+    "sent": "已提交待回执",
+    "failed": "发送失败",
+    "rejected": "网关拒绝",
+    "unknown": "结果未知",
+    "cancelled": "已取消",
+    "claimed": "发送中",
+    "pending": "待发送",
+    SKIPPED: "已跳过",
+}
+
+#: (fill, font colour) of each row state: Excel's own Good / Bad / Neutral palette.
+STATE_COLOURS: dict[str, tuple[str, str]] = {
+    "delivered": ("C6EFCE", "006100"),
+    "sent": ("DDEBF7", "1F4E78"),
+    "failed": ("FFC7CE", "9C0006"),
+    "rejected": ("FFC7CE", "9C0006"),
+    "unknown": ("FFEB9C", "9C5700"),
+    "cancelled": ("E4DFEC", "5B3E83"),
+    "claimed": ("D9D9D9", "404040"),
+    "pending": ("D9D9D9", "404040"),
+    SKIPPED: ("F2F2F2", "7F7F7F"),
+}
+
+
+def sql_list(states: Iterable[str]) -> str:
+    """States as the inside of an SQL ``IN (…)``: quoted literals, comma-separated."""
+    return ", ".join(f"'{state}'" for state in states)

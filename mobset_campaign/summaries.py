@@ -1,0 +1,646 @@
+"""What each step reports, and how it reads: as text in a terminal, as HTML in JupyterLab.
+
+Every result a user looks at is a small dataclass built on :class:`Report`: the words come
+from two methods, ``_title()`` and ``_lines()``, and ``str()``, ``repr()`` (the same text, so a
+terminal IPython shows the report too) and ``_repr_html_()`` follow from them.
+
+=====================  ==================================================================
+:class:`Estimate`      what a rendered campaign will cost (:func:`mobset_campaign.estimate`)
+:class:`Preview`       the first messages as the phone shows them (``preview``)
+:class:`SendSummary`   what ``send`` / ``resend_unknown`` did
+:class:`CancelSummary` what ``cancel`` did
+:class:`CollectSummary` what ``collect`` did
+:class:`CampaignStatus` where a campaign stands (``campaign_status``)
+=====================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .segments import bracket_signature
+from .states import ACCEPTED_STATES, MESSAGE_STATES
+
+__all__ = [
+    "CampaignStatus",
+    "CancelSummary",
+    "CollectSummary",
+    "Estimate",
+    "Line",
+    "Preview",
+    "PreviewMessage",
+    "Report",
+    "SendSummary",
+]
+
+_RED, _GREEN, _AMBER, _GREY = "#b00020", "#1b5e20", "#8a6d00", "#555"
+
+
+def _s(n: int, one: str = "", many: str = "s") -> str:
+    return one if n == 1 else many
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a report: a sentence, or with ``label`` a row of a table. ``alert`` lines
+    (a stop, an error) stand out in the notebook."""
+
+    text: str
+    label: str = ""
+    alert: bool = False
+
+
+class Report:
+    """The text, repr and HTML of a result, from its ``_title()`` and ``_lines()``."""
+
+    def _title(self) -> str:
+        raise NotImplementedError  # pragma: no cover - every report has one
+
+    def _lines(self) -> list[Line]:
+        return []
+
+    def _html_banner(self) -> str:
+        """HTML shown between the title and the lines (none by default)."""
+        return ""
+
+    def __str__(self) -> str:
+        lines = self._lines()
+        width = max((len(line.label) for line in lines if line.label), default=0)
+        body = [f"  {x.label.ljust(width)}  {x.text}" if x.label else x.text for x in lines]
+        return "\n".join([self._title(), *body])
+
+    def __repr__(self) -> str:
+        # the readable report, also in a terminal IPython or a text export
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        lines = self._lines()
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(x.label)}</th>"
+            f"<td style='text-align:left'>{html.escape(x.text)}</td></tr>"
+            for x in lines
+            if x.label
+        )
+        items = "".join(
+            f"<li style='color:{_RED}'><b>{html.escape(x.text)}</b></li>"
+            if x.alert
+            else f"<li>{html.escape(x.text.strip())}</li>"
+            for x in lines
+            if not x.label
+        )
+        return (
+            f"<div><p><b>{html.escape(self._title())}</b></p>{self._html_banner()}"
+            + (f"<table>{rows}</table>" if rows else "")
+            + (f"<ul>{items}</ul>" if items else "")
+            + "</div>"
+        )
+
+
+# ---------------------------------------------------------------------------- estimate
+
+
+@dataclass(frozen=True, repr=False)
+class Estimate(Report):
+    """The cost of a rendered campaign. ``str()`` reads as a report; notebooks show HTML.
+
+    Attributes:
+        rows: rows in the frame.
+        sendable: messages that will be sent (one per sendable row).
+        not_sendable: rows that will not be sent, by reason (``duplicate``, ``opted out``,
+            ``not a mainland mobile``, ``empty message``, ``too long``, …).
+        total_parts: parts billed for the sendable messages.
+        parts_histogram: ``{parts: messages}`` over the sendable messages.
+        pushed: sendable messages that take more parts than most (``typical_parts``) only
+            because of their personalisation.
+        typical_parts: the most common number of parts.
+        signature: the signature counted, without brackets; ``None`` when unknown (then
+            nothing was counted for it and every message will be longer than shown).
+        long_sms: counted as long SMS (the default) or as separate short messages.
+        max_chars: the length limit applied.
+        price_per_part: the price given, if any; ``cost`` is ``total_parts × price``.
+        cost: see ``price_per_part``.
+        balance: the account's balance in parts, when a client was given.
+        warnings: ``{kind: sendable messages}`` for the render warnings.
+        notes: sentences about how the estimate was made (unknown signature, recount).
+    """
+
+    rows: int
+    sendable: int
+    not_sendable: dict[str, int]
+    total_parts: int
+    parts_histogram: dict[int, int]
+    pushed: int
+    typical_parts: int
+    signature: str | None
+    long_sms: bool
+    max_chars: int
+    price_per_part: float | None = None
+    cost: float | None = None
+    balance: int | None = None
+    warnings: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shortfall(self) -> int | None:
+        """Parts missing from the balance (0 when it is enough); None without a balance."""
+        if self.balance is None:
+            return None
+        return max(self.total_parts - self.balance, 0)
+
+    def balance_sentence(self) -> str | None:
+        """``needs 1,284 parts, balance 900: 384 short`` (or ``…: enough, 3,716 left``)."""
+        if self.balance is None:
+            return None
+        head = f"needs {self.total_parts:,} parts, balance {self.balance:,}"
+        if self.total_parts > self.balance:
+            return f"{head}: {self.total_parts - self.balance:,} short"
+        return f"{head}: enough, {self.balance - self.total_parts:,} left"
+
+    def _title(self) -> str:
+        return "Campaign estimate"
+
+    def _lines(self) -> list[Line]:
+        lines = [Line(f"{self.sendable:,} sendable of {self.rows:,} row{_s(self.rows)}", "messages")]
+        if self.not_sendable:
+            reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.not_sendable.items())
+            lines.append(Line(reasons, "not sendable"))
+        if self.signature is None:
+            lines.append(Line("unknown, not counted", "signature"))
+        else:
+            sig = bracket_signature(self.signature)
+            lines.append(Line(f"{sig} ({len(sig)} characters, counted)" if sig else "none", "signature"))
+        hist = ", ".join(
+            f"{n:,} × {p} part{_s(p)}" for p, n in sorted(self.parts_histogram.items())
+        )
+        mode = "long SMS" if self.long_sms else "separate short messages"
+        lines.append(Line(f"{self.total_parts:,} ({hist or 'none'}; {mode})", "parts"))
+        if self.pushed:
+            lines.append(
+                Line(
+                    f"{self.pushed:,} message{_s(self.pushed)} take more than "
+                    f"{self.typical_parts} part{_s(self.typical_parts)} because of their "
+                    "personalisation",
+                    "personalisation",
+                )
+            )
+        if self.cost is not None:
+            lines.append(Line(f"{self.cost:,.2f} at {self.price_per_part:g} per part", "cost"))
+        sentence = self.balance_sentence()
+        if sentence:
+            lines.append(Line(sentence, "balance"))
+        for kind, n in self.warnings.items():
+            lines.append(Line(f"{kind}: {n:,} message{_s(n)}", "warning"))
+        lines += [Line(note, "note") for note in self.notes]
+        return lines
+
+    def _html_banner(self) -> str:
+        if self.balance is None:
+            return ""
+        colour = _RED if self.shortfall else _GREEN
+        sentence = html.escape(self.balance_sentence() or "")
+        return f"<div style='color:{colour};font-weight:bold'>{sentence}</div>"
+
+
+# ---------------------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True)
+class PreviewMessage:
+    """One message as the phone shows it: ``parts`` hold the signature in place."""
+
+    row: int
+    phone: str
+    parts: list[str]
+    chars: int
+    status: str
+    warnings: str
+
+    def _head(self) -> str:
+        n = len(self.parts)
+        return f"{self.chars} chars · {n} part{_s(n)}"
+
+
+@dataclass(frozen=True, repr=False)
+class Preview(Report):
+    """The first messages of a rendered frame; plain text in a terminal, HTML in a notebook."""
+
+    messages: list[PreviewMessage]
+    signature: str | None
+    total_rows: int
+
+    def __str__(self) -> str:
+        blocks = []
+        for m in self.messages:
+            lines = [f"row {m.row} · {m.phone or '(no number)'} · {m._head()} · {m.status}"]
+            if m.warnings:
+                lines.append(f"  ! {m.warnings}")
+            if not m.parts:
+                lines.append("  (empty)")
+            if len(m.parts) == 1:
+                lines += ["  " + line for line in m.parts[0].split("\n")]
+            for k, part in enumerate(m.parts if len(m.parts) > 1 else [], 1):
+                lines.append(f"  ┄┄ part {k}/{len(m.parts)} ({len(part)} chars) ┄┄")
+                lines += ["  " + line for line in part.split("\n")]
+            blocks.append("\n".join(lines))
+        more = len(self.messages) < self.total_rows
+        tail = f"\n… {self.total_rows - len(self.messages):,} more rows" if more else ""
+        if self.signature is None:
+            tail += "\n(signature unknown: the phone will also show it)"
+        return "\n\n".join(blocks) + tail
+
+    def _repr_html_(self) -> str:
+        cards = []
+        for m in self.messages:
+            colour = _GREEN if m.status == "sendable" else _RED
+            parts_html = "".join(
+                "<span style='border-right:2px dashed #999;padding-right:2px;margin-right:2px'>"
+                f"{html.escape(p).replace(chr(10), '<br>')}</span>"
+                if k < len(m.parts) - 1
+                else f"<span>{html.escape(p).replace(chr(10), '<br>')}</span>"
+                for k, p in enumerate(m.parts)
+            )
+            warn = (
+                f"<div style='color:{_AMBER};font-size:85%'>⚠ {html.escape(m.warnings)}</div>"
+                if m.warnings
+                else ""
+            )
+            cards.append(
+                "<div style='margin:6px 0;max-width:28em'>"
+                f"<div style='font-size:85%;color:{_GREY}'>row {m.row} · "
+                f"{html.escape(m.phone or '(no number)')} · {m._head()} · "
+                f"<span style='color:{colour}'>{html.escape(m.status)}</span></div>"
+                "<div style='background:#e9f5e9;border-radius:10px;padding:6px 10px;"
+                f"white-space:normal'>{parts_html or '<i>(empty)</i>'}</div>{warn}</div>"
+            )
+        more = self.total_rows - len(self.messages)
+        tail = f"<div style='color:{_GREY}'>… {more:,} more rows</div>" if more > 0 else ""
+        return "<div>" + "".join(cards) + tail + "</div>"
+
+
+# ---------------------------------------------------------------------------- send
+
+
+@dataclass(repr=False)
+class SendSummary(Report):
+    """What a :func:`~mobset_campaign.send` (or ``resend_unknown``) did.
+
+    Attributes:
+        campaign: the campaign name.
+        counts: the campaign's messages by state after the run (every state, zeros included).
+        skipped: rows of the frame not registered, by kind of reason.
+        registered: rows newly registered by this call; ``updated``: pending messages whose
+            text changed; ``changed_after_send``: rows whose text differs from what was
+            already sent (not sent again).
+        recovered_unknown: messages an interrupted run had claimed, now ``unknown``.
+        planned_messages / planned_parts / planned_batches: the work this run set out to do.
+        requests: SmsSend requests made. accepted / rejected / unknown / returned: messages
+            of this run by outcome (``returned`` went back to pending: nothing accepted).
+        parts_billed: parts of the messages accepted in this run.
+        balance: the account balance before sending (parts), when it was read.
+        elapsed: seconds the run took. stopped_reason: ``None`` when it ran to the end.
+        not_in_frame: pending messages of the campaign that are not rows of this frame
+            (left pending).
+        reset_unknown: messages ``resend_unknown`` moved back to pending and sent.
+        dry_run: nothing was sent or written.
+    """
+
+    campaign: str
+    dry_run: bool = False
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MESSAGE_STATES, 0))
+    skipped: dict[str, int] = field(default_factory=dict)
+    registered: int = 0
+    updated: int = 0
+    changed_after_send: int = 0
+    recovered_unknown: int = 0
+    planned_messages: int = 0
+    planned_parts: int = 0
+    planned_batches: int = 0
+    requests: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    returned: int = 0
+    parts_billed: int = 0
+    balance: int | None = None
+    elapsed: float = 0.0
+    stopped_reason: str | None = None
+    not_in_frame: int = 0
+    reset_unknown: int = 0
+
+    @property
+    def handled(self) -> int:
+        """Messages that got an outcome in this run (accepted, rejected or unknown)."""
+        return self.accepted + self.rejected + self.unknown
+
+    @property
+    def messages_per_second(self) -> float:
+        return self.handled / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run was not stopped and nothing ended unknown or rejected."""
+        return self.stopped_reason is None and self.unknown == 0 and self.rejected == 0
+
+    def _title(self) -> str:
+        if self.dry_run:
+            return (
+                f"Dry run for campaign {self.campaign!r}: would send {self.planned_messages:,} "
+                f"message{_s(self.planned_messages)} ({self.planned_parts:,} parts) in "
+                f"{self.planned_batches:,} request{_s(self.planned_batches)}. Nothing was sent "
+                "or written."
+            )
+        if not self.planned_messages and self.stopped_reason is None:
+            return (
+                f"Campaign {self.campaign!r}: nothing to send — every sendable row of this frame "
+                "has already been handled."
+            )
+        return (
+            f"Campaign {self.campaign!r}: {self.accepted:,} accepted, {self.rejected:,} "
+            f"rejected, {self.unknown:,} unknown in this run — {self.requests:,} "
+            f"request{_s(self.requests)}, {self.parts_billed:,} parts billed, "
+            f"{self.elapsed:.1f} s ({self.messages_per_second:,.1f} messages/s)."
+        )
+
+    def _lines(self) -> list[Line]:
+        lines: list[Line] = []
+        if self.dry_run and self.balance is not None:
+            lines.append(Line(f"Balance: {self.balance:,} parts."))
+        if not self.dry_run:
+            shown = ", ".join(f"{n:,} {s}" for s, n in self.counts.items() if n)
+            lines.append(Line(f"Campaign totals: {shown or 'no messages'}."))
+            if self.registered or self.updated:
+                lines.append(
+                    Line(
+                        f"Registered {self.registered:,} new row{_s(self.registered)}"
+                        + (f", updated the text of {self.updated:,} pending" if self.updated else "")
+                        + "."
+                    )
+                )
+        if self.skipped:
+            total = sum(self.skipped.values())
+            reasons = "; ".join(
+                f"{n:,} {r}" for r, n in sorted(self.skipped.items(), key=lambda x: -x[1])
+            )
+            lines.append(Line(f"Skipped {total:,} row{_s(total)}: {reasons}."))
+        if self.recovered_unknown:
+            lines.append(
+                Line(
+                    f"{self.recovered_unknown:,} message{_s(self.recovered_unknown)} claimed by an "
+                    "interrupted run became unknown (they may have been accepted; not re-sent — "
+                    "see resend_unknown)."
+                )
+            )
+        if self.unknown and not self.dry_run:
+            lines.append(
+                Line(
+                    f"{self.unknown:,} message{_s(self.unknown)} of this run have an unknown "
+                    "outcome and will not be re-sent automatically; wait for reports, then decide "
+                    "with resend_unknown()."
+                )
+            )
+        if self.changed_after_send:
+            lines.append(
+                Line(
+                    f"{self.changed_after_send:,} row{_s(self.changed_after_send)} now render a "
+                    "different text than the one already sent; they were not sent again (use a "
+                    "new campaign name to send a new text)."
+                )
+            )
+        if self.not_in_frame:
+            lines.append(
+                Line(
+                    f"{self.not_in_frame:,} pending message{_s(self.not_in_frame)} of the campaign "
+                    "are not rows of this frame and were left pending."
+                )
+            )
+        if self.stopped_reason:
+            lines.append(Line(f"Stopped: {self.stopped_reason}", alert=True))
+        return lines
+
+    def _html_banner(self) -> str:
+        if self.dry_run:
+            return ""
+        cells = "".join(
+            f"<td style='padding:2px 8px'>{html.escape(s)}<br><b>{n:,}</b></td>"
+            for s, n in self.counts.items()
+        )
+        return f"<table><tr>{cells}</tr></table>"
+
+
+@dataclass(repr=False)
+class CancelSummary(Report):
+    """What :func:`~mobset_campaign.cancel` did.
+
+    Attributes:
+        campaign: the campaign name. requested: scheduled messages asked to be cancelled.
+        cancelled: how many the gateway cancelled. failed: the others, by reason.
+        requests: SmsCancel requests made. pending_cancelled: messages not yet sent that
+        were marked cancelled locally. stopped_reason: why it stopped early, if it did.
+    """
+
+    campaign: str
+    requested: int = 0
+    cancelled: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    pending_cancelled: int = 0
+    stopped_reason: str | None = None
+
+    def _title(self) -> str:
+        return (
+            f"Campaign {self.campaign!r}: {self.cancelled:,} of {self.requested:,} scheduled "
+            f"message{_s(self.requested)} cancelled in {self.requests:,} request{_s(self.requests)}."
+        )
+
+    def _lines(self) -> list[Line]:
+        lines: list[Line] = []
+        if self.failed:
+            reasons = "; ".join(f"{n:,} {r}" for r, n in self.failed.items())
+            lines.append(Line(f"Not cancelled: {reasons}."))
+        if self.pending_cancelled:
+            lines.append(
+                Line(
+                    f"{self.pending_cancelled:,} message{_s(self.pending_cancelled)} not yet sent "
+                    "will not be sent."
+                )
+            )
+        if self.stopped_reason:
+            lines.append(Line(f"Stopped: {self.stopped_reason}", alert=True))
+        return lines
+
+
+# ---------------------------------------------------------------------------- collect
+
+
+@dataclass(repr=False)
+class CollectSummary(Report):
+    """What :func:`~mobset_campaign.collect` did.
+
+    Attributes:
+        campaign: the campaign waited for (``None``: the whole ledger).
+        fetches: SmsGetReport/SmsGetRecv calls made. bodies_recovered: bodies committed by an
+            earlier, interrupted collect and parsed now. bodies_imported: bodies an earlier
+            collect could not store in the ledger and saved to a file, imported now.
+        reports: new reports stored; reports_matched: of which for messages of this ledger;
+            reports_unmatched: for SmsIds this ledger did not send.
+        replies: new replies stored; opt_outs: numbers newly added to the suppression list.
+        errors: the error answers and skipped bad items met (one line each).
+        accepted: accepted messages of the campaign; final: of which with a final status;
+            ``waiting`` = accepted − final (still without a final status).
+        elapsed: seconds. stopped_reason: ``None`` when it ended as asked (drained once, or
+            every message final), else why (timeout, interrupted, authentication...).
+    """
+
+    campaign: str | None = None
+    fetches: int = 0
+    bodies_recovered: int = 0
+    bodies_imported: int = 0
+    reports: int = 0
+    reports_matched: int = 0
+    reports_unmatched: int = 0
+    replies: int = 0
+    replies_matched: int = 0
+    opt_outs: int = 0
+    errors: list[str] = field(default_factory=list)
+    accepted: int = 0
+    final: int = 0
+    elapsed: float = 0.0
+    stopped_reason: str | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Accepted messages still without a final status."""
+        return self.accepted - self.final
+
+    @property
+    def done(self) -> bool:
+        """True when every accepted message has a final status."""
+        return self.waiting == 0
+
+    def _title(self) -> str:
+        return (
+            f"Collected {self.reports:,} report{_s(self.reports)} and {self.replies:,} "
+            f"repl{_s(self.replies, 'y', 'ies')} in {self.fetches:,} call"
+            f"{_s(self.fetches)} ({self.elapsed:.1f} s)."
+        )
+
+    def _lines(self) -> list[Line]:
+        what = f"Campaign {self.campaign!r}" if self.campaign else "The ledger"
+        lines = [
+            Line(
+                f"{what}: {self.final:,} of {self.accepted:,} accepted "
+                f"message{_s(self.accepted)} have a final status"
+                + (f"; {self.waiting:,} still without one." if self.waiting else ".")
+            )
+        ]
+        if self.reports_unmatched:
+            lines.append(
+                Line(
+                    f"{self.reports_unmatched:,} report{_s(self.reports_unmatched)} for SmsIds "
+                    "this ledger did not send were kept (Ledger.reports_frame(unmatched=True))."
+                )
+            )
+        if self.opt_outs:
+            lines.append(
+                Line(
+                    f"{self.opt_outs:,} number{_s(self.opt_outs)} opted out and will be skipped "
+                    "from now on."
+                )
+            )
+        if self.bodies_recovered:
+            n = self.bodies_recovered
+            lines.append(Line(f"Parsed {n:,} bod{_s(n, 'y', 'ies')} left by an interrupted collect."))
+        if self.bodies_imported:
+            n = self.bodies_imported
+            lines.append(
+                Line(
+                    f"Imported {n:,} bod{_s(n, 'y', 'ies')} saved to a file when the ledger could "
+                    "not be written."
+                )
+            )
+        lines += [Line(f"Error: {err}", alert=True) for err in self.errors[:5]]
+        if len(self.errors) > 5:
+            lines.append(Line(f"... and {len(self.errors) - 5} more errors.", alert=True))
+        if self.stopped_reason:
+            lines.append(Line(f"Stopped: {self.stopped_reason}", alert=True))
+        return lines
+
+
+# ---------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True, repr=False)
+class CampaignStatus(Report):
+    """Where a campaign stands, from the ledger (:func:`mobset_campaign.campaign_status`).
+
+    Attributes:
+        campaign: the campaign's name.
+        messages: messages registered for it.
+        by_state: messages per send state (pending, sent, delivered, failed, ...).
+        by_status: accepted messages per last delivery status (``"12 接收成功 (delivered)"``),
+            with ``"no report yet"`` for those without one.
+        parts: parts of the accepted messages (what the gateway billed).
+        replies: replies attributed to the campaign; ``opted_out``: numbers that opted out.
+        first_sent, last_report: the first acceptance and the latest report (Beijing time).
+    """
+
+    campaign: str
+    messages: int
+    by_state: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
+    parts: int = 0
+    replies: int = 0
+    opted_out: int = 0
+    first_sent: datetime | None = None
+    last_report: datetime | None = None
+
+    @property
+    def accepted(self) -> int:
+        """Messages the gateway accepted (sent, delivered or failed)."""
+        return sum(self.by_state.get(s, 0) for s in ACCEPTED_STATES)
+
+    @property
+    def waiting(self) -> int:
+        """Accepted messages still without a final status."""
+        return self.by_state.get("sent", 0)
+
+    @property
+    def delivery_rate(self) -> float | None:
+        """Delivered / accepted, or None before anything was accepted."""
+        return self.by_state.get("delivered", 0) / self.accepted if self.accepted else None
+
+    def _title(self) -> str:
+        if not self.messages:
+            return f"Campaign {self.campaign!r}: no messages in the ledger yet."
+        return f"Campaign {self.campaign!r}"
+
+    def _lines(self) -> list[Line]:
+        if not self.messages:
+            return []
+        lines = [Line(f"{self.messages:,}", "messages")]
+        lines += [Line(f"{n:,}", state) for state, n in self.by_state.items() if n]
+        if self.accepted:
+            rate = self.delivery_rate or 0.0
+            lines.append(Line(f"{rate:.1%} of {self.accepted:,} accepted", "delivery rate"))
+            lines.append(Line(f"{self.parts:,}", "parts billed"))
+        if self.waiting:
+            lines.append(Line(f"{self.waiting:,}", "waiting for a report"))
+        lines.append(Line(f"{self.replies:,} ({self.opted_out:,} opted out)", "replies"))
+        if self.first_sent is not None:
+            lines.append(Line(f"{self.first_sent:%Y-%m-%d %H:%M:%S}", "first sent"))
+        if self.last_report is not None:
+            lines.append(Line(f"{self.last_report:%Y-%m-%d %H:%M:%S}", "last report"))
+        if self.by_status:
+            lines.append(Line("  delivery statuses:"))
+            lines += [Line(f"    {n:>6,}  {text}") for text, n in self.by_status.items()]
+        return lines
