@@ -171,9 +171,8 @@ def parse_body(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        pass
-    if not _TRAILING_COMMA.search(text):
-        raise ValueError("not JSON")
+        if not _TRAILING_COMMA.search(text):
+            raise  # not JSON, and not the vendor's trailing-comma quirk either
     return json.loads(_strip_trailing_commas(text))
 
 

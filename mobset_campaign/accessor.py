@@ -1,7 +1,7 @@
 """The ``df.sms`` accessor: the notebook spelling of render, estimate and preview.
 
-Importing :mod:`mobset_campaign` registers it. Each method calls the plain function with the
-frame as its first argument; none changes the frame.
+Importing :mod:`mobset_campaign` registers it. Each method is the plain function with the
+frame as its first argument (same parameters, same result); none changes the frame.
 
 >>> import pandas as pd
 >>> from mobset_campaign.contacts import read_contacts
@@ -14,16 +14,38 @@ frame as its first argument; none changes the frame.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
 
 import pandas as pd
 
-from .estimate import Estimate, Preview, estimate, preview
+from .estimate import estimate, preview
 from .render import render
-from .segments import DEFAULT_RULES, SegmentRules
 
 __all__ = ["SmsAccessor"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _on_frame(
+    func: Callable[Concatenate[pd.DataFrame, _P], _R],
+) -> Callable[Concatenate[SmsAccessor, _P], _R]:
+    """``func`` as a method of the accessor: the accessor's frame is its first argument."""
+
+    @functools.wraps(func)
+    def method(self: SmsAccessor, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return func(self._df, *args, **kwargs)
+
+    signature = inspect.signature(func)
+    rest = list(signature.parameters.values())[1:]
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *rest]
+    )
+    method.__doc__ = f":func:`mobset_campaign.{func.__name__}` on this frame (same parameters)."
+    return method
 
 
 @pd.api.extensions.register_dataframe_accessor("sms")
@@ -33,44 +55,6 @@ class SmsAccessor:
     def __init__(self, df: pd.DataFrame) -> None:
         self._df = df
 
-    def render(
-        self,
-        template: str | Path,
-        *,
-        signature: str | None = None,
-        opt_out: bool | str | None = None,
-        long_sms: bool = True,
-        embed_signature: bool = False,
-        rules: SegmentRules = DEFAULT_RULES,
-    ) -> pd.DataFrame:
-        """:func:`mobset_campaign.render` on this frame."""
-        return render(
-            self._df,
-            template,
-            signature=signature,
-            opt_out=opt_out,
-            long_sms=long_sms,
-            embed_signature=embed_signature,
-            rules=rules,
-        )
-
-    def estimate(
-        self,
-        *,
-        signature: str | None = None,
-        client: Any = None,
-        price_per_part: float | None = None,
-        rules: SegmentRules | None = None,
-    ) -> Estimate:
-        """:func:`mobset_campaign.estimate` on this frame."""
-        return estimate(
-            self._df,
-            signature=signature,
-            client=client,
-            price_per_part=price_per_part,
-            rules=rules,
-        )
-
-    def preview(self, n: int = 5, *, signature: str | None = None) -> Preview:
-        """:func:`mobset_campaign.preview` on this frame."""
-        return preview(self._df, n, signature=signature)
+    render = _on_frame(render)
+    estimate = _on_frame(estimate)
+    preview = _on_frame(preview)

@@ -280,13 +280,7 @@ class MobsetClient:
             GatewayError: the gateway refused the request (a subclass per code family).
         """
         numbers = [str(p).strip() for p in phones]
-        if not numbers:
-            raise InputError("send: phones is empty; give at least one number.")
-        if len(numbers) > MAX_NUMBERS_PER_SEND:
-            raise InputError(
-                f"send: {len(numbers)} numbers in one request; the gateway takes at most "
-                f"{MAX_NUMBERS_PER_SEND}. Split them into batches (mobset_campaign.send does this)."
-            )
+        _check_count(len(numbers), MAX_NUMBERS_PER_SEND, "send", "numbers", "mobset_campaign.send")
         bad = [p for p in numbers if not p or "," in p or not p.lstrip("+").isdigit()]
         if bad:
             raise InputError(
@@ -367,13 +361,7 @@ class MobsetClient:
         cancelled then answer -142).
         """
         ids = [int(i) for i in sms_ids]
-        if not ids:
-            raise InputError("cancel: sms_ids is empty.")
-        if len(ids) > MAX_IDS_PER_CANCEL:
-            raise InputError(
-                f"cancel: {len(ids)} ids in one request; the gateway takes at most "
-                f"{MAX_IDS_PER_CANCEL} (mobset_campaign.cancel splits them)."
-            )
+        _check_count(len(ids), MAX_IDS_PER_CANCEL, "cancel", "SmsIds", "mobset_campaign.cancel")
         if any(i <= 0 for i in ids):
             raise InputError(
                 "cancel: SmsIds are positive numbers from SmsSend; 0 is a failed send."
@@ -516,6 +504,17 @@ class MobsetClient:
                 text,
             )
         return _Reach.NEVER_LEFT, None, text
+
+
+def _check_count(n: int, limit: int, method: str, what: str, splitter: str) -> None:
+    """InputError, before any request, for none or more than the gateway takes at once."""
+    if not n:
+        raise InputError(f"{method}: no {what} given; give at least one.")
+    if n > limit:
+        raise InputError(
+            f"{method}: {n} {what} in one request; the gateway takes at most {limit}. Split "
+            f"them into requests of {limit} ({splitter} does this)."
+        )
 
 
 def _busy_code(body: str) -> int | None:

@@ -1,8 +1,9 @@
 """Charts of a campaign: funnel, delivery statuses, time to delivery, replies.
 
-Every function takes a merged frame (``merge_status``) — or a ledger plus ``campaign=`` —
-draws on ``ax`` when given, and returns the :class:`~matplotlib.axes.Axes` it drew on
-(``ax.figure`` is the figure to save). Without ``ax`` each chart gets its own
+Every function takes ``data``, a merged frame (``merge_status``) or a ledger with
+``campaign=``; ``campaign`` is the campaign's name (shown in the title; required with a
+ledger); it draws on ``ax`` when given and returns the :class:`~matplotlib.axes.Axes` it
+drew on (``ax.figure`` is the figure to save). Without ``ax`` each chart gets its own
 :class:`~matplotlib.figure.Figure` that pyplot never sees: nothing leaks between calls, no
 window opens, any backend (Agg included) works, and in Jupyter the returned Axes shows
 itself as a picture. A frame with nothing to show yet (no reports, no replies) draws a
@@ -94,13 +95,7 @@ def plot_funnel(
     each step (skipped; rejected, unknown, not sent yet, cancelled; failed, awaiting a
     report). Each bar is as long as the step before it, so the losses add up visibly.
 
-    Args:
-        data: the merged frame, or a ledger with ``campaign``.
-        campaign: the campaign name (shown in the title; required with a ledger).
-        ax: draw on this Axes instead of a new figure.
-
-    Returns:
-        The Axes drawn on.
+    ``data``, ``campaign`` and ``ax`` as in the module docstring; returns the Axes drawn on.
     """
     df = status_data(data, campaign)
     ax = new_axes(ax)
@@ -220,13 +215,7 @@ def plot_status(
     (e.g. "12 接收成功"), plus accepted messages with no report yet. Interim statuses
     (0, 1, 10) are drawn light and marked "interim".
 
-    Args:
-        data: the merged frame, or a ledger with ``campaign``.
-        campaign: the campaign name (shown in the title; required with a ledger).
-        ax: draw on this Axes instead of a new figure.
-
-    Returns:
-        The Axes drawn on.
+    ``data``, ``campaign`` and ``ax`` as in the module docstring; returns the Axes drawn on.
     """
     df = status_data(data, campaign)
     ax = new_axes(ax)
@@ -299,14 +288,8 @@ def plot_delivery_time(
     not delivered stacked), with the median and the 90th percentile marked. A long tail
     switches the x axis to a log scale; negative delays (clock skew) count as 0.
 
-    Args:
-        data: the merged frame, or a ledger with ``campaign``.
-        campaign: the campaign name (shown in the title; required with a ledger).
-        ax: draw on this Axes instead of a new figure.
-        bins: number of histogram bins.
-
-    Returns:
-        The Axes drawn on.
+    ``data``, ``campaign`` and ``ax`` as in the module docstring; ``bins`` is the number of
+    histogram bins. Returns the Axes drawn on.
     """
     df = status_data(data, campaign)
     ax = new_axes(ax)
@@ -442,10 +425,9 @@ def plot_replies(
     (``replies_frame``), else from a replies frame passed as ``data`` (``recv_time``), else
     from the merged frame's latest reply per row (``reply_time``, ``opted_out``).
 
+    ``data`` may also be a replies frame; ``campaign`` and ``ax`` as in the module docstring.
+
     Args:
-        data: the merged frame or a replies frame, or a ledger with ``campaign``.
-        campaign: the campaign name (shown in the title; required with a ledger).
-        ax: draw on this Axes instead of a new figure.
         replies: a replies frame to plot instead.
         freq: the bin width as a pandas frequency ("10min", "1h", "1D"); by default the
             smallest of 10 s … 7 days that gives at most 60 bins.

@@ -29,6 +29,7 @@ __all__ = [
     "SKIPPED",
     "STATE_COLOURS",
     "STATE_LABELS",
+    "UNANSWERED_STATES",
     "sql_list",
 ]
 
@@ -52,6 +53,9 @@ ROW_STATES: tuple[str, ...] = (*MESSAGE_STATES, SKIPPED)
 ACCEPTED_STATES: tuple[str, ...] = ("sent", "delivered", "failed")
 #: A request went out for the message and its answer may still be recorded onto it.
 ANSWERABLE_STATES: tuple[str, ...] = ("claimed", "unknown")
+#: What a request's messages become when it got no answer per number: refused as a whole,
+#: outcome unknown, or back to pending (nothing was accepted).
+UNANSWERED_STATES: tuple[str, ...] = ("rejected", "unknown", "pending")
 
 #: Each row state with its Chinese label, in the order a report lists them (outcome first).
 STATE_LABELS: dict[str, str] = {

@@ -17,6 +17,7 @@ terminal IPython shows the report too) and ``_repr_html_()`` follow from them.
 from __future__ import annotations
 
 import html
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +43,16 @@ def _s(n: int, one: str = "", many: str = "s") -> str:
     return one if n == 1 else many
 
 
+def _some(n: int, noun: str, rest: str) -> list[Line]:
+    """``[Line("3 messages <rest>")]``, or no line when ``n`` is 0."""
+    return [Line(f"{n:,} {noun}{_s(n)} {rest}")] if n else []
+
+
+def _counted(counts: dict[str, int]) -> str:
+    """``3 duplicate; 1 opted out``: the most common first."""
+    return "; ".join(f"{n:,} {what}" for what, n in sorted(counts.items(), key=lambda x: -x[1]))
+
+
 @dataclass(frozen=True)
 class Line:
     """One line of a report: a sentence, or with ``label`` a row of a table. ``alert`` lines
@@ -52,11 +63,13 @@ class Line:
     alert: bool = False
 
 
-class Report:
-    """The text, repr and HTML of a result, from its ``_title()`` and ``_lines()``."""
+class Report(ABC):
+    """The text, repr and HTML of a result, from its ``_title()`` and ``_lines()``; a
+    ``stopped_reason`` attribute, when set, ends the report as a ``Stopped:`` line."""
 
+    @abstractmethod
     def _title(self) -> str:
-        raise NotImplementedError  # pragma: no cover - every report has one
+        """The first line: what happened, in one sentence."""
 
     def _lines(self) -> list[Line]:
         return []
@@ -65,8 +78,15 @@ class Report:
         """HTML shown between the title and the lines (none by default)."""
         return ""
 
-    def __str__(self) -> str:
+    def _all_lines(self) -> list[Line]:
         lines = self._lines()
+        stopped = getattr(self, "stopped_reason", None)
+        if stopped:
+            lines.append(Line(f"Stopped: {stopped}", alert=True))
+        return lines
+
+    def __str__(self) -> str:
+        lines = self._all_lines()
         width = max((len(line.label) for line in lines if line.label), default=0)
         body = [f"  {x.label.ljust(width)}  {x.text}" if x.label else x.text for x in lines]
         return "\n".join([self._title(), *body])
@@ -76,7 +96,7 @@ class Report:
         return str(self)
 
     def _repr_html_(self) -> str:
-        lines = self._lines()
+        lines = self._all_lines()
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(x.label)}</th>"
             f"<td style='text-align:left'>{html.escape(x.text)}</td></tr>"
@@ -229,6 +249,9 @@ class Preview(Report):
     messages: list[PreviewMessage]
     signature: str | None
     total_rows: int
+
+    def _title(self) -> str:
+        return f"{len(self.messages):,} of {self.total_rows:,} messages"
 
     def __str__(self) -> str:
         blocks = []
@@ -388,43 +411,30 @@ class SendSummary(Report):
                 )
         if self.skipped:
             total = sum(self.skipped.values())
-            reasons = "; ".join(
-                f"{n:,} {r}" for r, n in sorted(self.skipped.items(), key=lambda x: -x[1])
-            )
-            lines.append(Line(f"Skipped {total:,} row{_s(total)}: {reasons}."))
-        if self.recovered_unknown:
-            lines.append(
-                Line(
-                    f"{self.recovered_unknown:,} message{_s(self.recovered_unknown)} claimed by an "
-                    "interrupted run became unknown (they may have been accepted; not re-sent — "
-                    "see resend_unknown)."
-                )
-            )
-        if self.unknown and not self.dry_run:
-            lines.append(
-                Line(
-                    f"{self.unknown:,} message{_s(self.unknown)} of this run have an unknown "
-                    "outcome and will not be re-sent automatically; wait for reports, then decide "
-                    "with resend_unknown()."
-                )
-            )
-        if self.changed_after_send:
-            lines.append(
-                Line(
-                    f"{self.changed_after_send:,} row{_s(self.changed_after_send)} now render a "
-                    "different text than the one already sent; they were not sent again (use a "
-                    "new campaign name to send a new text)."
-                )
-            )
-        if self.not_in_frame:
-            lines.append(
-                Line(
-                    f"{self.not_in_frame:,} pending message{_s(self.not_in_frame)} of the campaign "
-                    "are not rows of this frame and were left pending."
-                )
-            )
-        if self.stopped_reason:
-            lines.append(Line(f"Stopped: {self.stopped_reason}", alert=True))
+            lines.append(Line(f"Skipped {total:,} row{_s(total)}: {_counted(self.skipped)}."))
+        lines += _some(
+            self.recovered_unknown,
+            "message",
+            "claimed by an interrupted run became unknown (they may have been accepted; not "
+            "re-sent — see resend_unknown).",
+        )
+        lines += _some(
+            0 if self.dry_run else self.unknown,
+            "message",
+            "of this run have an unknown outcome and will not be re-sent automatically; wait "
+            "for reports, then decide with resend_unknown().",
+        )
+        lines += _some(
+            self.changed_after_send,
+            "row",
+            "now render a different text than the one already sent; they were not sent again "
+            "(use a new campaign name to send a new text).",
+        )
+        lines += _some(
+            self.not_in_frame,
+            "pending message",
+            "of the campaign are not rows of this frame and were left pending.",
+        )
         return lines
 
     def _html_banner(self) -> str:
@@ -465,17 +475,8 @@ class CancelSummary(Report):
     def _lines(self) -> list[Line]:
         lines: list[Line] = []
         if self.failed:
-            reasons = "; ".join(f"{n:,} {r}" for r, n in self.failed.items())
-            lines.append(Line(f"Not cancelled: {reasons}."))
-        if self.pending_cancelled:
-            lines.append(
-                Line(
-                    f"{self.pending_cancelled:,} message{_s(self.pending_cancelled)} not yet sent "
-                    "will not be sent."
-                )
-            )
-        if self.stopped_reason:
-            lines.append(Line(f"Stopped: {self.stopped_reason}", alert=True))
+            lines.append(Line(f"Not cancelled: {_counted(self.failed)}."))
+        lines += _some(self.pending_cancelled, "message", "not yet sent will not be sent.")
         return lines
 
 
@@ -543,20 +544,12 @@ class CollectSummary(Report):
                 + (f"; {self.waiting:,} still without one." if self.waiting else ".")
             )
         ]
-        if self.reports_unmatched:
-            lines.append(
-                Line(
-                    f"{self.reports_unmatched:,} report{_s(self.reports_unmatched)} for SmsIds "
-                    "this ledger did not send were kept (Ledger.reports_frame(unmatched=True))."
-                )
-            )
-        if self.opt_outs:
-            lines.append(
-                Line(
-                    f"{self.opt_outs:,} number{_s(self.opt_outs)} opted out and will be skipped "
-                    "from now on."
-                )
-            )
+        lines += _some(
+            self.reports_unmatched,
+            "report",
+            "for SmsIds this ledger did not send were kept (Ledger.reports_frame(unmatched=True)).",
+        )
+        lines += _some(self.opt_outs, "number", "opted out and will be skipped from now on.")
         if self.bodies_recovered:
             n = self.bodies_recovered
             lines.append(Line(f"Parsed {n:,} bod{_s(n, 'y', 'ies')} left by an interrupted collect."))
@@ -571,8 +564,6 @@ class CollectSummary(Report):
         lines += [Line(f"Error: {err}", alert=True) for err in self.errors[:5]]
         if len(self.errors) > 5:
             lines.append(Line(f"... and {len(self.errors) - 5} more errors.", alert=True))
-        if self.stopped_reason:
-            lines.append(Line(f"Stopped: {self.stopped_reason}", alert=True))
         return lines
 
 

@@ -41,7 +41,7 @@ import pandas as pd
 from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from ._cells import is_missing, object_array
+from ._cells import cell_text, is_missing, object_array
 from .errors import InputError
 
 __all__ = [
@@ -79,13 +79,8 @@ def display_value(value: object) -> str:
         return value
     if is_missing(value):
         return ""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return str(int(f)) if f.is_integer() and abs(f) < 1e16 else str(f)
+    if isinstance(value, bool | np.bool_ | int | np.integer | float | np.floating):
+        return cell_text(value)  # as a spreadsheet shows it: 1200.0 is 1200
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
     if isinstance(value, dt.datetime):

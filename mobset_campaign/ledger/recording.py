@@ -26,7 +26,7 @@ from typing import Any
 
 from .._files import kept_files, side_file, write_json_durably
 from ..errors import InputError, LedgerError
-from ..states import ANSWERABLE_STATES, sql_list
+from ..states import ANSWERABLE_STATES, UNANSWERED_STATES, sql_list
 from ._store import DEFAULT_LEDGER_PATH, Store, iso, now
 from .inbox import apply_status
 
@@ -40,8 +40,6 @@ _ANSWER_RETRY_DELAYS: tuple[float, ...] = (0.5, 2.0, 5.0)
 #: An SmsSend answer that could not be recorded is kept in ``<ledger path>.send-answer-*.json``.
 _KEPT_ANSWER = ".send-answer-"
 _ANSWER_KEYS = ("batch_id", "code", "message", "elapsed", "answered_at", "numbers", "outcomes")
-#: What fail_batch may make of a batch's messages.
-_FAIL_STATES = ("rejected", "unknown", "pending")
 
 
 def _pause(seconds: float) -> None:
@@ -274,9 +272,9 @@ class Recording(Store):
         Raises:
             InputError: another ``state``.
         """
-        if state not in _FAIL_STATES:
+        if state not in UNANSWERED_STATES:
             raise InputError(
-                f"fail_batch: state must be one of {', '.join(_FAIL_STATES)}, not {state!r}."
+                f"fail_batch: state must be one of {', '.join(UNANSWERED_STATES)}, not {state!r}."
             )
         stamp = now()
         with self._tx() as cur:
