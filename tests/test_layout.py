@@ -117,7 +117,7 @@ def test_no_import_circle() -> None:
             if d == "__init__" or (_family(d) == _family(m) and d.endswith("__init__")):
                 continue
             if seen.get(d) == 1:
-                cycle = path[path.index(d) :] + [d]
+                cycle = [*path[path.index(d) :], d]
                 pytest.fail("import circle: " + " -> ".join(cycle))
             if d not in seen:
                 visit(d)
