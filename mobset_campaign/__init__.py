@@ -2,13 +2,17 @@
 
 The flow, one module per step::
 
-    spreadsheet → contacts (read_contacts) → render/segments (render, estimate, preview)
-      → sender (send: plan, throttle, at most once) → ledger (Ledger: every intent and result)
+    spreadsheet → contacts (read_contacts) → render (render) → estimate (estimate, preview)
+      → sender (send: plan, _engine; at most once) → ledger (Ledger: every intent and result)
       → collector (collect: reports and replies, stored before parsing)
-      → merge (merge_status) → export (export_excel) and plots
+      → merge (merge_status), status (campaign_status)
+      → outcomes (summarize) → plots and export (export_excel)
 
-A faithful gateway :class:`Simulator` ships in the package; the demo, the notebooks and the
-tests run against it. Importing the package registers the ``df.sms`` accessor.
+Under the steps lie the facts they share: codes, states, errors, phones, segments,
+templates, rows (row identity, skip reasons), checks (render's warnings), answers and client
+(the wire), summaries (every result as text and HTML). A faithful gateway :class:`Simulator`
+ships in the package; the demo, the notebooks and the tests run against it. Importing the
+package registers the ``df.sms`` accessor; the charts load matplotlib on first use.
 """
 
 import importlib

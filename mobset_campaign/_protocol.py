@@ -17,8 +17,12 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "BEIJING",
+    "MAX_IDS_PER_CANCEL",
+    "MAX_NUMBERS_PER_SEND",
     "METHODS",
     "PATH",
+    "REPLIES_PER_FETCH",
+    "REPORTS_PER_FETCH",
     "TIMESTAMP_TOLERANCE",
     "beijing_now",
     "format_beijing_time",
@@ -36,6 +40,11 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 PATH = "/SDK3/Sms"
 METHODS = ("SmsSend", "SmsGetRecv", "SmsGetReport", "SmsGetBalance", "SmsGetSign", "SmsCancel")
 TIMESTAMP_TOLERANCE = timedelta(minutes=20)
+#: The gateway's limits per request (the vendor text, sections 4.1, 4.3, 4.4 and 4.6).
+MAX_NUMBERS_PER_SEND = 50
+MAX_IDS_PER_CANCEL = 50
+REPORTS_PER_FETCH = 50
+REPLIES_PER_FETCH = 20
 
 #: CorpID range → (http host:port, https host:port); from the vendor's platform table.
 PLATFORMS: tuple[tuple[range, str, str], ...] = (

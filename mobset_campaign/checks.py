@@ -219,6 +219,6 @@ def blank_cells(frame: pd.DataFrame, columns: dict[str, Any]) -> list[tuple[str,
         if column not in frame.columns:
             continue
         shown = display_column(frame[column])
-        blank = np.fromiter((not v or v.isspace() for v in shown), dtype=bool, count=len(shown))
+        blank = (shown == "") | np.fromiter(map(str.isspace, shown), dtype=bool, count=len(shown))
         found.append((name, blank))
     return found

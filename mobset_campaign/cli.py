@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, MobsetError
+from .ledger import DEFAULT_LEDGER_PATH
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,6 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-DEFAULT_LEDGER = "mobset_ledger.sqlite"
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -138,7 +138,7 @@ def _add_contacts_args(p: argparse.ArgumentParser, *, required: bool = True) -> 
 
 def _add_ledger_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--ledger", default=DEFAULT_LEDGER, help=f"ledger file (default {DEFAULT_LEDGER})"
+        "--ledger", default=DEFAULT_LEDGER_PATH, help=f"ledger file (default {DEFAULT_LEDGER_PATH})"
     )
 
 

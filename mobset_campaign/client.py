@@ -34,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from . import _protocol
+from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND
 from .answers import (
     CancelResult,
     RawAnswer,
@@ -61,8 +62,6 @@ __all__ = ["MAX_IDS_PER_CANCEL", "MAX_NUMBERS_PER_SEND", "MobsetClient"]
 
 log = logging.getLogger(__name__)
 
-MAX_NUMBERS_PER_SEND = 50
-MAX_IDS_PER_CANCEL = 50
 _BUSY_CODES = frozenset({-189, -190})
 
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
+from ._protocol import REPLIES_PER_FETCH, REPORTS_PER_FETCH
 from .answers import RawAnswer, parse_items
 from .errors import AuthError, GatewayError, InputError, LedgerError, MobsetError
 from .ledger import Applied, Ledger, account_key
@@ -53,8 +54,6 @@ from .summaries import CollectSummary
 
 __all__ = ["collect"]
 
-REPORT_PAGE = 50
-REPLY_PAGE = 20
 _MAX_FAILURES = 5
 #: How long a fetched body waits in memory for a locked ledger before it goes to a file.
 _STORE_RETRY_SECONDS = 60.0
@@ -301,8 +300,8 @@ def collect(
         work.import_kept()
         work.recover()
         while True:
-            work.drain("SmsGetReport", REPORT_PAGE)
-            work.drain("SmsGetRecv", REPLY_PAGE)
+            work.drain("SmsGetReport", REPORTS_PER_FETCH)
+            work.drain("SmsGetRecv", REPLIES_PER_FETCH)
             refresh()
             if until is None or summary.done:
                 break

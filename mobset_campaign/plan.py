@@ -18,22 +18,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
 
-from ._protocol import BEIJING, beijing_now, format_beijing_time, parse_beijing_time
+from ._protocol import (
+    BEIJING,
+    MAX_NUMBERS_PER_SEND,
+    beijing_now,
+    format_beijing_time,
+    parse_beijing_time,
+)
 from .errors import InputError
 from .ledger import PendingMessage
 
 __all__ = [
-    "MAX_BATCH",
     "PlannedBatch",
     "SendWindow",
     "check_batch_size",
     "plan_batches",
     "timer_send_time",
 ]
-
-#: The most numbers the gateway takes in one SmsSend request.
-MAX_BATCH = 50
-
 
 # ---------------------------------------------------------------------------- batches
 
@@ -58,7 +59,7 @@ class PlannedBatch:
 
 
 def plan_batches(
-    messages: Iterable[PendingMessage], batch_size: int = MAX_BATCH
+    messages: Iterable[PendingMessage], batch_size: int = MAX_NUMBERS_PER_SEND
 ) -> list[PlannedBatch]:
     """Group messages into requests: identical text shares a request of up to
     ``batch_size`` numbers, in first-seen order; no request repeats a number (a repeated
@@ -104,15 +105,15 @@ def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]
 
 
 def check_batch_size(batch_size: int) -> None:
-    """InputError unless ``batch_size`` is a whole number from 1 to :data:`MAX_BATCH`."""
+    """InputError unless ``batch_size`` is a whole number from 1 to :data:`MAX_NUMBERS_PER_SEND`."""
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= MAX_BATCH
+        or not 1 <= batch_size <= MAX_NUMBERS_PER_SEND
     ):
         raise InputError(
-            f"batch_size must be a whole number from 1 to {MAX_BATCH} (the gateway takes at most "
-            f"{MAX_BATCH} numbers per request), not {batch_size!r}."
+            f"batch_size must be a whole number from 1 to {MAX_NUMBERS_PER_SEND} (the gateway takes at most "
+            f"{MAX_NUMBERS_PER_SEND} numbers per request), not {batch_size!r}."
         )
 
 

@@ -65,12 +65,11 @@ from typing import Any
 import pandas as pd
 
 from ._engine import Engine, Options, preflight
-from ._protocol import beijing_now
+from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
 from .codes import describe_error, error_info
 from .errors import AuthError, GatewayError, InputError, MobsetError, TransportError
 from .ledger import DEFAULT_LEDGER_PATH, CancelOutcome, Ledger, PendingMessage
 from .plan import (
-    MAX_BATCH,
     PlannedBatch,
     SendWindow,
     check_batch_size,
@@ -114,7 +113,7 @@ def send(
     ledger: Ledger | None = None,
     rate: float | None = None,
     concurrency: int = 4,
-    batch_size: int = MAX_BATCH,
+    batch_size: int = MAX_NUMBERS_PER_SEND,
     timer_send: datetime | str | None = None,
     add_num: str | None = None,
     quiet_hours: Sequence[object] | None = ("08:00", "20:00"),
@@ -292,7 +291,7 @@ def resend_unknown(
     phones: Iterable[str] | None = None,
     rate: float | None = None,
     concurrency: int = 4,
-    batch_size: int = MAX_BATCH,
+    batch_size: int = MAX_NUMBERS_PER_SEND,
     quiet_hours: Sequence[object] | None = ("08:00", "20:00"),
     wait_for_window: bool = False,
     progress: bool = True,
@@ -376,8 +375,8 @@ def cancel(
     now = beijing_now()
     due = [s for s in ledger.scheduled(campaign) if datetime.fromisoformat(s.timer_send) > now]
     summary.requested = len(due)
-    for start in range(0, len(due), MAX_BATCH):
-        chunk = due[start : start + MAX_BATCH]
+    for start in range(0, len(due), MAX_IDS_PER_CANCEL):
+        chunk = due[start : start + MAX_IDS_PER_CANCEL]
         summary.requests += 1
         try:
             result = client.cancel([s.sms_id for s in chunk])

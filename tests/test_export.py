@@ -315,34 +315,6 @@ def test_summary_cells_are_formatted(book) -> None:
     assert ws["A1"].font.b
 
 
-def test_summarize_is_a_tidy_table(frame: pd.DataFrame) -> None:
-    table = summarize(frame, "spring-sale", price_per_part=0.1)
-    assert list(table.columns) == ["section", "item", "value", "share", "unit"]
-    assert table["section"].iloc[0] == "概况 Overview"
-    by_item = table.set_index("item")
-    assert by_item.loc["预计费用 Estimate (parts planned × price)", "value"] == pytest.approx(
-        frame.loc[frame["sendable"], "parts"].sum() * 0.1
-    )
-    assert set(table["unit"]) <= {"count", "parts", "ratio", "money", "text", "datetime"}
-
-
-def test_summarize_a_frame_before_sending() -> None:
-    df = pd.DataFrame(
-        {
-            "phone": ["13800138000", None, "13900139000"],
-            "phone_problem": [None, "空号码 empty", None],
-            "parts": [1, 1, 2],
-        }
-    )
-    by_item = summarize(df).set_index("item")
-    assert by_item.loc["可发送 Sendable", "value"] == 2
-    assert by_item.loc["跳过 Skipped", "value"] == 1
-    assert by_item.loc["计划条数 Parts planned (sendable rows)", "value"] == 3
-    assert "送达率 Delivery rate" not in by_item.index  # nothing sent: no rate to show
-    with pytest.raises(InputError, match="price_per_part"):
-        summarize(df, price_per_part=-1)
-
-
 def test_zero_accepted_gives_no_rate_not_a_crash(tmp_path: Path) -> None:
     df = pd.DataFrame({"phone": ["13800138000"], "send_state": ["pending"], "parts": [1]})
     by_item = summarize(df).set_index("item")

@@ -15,7 +15,6 @@ from mobset_campaign._protocol import BEIJING
 from mobset_campaign.answers import Reply, Report
 from mobset_campaign.errors import LedgerError
 from mobset_campaign.ledger import Ledger, Outcome, is_opt_out
-from mobset_campaign.rows import phone_key
 
 
 @pytest.fixture
@@ -148,11 +147,6 @@ def test_opt_out_words(text: str) -> None:
 )
 def test_not_opt_out(text: str | None) -> None:
     assert not is_opt_out(text)
-
-
-def test_phone_key() -> None:
-    assert phone_key("００８６１３５１２３４６７８９") == "13512346789"
-    assert phone_key(" 135 1234 6789 ") == "13512346789"
 
 
 # ---------------------------------------------------------------------------- messages

@@ -65,6 +65,8 @@ _CANONICAL = {name.lower(): name for name in PARAMS}
 _FIXED = PARAMS[:5]
 
 FIRST_SMS_ID = 1355555551  # the SmsId of the vendor's example
+# The simulator's own reading of the vendor's limits (it plays the gateway: a client that
+# got them wrong must meet a refusal here, so they are not taken from the client's side).
 MAX_NUMBERS = 50  # PhoneNumbers per SmsSend
 MAX_CANCEL_IDS = 50  # SmsID per SmsCancel
 MAX_REPORTS = 50  # per SmsGetReport
