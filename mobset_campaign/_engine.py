@@ -271,14 +271,14 @@ class Engine:
         result: SendResult,
         started: float,
     ) -> None:
-        answered: dict[str, int] = {}
+        answered: dict[str, int] = {}  # the gateway may write a number its own way
         for number in result.numbers:
             answered.setdefault(phone_key(number.phone), int(number.sms_id))
         outcomes: list[Outcome] = []
         accepted = rejected = unknown = billed = 0
         listed = len(result.numbers)
         for mid, phone in claimed:
-            sms_id = answered.get(phone_key(phone))
+            sms_id = answered.get(phone)  # claimed phones are the ledger's keys already
             if sms_id is None:
                 unknown += 1
                 error = (

@@ -38,13 +38,13 @@ add_num).
 
 from .cli import main
 from .faults import FAULTS, Fault
-from .model import DEFAULT_OUTCOMES, OPT_OUT_REPLIES, AcceptedMessage, Account, SimClock
+from .model import DEFAULT_OUTCOMES, OPT_OUT_TEXTS, AcceptedMessage, Account, SimClock
 from .server import Simulator
 
 __all__ = [
     "DEFAULT_OUTCOMES",
     "FAULTS",
-    "OPT_OUT_REPLIES",
+    "OPT_OUT_TEXTS",
     "AcceptedMessage",
     "Account",
     "Fault",

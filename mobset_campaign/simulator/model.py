@@ -15,7 +15,7 @@ from ..segments import bracket_signature
 
 __all__ = [
     "DEFAULT_OUTCOMES",
-    "OPT_OUT_REPLIES",
+    "OPT_OUT_TEXTS",
     "REPLY_TEXTS",
     "AcceptedMessage",
     "Account",
@@ -35,7 +35,8 @@ DEFAULT_OUTCOMES: dict[tuple[int | None, str], float] = {
 #: ExStatus used when an outcome or :meth:`Simulator.set_outcome` gives only a Status.
 _DEFAULT_EX = {12: "DELIVRD", 13: "UNDELIV", 11: "MK:0001", 7: "REJECTD", 10: "", 6: "MN:0001"}
 
-OPT_OUT_REPLIES = ("R", "T", "TD", "退订", "td")
+#: What simulated phones type to opt out (the ledger recognises these and more).
+OPT_OUT_TEXTS = ("R", "T", "TD", "退订", "td")
 REPLY_TEXTS = (
     "收到",
     "好的",

@@ -35,7 +35,7 @@ from ..codes import ERROR_CODES
 from ..errors import ConfigError, InputError
 from ..segments import bracket_signature, count_chars, count_parts
 from .model import (
-    OPT_OUT_REPLIES,
+    OPT_OUT_TEXTS,
     REPLY_TEXTS,
     AcceptedMessage,
     Account,
@@ -426,7 +426,7 @@ class Gateway:
         interim_at = send_at + delay * rng.random()
         replies = rng.random() < s.reply_rate
         opt_out = rng.random() < s.opt_out_share
-        text = rng.choice(OPT_OUT_REPLIES if opt_out else REPLY_TEXTS)
+        text = rng.choice(OPT_OUT_TEXTS if opt_out else REPLY_TEXTS)
         reply_delay = rng.uniform(*s.reply_delay)
         msg = _Message(
             sms_id,
