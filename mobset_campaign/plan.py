@@ -39,6 +39,19 @@ __all__ = [
 # ---------------------------------------------------------------------------- batches
 
 
+def check_batch_size(batch_size: int) -> None:
+    """InputError unless ``batch_size`` is a whole number from 1 to :data:`MAX_NUMBERS_PER_SEND`."""
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= MAX_NUMBERS_PER_SEND
+    ):
+        raise InputError(
+            f"batch_size must be a whole number from 1 to {MAX_NUMBERS_PER_SEND} (the gateway takes at most "
+            f"{MAX_NUMBERS_PER_SEND} numbers per request), not {batch_size!r}."
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedBatch:
     """One future SmsSend request: a text and up to 50 distinct numbers."""
@@ -102,19 +115,6 @@ def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]
     for i, m in enumerate(ordered):
         chunks[i % k].append(m)
     return chunks
-
-
-def check_batch_size(batch_size: int) -> None:
-    """InputError unless ``batch_size`` is a whole number from 1 to :data:`MAX_NUMBERS_PER_SEND`."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= MAX_NUMBERS_PER_SEND
-    ):
-        raise InputError(
-            f"batch_size must be a whole number from 1 to {MAX_NUMBERS_PER_SEND} (the gateway takes at most "
-            f"{MAX_NUMBERS_PER_SEND} numbers per request), not {batch_size!r}."
-        )
 
 
 # ---------------------------------------------------------------------------- when
