@@ -26,7 +26,8 @@ import platform
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ class NullLedger:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.messages: dict[int, list[Any]] = {}
+        self.store: dict[int, list[Any]] = {}
         self.keys: dict[str, int] = {}
         self.batches = 0
 
@@ -96,18 +97,36 @@ class NullLedger:
     def ensure_campaign(self, name: str, **_: Any) -> None:
         pass
 
-    def register(self, campaign: str, rows: Iterable[tuple[str, str, str, int]]) -> Registered:
+    def campaign_options(self, name: str) -> None:
+        return None
+
+    @contextmanager
+    def campaign_locked(self, campaign: str, command: str, **_: Any) -> Iterator[None]:
+        yield None
+
+    def messages(self, campaign: str) -> dict[str, Any]:
+        return {}  # a fresh campaign every run
+
+    def note_skipped(self, campaign: str, skipped: Any) -> None:
+        pass
+
+    def reserve_room(self) -> None:
+        pass
+
+    def register(
+        self, campaign: str, rows: Iterable[tuple[str, str, str, int]], **_: Any
+    ) -> Registered:
         rows = list(rows)
         new = 0
         for key, phone, content, parts in rows:
             if key not in self.keys:
-                mid = len(self.messages) + 1
+                mid = len(self.store) + 1
                 self.keys[key] = mid
-                self.messages[mid] = [key, phone, content, parts, "pending"]
+                self.store[mid] = [key, phone, content, parts, "pending"]
                 new += 1
         return Registered(new, 0, 0, 0, tuple(str(r[0]) for r in rows))
 
-    def recover_claims(self, campaign: str) -> int:
+    def recover_claims(self, campaign: str, holder: Any = None) -> int:
         return 0
 
     def cancel_suppressed(self, campaign: str) -> int:
@@ -117,7 +136,7 @@ class NullLedger:
         wanted = None if row_keys is None else set(row_keys)
         return [
             PendingMessage(mid, m[1], m[2], m[3])
-            for mid, m in self.messages.items()
+            for mid, m in self.store.items()
             if m[4] == "pending" and (wanted is None or m[0] in wanted)
         ]
 
@@ -125,20 +144,20 @@ class NullLedger:
         with self.lock:
             self.batches += 1
             for mid in ids:
-                self.messages[mid][4] = "claimed"
-            return Claim(self.batches, [Claimed(mid, self.messages[mid][1]) for mid in ids])
+                self.store[mid][4] = "claimed"
+            return Claim(self.batches, [Claimed(mid, self.store[mid][1]) for mid in ids])
 
     def record_answer(self, batch_id: int, outcomes: Sequence[Outcome], **_: Any) -> None:
         with self.lock:
             for o in outcomes:
-                self.messages[o.message_id][4] = o.state
+                self.store[o.message_id][4] = o.state
 
     def fail_batch(self, batch_id: int, state: str, **_: Any) -> int:
         return 0
 
     def counts(self, campaign: str) -> dict[str, int]:
         out = dict.fromkeys(MESSAGE_STATES, 0)
-        for m in self.messages.values():
+        for m in self.store.values():
             out[m[4]] += 1
         return out
 

@@ -21,10 +21,12 @@ from typing import Any
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from ._protocol import beijing_now, format_beijing_time
+from ._signals import stopped_by
 from .answers import SendResult
 from .codes import describe_error
 from .errors import (
     AmbiguousSendError,
+    AnswerKeptError,
     AuthError,
     BalanceError,
     BusyError,
@@ -35,7 +37,7 @@ from .errors import (
     ProtocolError,
     TransportError,
 )
-from .ledger import Claimed, Ledger, Outcome, account_key
+from .ledger import Claimed, Holder, Ledger, Outcome, account_key
 from .plan import PlannedBatch, SendWindow
 from .rows import phone_key
 from .summaries import SendSummary
@@ -81,6 +83,7 @@ class Options:
     window: SendWindow | None
     wait_for_window: bool
     progress: bool
+    holder: Holder | None = None  #: the campaign's lock, held by this run
 
 
 class Engine:
@@ -169,10 +172,10 @@ class Engine:
                     future.add_done_callback(lambda _f: slots.release())
                     futures.append(future)
                 _wait_all(futures)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 self.halt(
-                    "interrupted (Ctrl-C); the requests in flight were recorded and the rest is "
-                    "pending — run send() again to resume."
+                    f"interrupted ({stopped_by(exc)}); the requests in flight were recorded and "
+                    "the rest is pending — run send() again to resume."
                 )
                 try:
                     _wait_all(futures)
@@ -187,10 +190,9 @@ class Engine:
                 if close is not None:
                     close()
             self.summary.elapsed += time.perf_counter() - started
-        for future in futures:
-            exc = future.exception()
-            if exc is not None:
-                raise exc
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            raise _one_error([f for f in failures if f is not None])
 
     def _work(self, batch: PlannedBatch) -> None:
         try:
@@ -209,6 +211,7 @@ class Engine:
             timer_send=self.timer_iso,
             add_num=self.opts.add_num,
             long_sms=self.opts.long_sms,
+            holder=self.opts.holder,
         )
         if not claimed:
             return
@@ -307,6 +310,42 @@ class Engine:
         self._count(accepted=accepted, rejected=rejected, unknown=unknown, parts_billed=billed)
 
 
+def _one_error(failures: list[BaseException]) -> BaseException:
+    """What the workers' failures amount to. Answers the ledger refused are kept and listed
+    together — every worker's, not the first one's — so none of their SmsIds is lost."""
+    kept = [f for f in failures if isinstance(f, AnswerKeptError)]
+    if not kept:
+        return failures[0]
+    accepted = [pair for f in kept for pair in f.accepted]
+    places = [where for f in kept for where in f.kept_in]
+    lost = [pair for f in kept for pair in f.lost]
+    if len(kept) == 1 and len(failures) == 1:
+        return kept[0]
+    other = [f for f in failures if not isinstance(f, AnswerKeptError)]
+    text = (
+        f"Could not record the gateway's answers to {len(kept)} requests ({len(accepted)} "
+        f"numbers accepted) in the ledger: {kept[0].cause}. "
+    )
+    if places:
+        text += (
+            f"{len(places)} answer{'' if len(places) == 1 else 's'} were kept "
+            + "; ".join(places)
+            + " — the next send(), resend_unknown() or collect() records them first (do not "
+            "move or delete them). "
+        )
+    if lost:
+        pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in lost)
+        text += (
+            f"Could be kept nowhere: the gateway accepted (phone: SmsId) {pairs}; keep this "
+            "list, and do not resend_unknown() those numbers. "
+        )
+    if other:
+        text += f"Also: {other[0]}"
+    return AnswerKeptError(
+        text.strip(), accepted=accepted, kept_in=places, lost=lost, cause=kept[0].cause
+    )
+
+
 def _wait_all(futures: list[Future[None]]) -> None:
     """Wait for every future, in short steps so Ctrl-C reaches the main thread."""
     pending = {f for f in futures if not f.done()}
@@ -349,8 +388,10 @@ def preflight(client: Any, summary: SendSummary, parts: int, opts: Options) -> b
                 return False
             try:
                 wait_until(window.next_opening(beijing_now()), None, threading.Event())
-            except KeyboardInterrupt:
-                summary.stopped_reason = "interrupted (Ctrl-C) while waiting for the window."
+            except KeyboardInterrupt as exc:
+                summary.stopped_reason = (
+                    f"interrupted ({stopped_by(exc)}) while waiting for the window."
+                )
                 return False
     try:
         summary.balance = int(client.get_balance())

@@ -5,6 +5,7 @@
 * :func:`replace_atomically` — for outputs (a workbook, a chart): written beside the target
   under a hidden name, then moved into place, with the user's umask.
 * :func:`kept_files` — the side files a ledger left beside itself, oldest name first.
+* :class:`Reserve` — room set aside on the disk for those side records when it fills up.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["kept_files", "replace_atomically", "side_file", "write_json_durably"]
+__all__ = ["Reserve", "kept_files", "replace_atomically", "side_file", "write_json_durably"]
 
 
 def write_json_durably(target: Path, data: object) -> None:
@@ -81,3 +82,94 @@ def replace_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+class Reserve:
+    """Room kept on the disk beside a ledger for what it cannot take when the disk is full.
+
+    A file of :data:`SIZE` bytes is written (zeros) before a run starts sending; when the disk
+    fills up later, records (an SmsSend answer, a fetched body) are written *into* it, over
+    its zeros, so no new space is needed. Records are JSON lines after a header; a NUL byte
+    ends them. Writers take an exclusive ``flock`` on POSIX systems.
+    """
+
+    SIZE = 1 << 20
+    _HEADER = b"MOBSET-RESERVE 1\n"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def ensure(self) -> None:
+        """Create the file at its full size if it is missing or short.
+
+        Raises:
+            OSError: the disk cannot hold it (it is then better not to start).
+        """
+        try:
+            if self.path.stat().st_size >= self.SIZE:
+                return
+        except FileNotFoundError:
+            pass
+        with open(self.path, "ab") as fh:
+            fh.truncate(0)
+            fh.write(self._HEADER + b"\0" * (self.SIZE - len(self._HEADER)))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def records(self) -> list[dict[str, object]]:
+        """The records written into the reserve, oldest first."""
+        try:
+            with open(self.path, "rb") as fh, _flocked(fh):
+                return self._parse(fh.read(self.SIZE))
+        except FileNotFoundError:
+            return []
+
+    def update(
+        self, change: Callable[[list[dict[str, object]]], list[dict[str, object]]]
+    ) -> bool:
+        """Replace the records by ``change(records)``, in one locked read and write, over
+        the reserve's own bytes (no new disk space); False, changing nothing, when they do
+        not fit.
+
+        Raises:
+            OSError: the reserve is missing or cannot be written.
+        """
+        fd = os.open(self.path, os.O_RDWR)  # never O_CREAT or O_TRUNC: reuse its blocks
+        with os.fdopen(fd, "r+b") as fh, _flocked(fh):
+            records = change(self._parse(fh.read(self.SIZE)))
+            lines = b"".join(
+                json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records
+            )
+            payload = self._HEADER + lines + b"\0"
+            if len(payload) > self.SIZE:
+                return False
+            fh.seek(0)
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
+
+    def append(self, record: dict[str, object]) -> bool:
+        """Add one record (see :meth:`update`); False when it does not fit."""
+        return self.update(lambda records: [*records, record])
+
+    def _parse(self, data: bytes) -> list[dict[str, object]]:
+        if not data.startswith(self._HEADER):
+            return []
+        body = data[len(self._HEADER) :].split(b"\0", 1)[0]
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def _flocked(fh: BinaryIO) -> Iterator[None]:
+    """An exclusive advisory lock on an open file, where the platform has ``flock``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -15,6 +15,7 @@ stores raw bodies before they are parsed here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from .errors import ProtocolError, error_for_code
 __all__ = [
     "CancelDetail",
     "CancelResult",
+    "Page",
     "RawAnswer",
     "Reply",
     "Report",
@@ -189,6 +191,31 @@ def parse_send(text: str) -> SendResult:
     return SendResult(code=data["code"], message=data["message"], numbers=numbers)
 
 
+def _report(item: Mapping[str, Any], text: str) -> Report:
+    return Report(
+        sms_id=_as_int(item.get("smsid"), "SmsId", "SmsGetReport", text),
+        status=_as_int(item.get("status"), "Status", "SmsGetReport", text),
+        report_time=_protocol.parse_beijing_time(item.get("reporttime")),
+        ex_status=_as_str(item.get("exstatus")).strip(),
+    )
+
+
+def _reply(item: Mapping[str, Any], text: str) -> Reply:
+    return Reply(
+        phone=_as_str(item.get("phonenumber")).strip(),
+        recv_number=_as_str(item.get("recvnumber")).strip(),
+        add_num=_as_str(item.get("addnum")).strip(),
+        recv_time=_protocol.parse_beijing_time(item.get("recvtime")),
+        content=_as_str(item.get("content")),
+    )
+
+
+_ITEM: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
+    "SmsGetReport": _report,
+    "SmsGetRecv": _reply,
+}
+
+
 def parse_reports(text: str) -> list[Report]:
     """Parse an SmsGetReport body (the vendor's lowercase ``code``, string numbers ...).
 
@@ -201,30 +228,13 @@ def parse_reports(text: str) -> list[Report]:
     12
     """
     data = decode(text, "SmsGetReport")
-    return [
-        Report(
-            sms_id=_as_int(item.get("smsid"), "SmsId", "SmsGetReport", text),
-            status=_as_int(item.get("status"), "Status", "SmsGetReport", text),
-            report_time=_protocol.parse_beijing_time(item.get("reporttime")),
-            ex_status=_as_str(item.get("exstatus")).strip(),
-        )
-        for item in _details(data, "details", "SmsGetReport", text)
-    ]
+    return [_report(item, text) for item in _details(data, "details", "SmsGetReport", text)]
 
 
 def parse_replies(text: str) -> list[Reply]:
     """Parse an SmsGetRecv body into :class:`Reply` objects (see :func:`parse_reports`)."""
     data = decode(text, "SmsGetRecv")
-    return [
-        Reply(
-            phone=_as_str(item.get("phonenumber")).strip(),
-            recv_number=_as_str(item.get("recvnumber")).strip(),
-            add_num=_as_str(item.get("addnum")).strip(),
-            recv_time=_protocol.parse_beijing_time(item.get("recvtime")),
-            content=_as_str(item.get("content")),
-        )
-        for item in _details(data, "details", "SmsGetRecv", text)
-    ]
+    return [_reply(item, text) for item in _details(data, "details", "SmsGetRecv", text)]
 
 
 def parse_cancel(text: str) -> CancelResult:
@@ -239,44 +249,151 @@ def parse_cancel(text: str) -> CancelResult:
     return CancelResult(code=data["code"], message=data["message"], details=details)
 
 
-def parse_items(method: str, body: str) -> tuple[list[Any], list[str]]:
-    """The reports or replies of a fetched body, and one error line per bad item skipped.
+@dataclass(frozen=True)
+class Page:
+    """What one SmsGetReport/SmsGetRecv answer held (see :func:`parse_items`).
 
-    ``method`` is ``"SmsGetReport"`` or ``"SmsGetRecv"``. A body that is not JSON, has an
-    error code or no list of items raises like :func:`parse_reports`. A JSON body with a bad
-    item (say a non-numeric SmsId) is parsed item by item, each through the same parser, so
-    the good items are kept and each bad one is described.
+    Attributes:
+        items: the reports or replies that could be read.
+        problems: one line per item that could not be read, or about the page as a whole
+            (cut off, or fewer items than its ``Code`` says).
+        declared: the answer's ``Code``: how many items the gateway says it handed out
+            (``None`` when even that could not be read).
+        unread: items the gateway handed out that could not be read.
+    """
 
-    >>> items, bad = parse_items("SmsGetReport", '{"Code": 2, "Details": ['
+    items: list[Any]
+    problems: list[str] = field(default_factory=list)
+    declared: int | None = None
+    unread: int = 0
+
+    @property
+    def handed_out(self) -> int:
+        """How many items the gateway handed out with this answer, as far as is known."""
+        return max(self.declared or 0, len(self.items) + self.unread)
+
+
+_CODE = re.compile(r'"code"\s*:\s*"?\s*(-?\d+)', re.IGNORECASE)
+_DETAILS = re.compile(r'"details"\s*:\s*\[', re.IGNORECASE)
+
+
+def parse_items(method: str, body: str) -> Page:
+    """The reports or replies of a fetched body, keeping every item that can be read.
+
+    ``method`` is ``"SmsGetReport"`` or ``"SmsGetRecv"``. An error answer (a negative code)
+    raises its :class:`~mobset_campaign.errors.GatewayError`. Otherwise only what is damaged
+    is given up, and said in :attr:`Page.problems`:
+
+    * an item that cannot be read (say a non-numeric SmsId) is skipped, the others kept;
+    * a body cut off in the middle (not JSON) keeps every complete item before the cut;
+    * a ``Code`` (the number of items handed out, per the vendor text) that disagrees with
+      the items found is a problem line; a page whose ``Code`` promises items it does not
+      hold at all raises :class:`~mobset_campaign.errors.ProtocolError`, as does a body with
+      nothing readable.
+
+    >>> page = parse_items("SmsGetReport", '{"Code": 2, "Details": ['
     ...     '{"SmsId": "7", "Status": "12", "ReportTime": "", "ExStatus": "DELIVRD"},'
     ...     '{"SmsId": "x", "Status": "12"}]}')
-    >>> [r.sms_id for r in items], bad[0].split(" (")[0]
+    >>> [r.sms_id for r in page.items], page.problems[0].split(" (")[0]
     ([7], 'SmsGetReport: item 2 of 2 skipped')
     """
-    parse: Callable[[str], list[Any]] = parse_reports if method == "SmsGetReport" else parse_replies
+    one = _ITEM[method]
     try:
-        return list(parse(body)), []
+        data = decode(body, method)
     except ProtocolError as whole:
+        return _salvage(method, body, one, whole)
+    details = data.get("details") or []
+    if not isinstance(details, list):
+        raise ProtocolError(0, "Details is not a list", method=method, body=body)
+    page = _page(method, body, details, one, data["code"])
+    if not page.items and details:
+        first = page.problems[0].split(": ", 1)[-1]
+        raise ProtocolError(
+            0,
+            f"none of its {len(details)} items could be read; the first: {first}",
+            method=method,
+            body=body,
+        )
+    if not page.items and page.declared:
+        raise ProtocolError(
+            0,
+            f"its Code says {page.declared} items were handed out but it holds none",
+            method=method,
+            body=body,
+        )
+    return page
+
+
+def _page(
+    method: str,
+    body: str,
+    details: list[Any],
+    one: Callable[[Mapping[str, Any], str], Any],
+    declared: int | None,
+    *,
+    cut: bool = False,
+) -> Page:
+    good: list[Any] = []
+    problems: list[str] = []
+    for n, item in enumerate(details, 1):
         try:
-            data = _protocol.lower_keys(_protocol.parse_body(body))
+            if not isinstance(item, Mapping):
+                raise ProtocolError(0, "not an object", method=method, body=body)
+            good.append(one(_protocol.lower_keys(item), body))
+        except ProtocolError as exc:
+            what = exc.message or str(exc)
+            problems.append(
+                f"{method}: item {n} of {len(details)} skipped ({what}): "
+                f"{json.dumps(item, ensure_ascii=False)[:200]}; the whole answer stays in "
+                "the inbox (Ledger.inbox_frame())."
+            )
+    found = len(details)
+    unread = len(details) - len(good)
+    if cut:
+        missing = None if declared is None else max(declared - found, 0)
+        unread += missing or 0
+        problems.append(
+            f"{method}: the answer was cut off after {found} complete item"
+            f"{'' if found == 1 else 's'}"
+            + (f"; {missing} more could not be read" if missing else "")
+            + "; the raw answer stays in the inbox (Ledger.inbox_frame())."
+        )
+    elif declared is not None and declared != found and (good or declared < found):
+        unread += max(declared - found, 0)
+        problems.append(
+            f"{method}: the answer's Code says {declared} item{'' if declared == 1 else 's'} "
+            f"but it holds {found}; the raw answer stays in the inbox (Ledger.inbox_frame())."
+        )
+    return Page(good, problems, declared, unread)
+
+
+def _salvage(
+    method: str, body: str, one: Callable[[Mapping[str, Any], str], Any], whole: ProtocolError
+) -> Page:
+    """The complete items at the start of a body that is not JSON (cut off in transit)."""
+    start = _DETAILS.search(body)
+    if start is None:
+        raise whole
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    at = start.end()
+    while True:
+        while at < len(body) and body[at] in " \t\r\n,":
+            at += 1
+        if at >= len(body) or body[at] == "]":
+            break
+        try:
+            item, at = decoder.raw_decode(body, at)
         except ValueError:
-            raise whole from None
-        details = data.get("details") if isinstance(data, Mapping) else None
-        if not isinstance(details, list) or not details:
-            raise
-        good: list[Any] = []
-        bad: list[str] = []
-        for n, item in enumerate(details, 1):
-            one = {"code": data.get("code"), "message": data.get("message"), "details": [item]}
-            try:
-                good.extend(parse(json.dumps(one, ensure_ascii=False)))
-            except ProtocolError as exc:
-                what = exc.message or str(exc)
-                bad.append(
-                    f"{method}: item {n} of {len(details)} skipped ({what}): "
-                    f"{json.dumps(item, ensure_ascii=False)[:200]}; the whole answer stays in "
-                    "the inbox (Ledger.inbox_frame())."
-                )
-        if not good:
-            raise  # nothing usable: the whole body is an error answer
-        return good, bad
+            break
+        items.append(item)
+    if not items:
+        raise whole
+    code = _CODE.search(body[: start.start()])
+    declared = int(code.group(1)) if code else None
+    if declared is not None and declared < 0:
+        raise whole
+    page = _page(method, body, items, one, declared, cut=True)
+    if not page.items:
+        raise whole
+    return page

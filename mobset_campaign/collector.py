@@ -17,60 +17,76 @@ What happens to what arrives:
   sent with the reply's AddNum); an opt-out reply (R, T, TD, N, 退订, 取消 in any case or width,
   with spaces or punctuation around it) puts the number on the suppression list, so later
   ``read_contacts(..., suppress=ledger)`` and :func:`~mobset_campaign.send` skip it;
-* an error answer (a negative code, or a body that is not JSON) is stored, marked, counted in
-  the summary and never parsed again; an authentication error stops the collection;
-* a JSON body with one bad item (say a non-numeric SmsId) still applies its good items; the
-  bad ones are listed in the summary's errors and the raw body stays in the inbox.
+* an error answer (a negative code, a body with nothing readable, or a ``Code`` promising
+  items the body does not hold) is stored, marked, counted in the summary and never parsed
+  again; an authentication error stops the collection;
+* a damaged answer gives up only what is damaged: an item that cannot be read is skipped,
+  a body cut off in transit keeps every complete item before the cut, and the summary says
+  how many items could not be read; the raw body stays in the inbox.
+
+**Stopping.** Ctrl-C, SIGTERM and SIGHUP stop a collect the same clean way: a body the
+gateway is handing out is committed first (the signal waits for it), then the collect
+returns its summary.
+
+**Pace.** The vendor asks for 30–300 s between calls of one Method, and keeps reports 48 h,
+handing out 50 a call: at 30 s a call, 48 h drain at most 288,000 reports. So while the
+answers are full pages the collector fetches again after ``pace`` seconds (1 s by default:
+a 1,000,000-message campaign's 20,000 pages take about 5.6 hours), and waits
+``min_interval`` (30 s) once a page comes back not full. A wait is never cut short to meet
+a ``timeout``: the collect stops instead. When the messages still waiting could not be
+drained within the retention at this pace, the summary warns.
 
 A locked ledger (another process holding its write lock past the busy timeout) must not
 cost a body either. Before each fetch the collector takes and releases the ledger's write
 lock, so a ledger that cannot be written stops the collection *before* the gateway hands
 anything out. If the ledger still cannot store a fetched body, the collector retries for a
-while with the body in memory, then writes it, fsync'ed, to a file beside the ledger
-(``<ledger>.unsaved-<method>-<time>-<pid>.json``) and raises a
+while with the body in memory, then keeps it in a file beside the ledger
+(:meth:`~mobset_campaign.ledger.Ledger.keep_body`) and raises a
 :class:`~mobset_campaign.errors.LedgerError` naming that file. The next :func:`collect` on
-the ledger imports such files into the inbox first, and deletes each only after its body is
-committed (a body already in the inbox is not imported twice).
+the ledger imports such files into the inbox first.
 """
 
 from __future__ import annotations
 
-import signal
-import sqlite3
-import threading
+import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from ._protocol import REPLIES_PER_FETCH, REPORTS_PER_FETCH
+from ._signals import held, stop_signals, stopped_by
 from .answers import RawAnswer, parse_items
 from .errors import AuthError, GatewayError, InputError, LedgerError, MobsetError
 from .ledger import Applied, Ledger, account_key
 from .summaries import CollectSummary
 
-__all__ = ["collect"]
+__all__ = ["REPORT_RETENTION_HOURS", "collect"]
 
 _MAX_FAILURES = 5
 #: How long a fetched body waits in memory for a locked ledger before it goes to a file.
 _STORE_RETRY_SECONDS = 60.0
+#: How long the platform keeps a report (the vendor text).
+REPORT_RETENTION_HOURS = 48
+_VENDOR_INTERVAL = 30.0
 
 
 class _Collector:
-    def __init__(self, client: Any, ledger: Ledger, summary: CollectSummary) -> None:
+    def __init__(
+        self, client: Any, ledger: Ledger, summary: CollectSummary, pace: float
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.summary = summary
         self.account = account_key(client)
+        self.pace = pace
         self.failures = 0
 
     def parse_stored(self, inbox_id: int, method: str, body: str, account: str) -> int | None:
-        """Parse and apply one committed body; the number of items, None for an error body."""
+        """Parse and apply one committed body: how many items the gateway handed out with
+        it, None for an error body (kept, marked, never parsed again)."""
         try:
-            items, bad = parse_items(method, body)
+            page = parse_items(method, body)
         except GatewayError as exc:
             self.ledger.mark_unparseable(inbox_id, exc.code or None, str(exc))
             self.summary.errors.append(f"{method}: {exc}")
@@ -78,13 +94,14 @@ class _Collector:
                 raise
             return None
         if method == "SmsGetReport":
-            applied = self.ledger.apply_reports(inbox_id, items, account=account)
+            applied = self.ledger.apply_reports(inbox_id, page.items, account=account)
             self._count_reports(applied)
         else:
-            applied = self.ledger.apply_replies(inbox_id, items, account=account)
+            applied = self.ledger.apply_replies(inbox_id, page.items, account=account)
             self._count_replies(applied)
-        self.summary.errors.extend(bad)
-        return applied.items + len(bad)
+        self.summary.errors.extend(page.problems)
+        self.summary.unreadable += page.unread
+        return page.handed_out
 
     def _count_reports(self, applied: Applied) -> None:
         self.summary.reports += applied.new
@@ -109,14 +126,14 @@ class _Collector:
             self.parse_stored(*stored)
 
     def drain(self, method: str, page: int) -> None:
-        """Fetch while the answers are full pages."""
+        """Fetch while the answers are full pages, ``pace`` seconds apart."""
         fetch = self.client.fetch_reports if method == "SmsGetReport" else self.client.fetch_replies
         while True:
             # The gateway hands each body out once: make sure the ledger can take it first.
             _check_writable(self.ledger, method)
-            # Ctrl-C waits until the answer is committed: a body the gateway handed out
-            # and we dropped could never be fetched again.
-            with _shield_ctrl_c() as held:
+            # A stop signal waits until the answer is committed: a body the gateway handed
+            # out and we dropped could never be fetched again.
+            with held() as caught:
                 try:
                     raw = fetch()
                 except GatewayError as exc:  # transport: no body at all
@@ -124,7 +141,7 @@ class _Collector:
                     error = exc
                 self.summary.fetches += 1
                 if raw is not None:
-                    inbox_id = self._store(method, raw, held)
+                    inbox_id = self._store(method, raw, caught)
             if raw is None:
                 self.summary.errors.append(f"{method}: {error}")
                 self._failed()
@@ -136,9 +153,10 @@ class _Collector:
             self.failures = 0
             if items < page:
                 return
+            _sleep(self.pace)  # a full page: more are waiting, at the bounded pace
 
-    def _store(self, method: str, raw: RawAnswer, held: list[int]) -> int:
-        """Commit a fetched body, retrying a locked ledger; failing that, save it to a file."""
+    def _store(self, method: str, raw: RawAnswer, caught: list[int]) -> int:
+        """Commit a fetched body, retrying a locked ledger; failing that, keep it in a file."""
         delay = 0.05
         deadline = time.monotonic() + _STORE_RETRY_SECONDS
         while True:
@@ -146,11 +164,11 @@ class _Collector:
                 return self.ledger.store_raw(
                     method, raw.text, raw.received_at, account=self.account
                 )
-            except (LedgerError, sqlite3.Error) as exc:
+            except LedgerError as exc:
                 error: Exception = exc
-            if self.ledger.closed or held or time.monotonic() + delay > deadline:
+            if self.ledger.closed or caught or time.monotonic() + delay > deadline:
                 break
-            _sleep(delay, held)  # Ctrl-C (held) cuts the wait short: the body goes to a file
+            _sleep(delay, caught)  # a stop signal cuts the wait short: the body goes to a file
             delay = min(delay * 2, 2.0)
         saved = self.ledger.keep_body(raw, self.account, error)
         raise LedgerError(
@@ -178,43 +196,34 @@ def _check_writable(ledger: Ledger, method: str) -> None:
         ) from exc
 
 
-@contextmanager
-def _shield_ctrl_c() -> Iterator[list[int]]:
-    """Hold a Ctrl-C (SIGINT) until the block ends, then raise it (main thread only).
-
-    Yields the list of held signals, so the block can cut a wait short. An exception from
-    the block wins over a held Ctrl-C (it stops the collection anyway and says more).
-    """
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        caught.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    failed = False
-    try:
-        yield caught
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
-        if caught and not failed:
-            raise KeyboardInterrupt
-
-
-def _sleep(seconds: float, held: list[int] | None = None) -> None:
-    """Sleep in short steps so Ctrl-C is seen promptly on every platform (or ``held`` fills)."""
+def _sleep(seconds: float, caught: list[int] | None = None) -> None:
+    """Sleep in short steps, so a stop signal is seen promptly (or ``caught`` fills)."""
     end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0 and not held:
+    while (left := end - time.monotonic()) > 0 and not caught:
         time.sleep(min(left, 0.25))
 
 
 class _TooManyFailures(MobsetError):
     pass
+
+
+def retention_warning(waiting: int, pace: float) -> str | None:
+    """A warning when ``waiting`` reports could not be fetched within the platform's
+    retention at one page of 50 every ``pace`` seconds (see the module docstring).
+
+    >>> retention_warning(1_000_000, 1.0) is None, retention_warning(1_000_000, 30.0)[:31]
+    (True, 'draining 1,000,000 reports at 1')
+    """
+    pages = math.ceil(waiting / REPORTS_PER_FETCH)
+    hours = pages * pace / 3600
+    if hours <= REPORT_RETENTION_HOURS:
+        return None
+    return (
+        f"draining {waiting:,} reports at 1 page of {REPORTS_PER_FETCH} every {pace:g} s takes "
+        f"{hours:,.0f} hours, but the platform keeps a report {REPORT_RETENTION_HOURS} hours: "
+        f"reports would be lost. Collect with a shorter pace (pace={REPORT_RETENTION_HOURS * 3600 / pages:.1f} "
+        "or less)."
+    )
 
 
 def collect(
@@ -224,7 +233,8 @@ def collect(
     campaign: str | None = None,
     until: str | None = "final",
     timeout: float | None = None,
-    min_interval: float = 30,
+    min_interval: float = _VENDOR_INTERVAL,
+    pace: float = 1.0,
     progress: bool = True,
     allow_empty_ledger: bool = False,
 ) -> CollectSummary:
@@ -234,15 +244,18 @@ def collect(
         client: the account's :class:`~mobset_campaign.client.MobsetClient`.
         ledger: the campaign ledger.
         campaign: the campaign whose completion ``until="final"`` waits for (``None``: every
-            accepted message in the ledger). Reports and replies of every campaign are
-            stored either way: the gateway does not sort them.
-        until: ``"final"`` keeps collecting until every accepted message (of the campaign)
-            has a final status, or the ``timeout``; ``None`` drains once (fetching again
-            while the answers are full pages) and returns.
-        timeout: seconds before giving up waiting (``None``: no limit; Ctrl-C stops cleanly).
-            Not every message gets a report, so pass one for unattended runs.
-        min_interval: seconds between rounds when the last answers were not full pages. The
-            vendor asks for 30–300 s against the real gateway; the simulator is happy with less.
+            message in the ledger). Reports and replies of every campaign are stored either
+            way: the gateway does not sort them.
+        until: ``"final"`` keeps collecting until every message (of the campaign) was sent
+            and every accepted one has a final status, or the ``timeout``; ``None`` drains
+            once (fetching again while the answers are full pages) and returns.
+        timeout: seconds before giving up waiting (``None``: no limit; Ctrl-C or SIGTERM
+            stops cleanly). Not every message gets a report, so pass one for unattended runs.
+        min_interval: seconds between rounds once the answers are not full pages. The vendor
+            asks for 30–300 s against the real gateway (the default is 30); the simulator is
+            happy with less. Never shortened to meet the ``timeout``.
+        pace: seconds between calls of one Method while the answers are full pages (see the
+            module docstring for the arithmetic against the 48-hour retention).
         progress: a progress bar of messages with a final status.
         allow_empty_ledger: collect into a ledger that has sent nothing. Off by default:
             each report and reply can be fetched once only, so collecting into the wrong
@@ -250,8 +263,9 @@ def collect(
             ledger that sent the campaign.
 
     Returns:
-        A :class:`CollectSummary`; ``waiting`` says how many accepted messages are still
-        without a final status when it stopped.
+        A :class:`~mobset_campaign.summaries.CollectSummary`; ``waiting`` says how many
+        accepted messages are still without a final status when it stopped, ``unsent`` how
+        many were not sent yet.
 
     Raises:
         InputError: a bad parameter.
@@ -262,10 +276,11 @@ def collect(
     """
     if until not in ("final", None):
         raise InputError(f"collect: until must be 'final' or None, not {until!r}.")
-    if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
-        raise InputError(f"collect: timeout must be seconds (0 or more) or None, not {timeout!r}.")
-    if isinstance(min_interval, bool) or not min_interval >= 0:
-        raise InputError(f"collect: min_interval must be 0 or more seconds, not {min_interval!r}.")
+    for name, value in (("timeout", timeout), ("min_interval", min_interval), ("pace", pace)):
+        if value is None and name == "timeout":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise InputError(f"collect: {name} must be 0 or more seconds, not {value!r}.")
     if campaign is not None and ledger.campaign_options(campaign) is None:
         raise InputError(f"collect: campaign {campaign!r} is not in {ledger!r}.")
     if not allow_empty_ledger and not int(ledger.campaigns()["messages"].sum()):
@@ -275,10 +290,19 @@ def collect(
             "sent your campaign: point at that ledger (--ledger), or pass "
             "allow_empty_ledger=True if this is really where they belong."
         )
+    ledger.reserve_room()  # room for a fetched body if the disk fills up
     started = time.monotonic()
     summary = CollectSummary(campaign=campaign)
-    work = _Collector(client, ledger, summary)
-    summary.accepted, summary.final = ledger.final_progress(campaign)
+    work = _Collector(client, ledger, summary, float(pace))
+
+    def refresh() -> None:
+        summary.accepted, summary.final = ledger.final_progress(campaign)
+        summary.unsent = ledger.unsent(campaign)
+
+    refresh()
+    warning = retention_warning(summary.waiting, float(pace))
+    if warning:
+        summary.warnings.append(warning)
     bar = tqdm(
         total=summary.accepted,
         initial=summary.final,
@@ -286,38 +310,30 @@ def collect(
         desc=f"final statuses{'' if campaign is None else ' ' + campaign}",
         disable=not progress or until is None,
     )
-
-    def refresh() -> None:
-        summary.accepted, summary.final = ledger.final_progress(campaign)
-        bar.total = summary.accepted
-        bar.n = summary.final
-        bar.refresh()
-
     try:
-        # SmsSend answers an earlier run had to keep aside (the ledger refused them) give the
-        # SmsIds that the reports fetched below will be matched against
-        ledger.apply_kept_answers()
-        work.import_kept()
-        work.recover()
-        while True:
-            work.drain("SmsGetReport", REPORTS_PER_FETCH)
-            work.drain("SmsGetRecv", REPLIES_PER_FETCH)
-            refresh()
-            if until is None or summary.done:
-                break
-            elapsed = time.monotonic() - started
-            if timeout is not None and elapsed >= timeout:
-                summary.stopped_reason = (
-                    f"timeout after {timeout:g} s with {summary.waiting:,} accepted message"
-                    f"{'' if summary.waiting == 1 else 's'} still without a final status (not every message gets "
-                    "a report; collect again later to pick up late ones)."
-                )
-                break
-            pause = min_interval if timeout is None else min(min_interval, timeout - elapsed)
-            _sleep(max(pause, 0.0))
-    except KeyboardInterrupt:
+        with stop_signals():
+            # SmsSend answers an earlier run had to keep aside (the ledger refused them) give
+            # the SmsIds that the reports fetched below will be matched against
+            ledger.apply_kept_answers()
+            work.import_kept()
+            work.recover()
+            while True:
+                work.drain("SmsGetReport", REPORTS_PER_FETCH)
+                work.drain("SmsGetRecv", REPLIES_PER_FETCH)
+                refresh()
+                bar.total, bar.n = summary.accepted, summary.final
+                bar.refresh()
+                if until is None or summary.done:
+                    break
+                elapsed = time.monotonic() - started
+                if timeout is not None and elapsed + min_interval > timeout:
+                    summary.stopped_reason = _timed_out(summary, timeout)
+                    break
+                _sleep(min_interval)
+    except KeyboardInterrupt as exc:
         summary.stopped_reason = (
-            "interrupted (Ctrl-C); everything fetched so far is stored — collect again to go on."
+            f"interrupted ({stopped_by(exc)}); everything fetched so far is stored — collect "
+            "again to go on."
         )
     except AuthError as exc:
         summary.stopped_reason = f"the gateway refused the account: {exc}"
@@ -328,5 +344,15 @@ def collect(
     finally:
         bar.close()
         summary.elapsed = time.monotonic() - started
-    summary.accepted, summary.final = ledger.final_progress(campaign)
+    refresh()
     return summary
+
+
+def _timed_out(summary: CollectSummary, timeout: float) -> str:
+    still = f"{summary.waiting:,} accepted message{'' if summary.waiting == 1 else 's'}"
+    unsent = f" and {summary.unsent:,} not sent yet" if summary.unsent else ""
+    return (
+        f"timeout ({timeout:g} s: the next round would come after it) with {still} still "
+        f"without a final status{unsent} (not every message gets a report; collect again "
+        "later to pick up late ones)."
+    )

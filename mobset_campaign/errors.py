@@ -7,6 +7,8 @@
     │   └── UnpicklableError         an object holding the password was pickled (also a TypeError)
     ├── InputError                   spreadsheet, phone column, template, parameters
     ├── LedgerError                  the local SQLite ledger cannot be used
+    │   ├── CampaignBusyError        another run holds the campaign (.command .pid .host .since)
+    │   └── AnswerKeptError          answers the ledger refused, kept aside (.accepted .kept_in)
     └── GatewayError                 the gateway answered with a negative code (.code, .message, .method, .body)
         ├── AuthError                -103 -104 -105 -106 -107 -108 -109 -111 -112(user) -123 -124 -125 -131
         ├── BalanceError             -128 -129 -130 -141
@@ -31,9 +33,11 @@ from .codes import describe_error, error_info
 
 __all__ = [
     "AmbiguousSendError",
+    "AnswerKeptError",
     "AuthError",
     "BalanceError",
     "BusyError",
+    "CampaignBusyError",
     "ConfigError",
     "ContentError",
     "GatewayError",
@@ -68,6 +72,75 @@ class InputError(MobsetError, ValueError):
 
 class LedgerError(MobsetError):
     """The local ledger cannot be opened, migrated or written."""
+
+
+class AnswerKeptError(LedgerError):
+    """The ledger would not take the gateway's answers to one or more requests; each was
+    kept aside (a file beside the ledger, the reserve, or memory) to be recorded by the next
+    run. ``accepted`` lists the (phone, SmsId) pairs the gateway accepted; ``kept_in`` says
+    where each answer went, or is empty for one that could be kept nowhere (then the pairs
+    are in the message: keep them)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        accepted: list[tuple[str, int]],
+        kept_in: list[str],
+        lost: list[tuple[str, int]],
+        cause: str = "",
+    ) -> None:
+        self.accepted = accepted
+        self.kept_in = kept_in
+        self.lost = lost
+        self.cause = cause
+        super().__init__(message)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            _rebuild_kept,
+            (str(self), self.accepted, self.kept_in, self.lost, self.cause),
+        )
+
+
+def _rebuild_kept(
+    message: str,
+    accepted: list[tuple[str, int]],
+    kept_in: list[str],
+    lost: list[tuple[str, int]],
+    cause: str,
+) -> Exception:
+    return AnswerKeptError(message, accepted=accepted, kept_in=kept_in, lost=lost, cause=cause)
+
+
+class CampaignBusyError(LedgerError):
+    """Another run is sending, resending or cancelling the same campaign.
+
+    A campaign has one such run at a time (two would race each other's claims). The
+    attributes say who holds it: ``command``, ``pid``, ``host`` and ``since`` (Beijing).
+    """
+
+    def __init__(self, campaign: str, *, command: str, pid: int, host: str, since: str) -> None:
+        self.campaign = campaign
+        self.command = command
+        self.pid = pid
+        self.host = host
+        self.since = since
+        super().__init__(
+            f"Campaign {campaign!r} is busy: {command} has been running since {since} (Beijing) "
+            f"as process {pid} on {host}. Wait for it to finish (or stop it), then run this "
+            "again; or ask to wait for it (wait_for_lock= / --wait-for-lock)."
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            _rebuild_busy,
+            (self.campaign, self.command, self.pid, self.host, self.since),
+        )
+
+
+def _rebuild_busy(campaign: str, command: str, pid: int, host: str, since: str) -> Exception:
+    return CampaignBusyError(campaign, command=command, pid=pid, host=host, since=since)
 
 
 _BODY_LIMIT = 500

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import Check, blank_cells, check_messages, marketing_mask
-from .rows import require_columns, skip_reasons
+from .rows import FrameRows, assign_messages, require_columns, skip_reasons
 from .segments import (
     DEFAULT_RULES,
     SegmentRules,
@@ -69,6 +69,7 @@ def estimate(
     client: _AccountClient | None = None,
     price_per_part: float | None = None,
     rules: SegmentRules | None = None,
+    one_per_number: bool = True,
 ) -> Estimate:
     """Count what a rendered frame will cost; nothing is sent and ``df`` is not changed.
 
@@ -81,6 +82,9 @@ def estimate(
             ``get_sign()`` and ``get_balance()``): gives the signature and the balance.
         price_per_part: price of one part, for the cost.
         rules: counting limits; by default those ``render`` used.
+        one_per_number: as for :func:`~mobset_campaign.send`: a number on several rows
+            gets one message (the others count as ``duplicate``); ``False`` sends one per
+            distinct text.
 
     >>> from mobset_campaign.contacts import read_contacts
     >>> from mobset_campaign.render import render
@@ -134,7 +138,12 @@ def estimate(
             "its signature (pass signature= or client=)"
         )
     too_long = chars > rules.max_chars if chars is not None else None
-    reasons = skip_reasons(df, sendable=flagged, too_long=too_long)  # as send() skips rows
+    rows = FrameRows.of(df)
+    first = skip_reasons(df, rows=rows, sendable=flagged, too_long=too_long)  # as send() does
+    one_message = assign_messages(
+        rows, {}, one_per_number=one_per_number, usable=first.sendable.tolist()
+    )
+    reasons = first.with_duplicates(one_message.duplicate_of)
     sendable = reasons.sendable.to_numpy(dtype=bool)
 
     sent_parts = parts[sendable]

@@ -1,9 +1,11 @@
 """Put the ledger's view of a campaign back beside the spreadsheet's rows.
 
-:func:`merge_status` finds each row's message by its row key, the same key
-:func:`mobset_campaign.send` registered it under (the rule is in :mod:`mobset_campaign.rows`),
-so the same sheet re-read, re-sorted or re-rendered finds the same messages. A row that never
-became a message gets the state ``skipped`` and the reason in ``send_error``.
+:func:`merge_status` finds each row's message by the same rule :func:`mobset_campaign.send`
+registered it with (:func:`mobset_campaign.rows.assign_messages`: one message per number,
+the row with the text that went out first), so the same sheet re-read, re-sorted or
+re-rendered finds the same messages. A row that never became a message gets the state
+``skipped`` and the reason in ``send_error`` (``duplicate of row N`` for a second row of a
+number that has its message).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from .ledger import STATUS_FRAME_COLUMNS, Ledger
 from .rows import (
     FrameRows,
     Known,
+    assign_messages,
     keep_user_columns,
     not_registered,
     require_columns,
-    resolve_row_keys,
     skip_reasons,
 )
 from .states import SKIPPED
@@ -73,13 +75,15 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
             strict=True,
         )
     }
+    options = ledger.campaign_options(campaign) or {}
+    one_per_number = options.get("one_per_number") is not False
     suppressed = ledger.suppressed_phones()
-    reasons = skip_reasons(df, suppressed, rows=rows)
-    keys = pd.Series(
-        resolve_row_keys(rows.identities(), known, usable=reasons.sendable.tolist()),
-        index=df.index,
-        dtype="str",
+    first = skip_reasons(df, suppressed, rows=rows)
+    assignment = assign_messages(
+        rows, known, one_per_number=one_per_number, usable=first.sendable.tolist()
     )
+    reasons = first.with_duplicates(assignment.duplicate_of)
+    keys = pd.Series(assignment.keys, index=df.index, dtype="str")
     status = frame.set_index("row_key")
     found = keys.isin(status.index)
     picked = status.reindex(keys.where(found, "\x00missing").tolist())

@@ -1,31 +1,32 @@
 """Which row is which, and why a row is not sent — what send, merge, estimate and the export
 agree on.
 
-**Row keys.** :func:`mobset_campaign.send` registers each sendable row as a message under a
-key, and :func:`mobset_campaign.merge_status` finds the row's message again by the same key:
+**One message per number.** Within a campaign a number receives at most one message, whatever
+the frame's history (two lists concatenated, a ``phone_problem`` cleared by a script, a
+second row added for the same number after the template was edited). The rows of a frame
+that share a number are one *group*; :func:`assign_messages` gives the group's message to
+one row and marks the others ``duplicate of row N`` (N: the row that has the message):
 
-* A row with a ``phone_problem`` (e.g. ``read_contacts``' "duplicate of row N") or without a
-  number has no key: it is never registered, and it never takes part in the numbering below,
-  so the row ``read_contacts`` kept is always the plain number.
-* A number on one keyed row: the key is the number (:func:`phone_key`, ``13512346789``).
-* A number on several keyed rows (a frame built without ``read_contacts``' duplicate check):
-  each row's key is the number plus ``#`` and an 8-hex-digit hash of its text (BLAKE2b, 4-byte
-  digest: ``13512346789#347ca058`` for "hi"); rows with the same number *and* the same text
-  add ``#2``, ``#3``… (such rows are interchangeable: their order cannot matter).
+* when the number already has a message in the campaign, the row with exactly that text
+  gets it (else the first row: the text was edited after it went out);
+* otherwise the first row, in the frame's order, gets a new message.
 
-No key depends on the order of the rows, so this survives what users actually do between two
-runs: re-reading the same spreadsheet, re-rendering the template, sorting or filtering rows,
-adding new rows. For a number on one row the key ignores the text: a campaign texts each
-row's person at most once, so editing the template after some messages went out never sends
-those people a second copy (messages still pending take the new text). When a number gains
-or loses a second row (so its key form changes), :func:`resolve_row_keys` matches the row to
-the message with the same number and exactly the same text, so a text that went out is not
-sent again. The frame's index is not used (it changes on re-reading).
+A campaign may instead send several *different* texts to one number (``one_per_number=False``
+in :func:`mobset_campaign.send`); then a group is one number with one text, and identical
+(number, text) pairs are still never sent twice. The ledger checks the same rule again when
+it registers the messages (:meth:`mobset_campaign.ledger.Ledger.register`).
+
+**Message keys.** A message is registered under the number (:func:`phone_key`,
+``13512346789``), or with several texts per number under the number plus ``#`` and an
+8-hex-digit BLAKE2b hash of the text (``13512346789#347ca058`` for "hi"). A row with a
+``phone_problem`` or without a number has no key and is never registered. Keys never depend
+on the order of rows or on the frame's index, so re-reading, re-sorting, filtering or
+re-rendering the sheet finds the same messages, and a text that went out is never sent again.
 
 **Skip reasons.** :func:`skip_reasons` says, for every row, why it cannot be sent — as a
 :class:`Skip` code and as words — in one order: a phone problem, no number, opted out, an
-empty message, too long, not sendable. Summaries count the codes; the words are written here
-only.
+empty message, too long, not sendable, a duplicate of another row. Summaries count the codes;
+the words are written here only.
 
 **Columns.** :func:`require_columns` names what a frame lacks and what it has;
 :func:`keep_user_columns` renames a user's own column that clashes with one the package adds
@@ -37,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
@@ -46,21 +47,22 @@ import pandas as pd
 
 from ._cells import is_missing
 from .errors import InputError
-from .phones import problem_kind
+from .phones import DUPLICATE, problem_kind
 from .segments import DEFAULT_RULES, SegmentRules
 
 __all__ = [
+    "Assignment",
     "FrameRows",
     "Known",
-    "RowIdentity",
     "Skip",
     "SkipReasons",
+    "assign_messages",
     "is_present",
     "keep_user_columns",
+    "message_key",
     "not_registered",
     "phone_key",
     "require_columns",
-    "resolve_row_keys",
     "row_keys",
     "skip_reasons",
 ]
@@ -102,29 +104,44 @@ def _texts(values: Iterable[object]) -> list[str]:
     return [str(v) if is_present(v) else "" for v in values]
 
 
+def _digest(text: str) -> str:
+    """An 8-hex-digit BLAKE2b hash of a row's text (stable across runs and machines)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=4).hexdigest()
+
+
+def message_key(phone: str, text: str, *, one_per_number: bool = True) -> str:
+    """The key a new message is registered under (see the module docstring).
+
+    >>> message_key("13512346789", "hi"), message_key("13512346789", "hi", one_per_number=False)
+    ('13512346789', '13512346789#347ca058')
+    """
+    return phone if one_per_number else f"{phone}#{_digest(text)}"
+
+
 # ------------------------------------------------------------------------ a frame's rows
 
 
 @dataclass(frozen=True)
 class FrameRows:
-    """What identifies each row of a frame, computed once (see the module docstring).
+    """What identifies each row of a frame, read once (see the module docstring).
 
     Attributes:
         phones: the phone key of each row, ``None`` where there is no number.
         problems: the ``phone_problem`` text, ``None`` where there is none.
         texts: the ``content`` as send() registers it (``""`` where missing).
-        keys: the row key, ``None`` for a row that is never registered.
+        numbers: the row number a user sees: the ``row`` column ``read_contacts`` adds, else
+            the position + 2 (as if written to a sheet under a header row).
     """
 
     phones: list[str | None]
     problems: list[str | None]
     texts: list[str]
-    keys: list[str | None]
+    numbers: list[int]
 
     @classmethod
     def of(cls, df: pd.DataFrame) -> FrameRows:
-        """The rows of ``df`` (needs a ``phone`` column; ``phone_problem`` and ``content``
-        are used when present)."""
+        """The rows of ``df`` (needs a ``phone`` column; ``phone_problem``, ``content`` and
+        ``row`` are used when present)."""
         require_columns(df, ("phone",), "row_keys")
         n = len(df)
         phones = [phone_key(v) or None if is_present(v) else None for v in df["phone"].tolist()]
@@ -132,67 +149,19 @@ class FrameRows:
         if "phone_problem" in df.columns:
             problems = [str(v) if is_present(v) else None for v in df["phone_problem"].tolist()]
         texts = _texts(df["content"].tolist()) if "content" in df.columns else [""] * n
-        return cls(phones, problems, texts, _keys(phones, problems, texts))
-
-    def identities(self) -> list[RowIdentity]:
-        """Each row as a :class:`RowIdentity` (key, phone, text)."""
-        return [
-            RowIdentity(k, p, t) for k, p, t in zip(self.keys, self.phones, self.texts, strict=True)
-        ]
-
-
-def _keys(
-    phones: Sequence[str | None], problems: Sequence[str | None], texts: Sequence[str]
-) -> list[str | None]:
-    keyed = [
-        None if trouble is not None else phone
-        for phone, trouble in zip(phones, problems, strict=True)
-    ]
-    series = pd.Series(keyed, dtype=object)
-    shared = (series.duplicated(keep=False) & series.notna()).to_numpy()
-    keys: list[str | None] = list(keyed)
-    if not shared.any():
-        return keys
-    seen: dict[tuple[str, str], int] = {}
-    for i in np.flatnonzero(shared).tolist():
-        phone, digest = str(keyed[i]), _digest(texts[i])
-        seen[phone, digest] = k = seen.get((phone, digest), 0) + 1
-        keys[i] = f"{phone}#{digest}" if k == 1 else f"{phone}#{digest}#{k}"
-    return keys
+        numbers = list(range(2, n + 2))
+        if "row" in df.columns:
+            given = pd.to_numeric(df["row"], errors="coerce")
+            if given.notna().all():
+                numbers = [int(v) for v in given.tolist()]
+        return cls(phones, problems, texts, numbers)
 
 
-def _digest(text: str) -> str:
-    """An 8-hex-digit BLAKE2b hash of a row's text (stable across runs and machines)."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=4).hexdigest()
-
-
-def row_keys(df: pd.DataFrame) -> pd.Series:
-    """The stable key of each row (the rule is in the module docstring).
-
-    Rows without a phone or with a ``phone_problem`` get a missing key (they are never
-    registered). A number on several rows is told apart by a hash of each row's
-    ``content``, never by the rows' order.
-
-    >>> row_keys(pd.DataFrame({"phone": ["13512346789", None, "13612346789", "13512346789"],
-    ...                        "content": ["hi", "hi", "hi", "hello"]})).tolist()
-    ['13512346789#347ca058', nan, '13612346789', '13512346789#ea6706f7']
-    """
-    return pd.Series(FrameRows.of(df).keys, index=df.index, dtype="str")
-
-
-# ------------------------------------------------------------------------ matching keys
-
-
-class RowIdentity(NamedTuple):
-    """A row as the ledger knows it: its key, phone key and text."""
-
-    key: str | None
-    phone: str | None
-    text: str
+# ------------------------------------------------------------------------ messages of rows
 
 
 class Known(NamedTuple):
-    """A registered message as :func:`resolve_row_keys` needs it: number and text."""
+    """A registered message as :func:`assign_messages` needs it: number and text."""
 
     phone: str
     content: str
@@ -208,69 +177,96 @@ class _HasText(Protocol):
     def content(self) -> str: ...  # pragma: no cover - protocol
 
 
-def resolve_row_keys(
-    rows: Sequence[RowIdentity],
+class Assignment(NamedTuple):
+    """Which message each row has (see :func:`assign_messages`)."""
+
+    keys: list[str | None]  #: the key of the row's message; None: no message
+    duplicate_of: list[int | None]  #: for a duplicate row, the number of the row that has it
+
+
+def assign_messages(
+    rows: FrameRows,
     known: Mapping[str, _HasText],
     *,
+    one_per_number: bool = True,
     usable: Sequence[bool] | None = None,
-) -> list[str | None]:
-    """The key each row's message is (or will be) registered under.
+) -> Assignment:
+    """Give each row the message it has or will have, one per number (or per number and
+    text) — the rule is in the module docstring.
 
-    ``known`` maps the campaign's registered keys to their messages. A number on one row has
-    the plain key, a number on several rows keys carrying a hash of the text, so adding a
-    second row for a number (or removing one) changes the key form. A row whose key is not
-    registered (or is registered with another text) takes the key of a message not yet
-    taken to the same number with exactly the same text, so a text that went out is never
-    sent again because of that change. Other rows keep their key.
+    ``known`` maps the campaign's registered keys to their messages, in registration order.
+    ``usable`` marks the rows send() may register (all rows with a number and no phone
+    problem, by default); the others get a message only when it is theirs already (say, a
+    row opted out after it was sent), so :func:`mobset_campaign.merge_status` shows it.
 
-    ``usable`` marks the rows send() registers (all, by default). Those are matched first;
-    the others (say, a row opted out after it was sent) are then matched among the messages
-    left, and get ``None`` when none is.
-
-    >>> resolve_row_keys([RowIdentity("135#ab", "135", "hi"), RowIdentity("135#cd", "135", "new")],
-    ...                  {"135": Known("135", "hi")})
-    ['135', '135#cd']
+    >>> rows = FrameRows(["135", "135", "136"], [None] * 3, ["hi", "hi 2", "yo"], [2, 3, 4])
+    >>> assign_messages(rows, {})
+    Assignment(keys=['135', None, '136'], duplicate_of=[None, 2, None])
+    >>> assign_messages(rows, {"135": Known("135", "hi 2")}).duplicate_of
+    [3, None, None]
     """
-    if usable is None or all(usable):
-        return _resolve(rows, known)
-    first = _resolve(
-        [r if ok else r._replace(key=None) for r, ok in zip(rows, usable, strict=True)], known
-    )
-    assigned = {k for k in first if k is not None}
-    rest = {k: v for k, v in known.items() if k not in assigned}
-    second = _resolve(
-        [r._replace(key=None) if ok else r for r, ok in zip(rows, usable, strict=True)], rest
-    )
-    return [
-        a if ok else (b if b not in assigned else None)
-        for a, b, ok in zip(first, second, usable, strict=True)
+    n = len(rows.phones)
+    ok = [
+        rows.phones[i] is not None
+        and rows.problems[i] is None
+        and (usable is None or bool(usable[i]))
+        for i in range(n)
     ]
-
-
-def _resolve(rows: Sequence[RowIdentity], known: Mapping[str, _HasText]) -> list[str | None]:
-    keys = [row.key for row in rows]
-    need = [
-        i
-        for i, row in enumerate(rows)
-        if row.key is not None and (row.key not in known or known[row.key].content != row.text)
-    ]
-    if not need or not known:
-        return keys
-    taken = {key for key in keys if key is not None and key in known}
-    phones = {rows[i].phone for i in need}
-    spare: dict[tuple[str, str], list[str]] = {}
+    by_phone: dict[str, list[str]] = {}
     for key, message in known.items():
-        if message.phone in phones and key not in taken:
-            spare.setdefault((message.phone, message.content), []).append(key)
-    if not spare:
-        return keys
-    for candidates in spare.values():
-        candidates.sort(key=lambda k: (len(k), k), reverse=True)  # pop() gives the plainest
-    for i in need:
-        found = spare.get((str(rows[i].phone), rows[i].text))
+        by_phone.setdefault(message.phone, []).append(key)
+    keys: list[str | None] = [None] * n
+    duplicate_of: list[int | None] = [None] * n
+    taken: set[str] = set()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in range(n):
+        if ok[i]:
+            phone = str(rows.phones[i])
+            groups.setdefault((phone, "" if one_per_number else rows.texts[i]), []).append(i)
+    for (phone, text), members in groups.items():
+        existing = [
+            k for k in by_phone.get(phone, ()) if one_per_number or known[k].content == text
+        ]
+        free = list(members)
+        holders = []
+        for key in existing:
+            match = next((i for i in free if rows.texts[i] == known[key].content), None)
+            if match is not None:
+                keys[match] = key
+                free.remove(match)
+                holders.append(match)
+        if not holders:
+            first = free.pop(0)
+            keys[first] = existing[0] if existing else message_key(
+                phone, rows.texts[first], one_per_number=one_per_number
+            )
+            holders.append(first)
+        taken.update(str(keys[i]) for i in holders)
+        for i in free:
+            duplicate_of[i] = rows.numbers[min(holders)]
+    # rows send() would not register now, but whose message went out before
+    for i in range(n):
+        if ok[i] or rows.phones[i] is None or rows.problems[i] is not None:
+            continue
+        mine = [k for k in by_phone.get(str(rows.phones[i]), ()) if k not in taken]
+        same = [k for k in mine if known[k].content == rows.texts[i]]
+        found = same or (mine if one_per_number else [])
         if found:
-            keys[i] = found.pop()
-    return keys
+            keys[i] = found[0]
+            taken.add(found[0])
+    return Assignment(keys, duplicate_of)
+
+
+def row_keys(df: pd.DataFrame, *, one_per_number: bool = True) -> pd.Series:
+    """The key each row's message would be registered under in a new campaign (missing for
+    a row that gets no message: no number, a phone problem, or a duplicate of another row).
+
+    >>> row_keys(pd.DataFrame({"phone": ["13512346789", None, "13612346789", "13512346789"],
+    ...                        "content": ["hi", "hi", "hi", "hello"]})).tolist()
+    ['13512346789', nan, '13612346789', nan]
+    """
+    assignment = assign_messages(FrameRows.of(df), {}, one_per_number=one_per_number)
+    return pd.Series(assignment.keys, index=df.index, dtype="str")
 
 
 # ------------------------------------------------------------------------ skip reasons
@@ -285,6 +281,8 @@ class Skip(StrEnum):
     EMPTY_MESSAGE = "empty message"
     TOO_LONG = "too long"  #: longer than the rules allow (``sendable`` is false)
     NOT_SENDABLE = "not sendable"  #: ``sendable`` is false for another reason
+    DUPLICATE = "duplicate"  #: another row of the number has the message
+    ALREADY_MESSAGED = "already messaged in this campaign"  #: the ledger refused a second one
 
 
 @dataclass(frozen=True)
@@ -304,11 +302,32 @@ class SkipReasons:
         """True where nothing stops the row."""
         return self.kinds.isna()
 
+    def with_duplicates(self, duplicate_of: Sequence[int | None]) -> SkipReasons:
+        """These reasons, and ``duplicate of row N`` for each sendable row whose number's
+        message another row has (see :func:`assign_messages`)."""
+        kinds = self.kinds.copy()
+        texts = self.texts.astype(object)
+        for i, other in enumerate(duplicate_of):
+            if other is not None and kinds.iat[i] is None:
+                kinds.iat[i] = Skip.DUPLICATE
+                texts.iat[i] = f"{DUPLICATE} {other}"
+        return replace(self, kinds=kinds, texts=texts.astype("str"))
+
+    def refused(self, rows: Sequence[int]) -> SkipReasons:
+        """These reasons, with the rows at the positions ``rows`` refused by the ledger
+        (their number had a message in the campaign already)."""
+        kinds = self.kinds.copy()
+        texts = self.texts.astype(object)
+        for i in rows:
+            kinds.iat[i] = Skip.ALREADY_MESSAGED
+            texts.iat[i] = str(Skip.ALREADY_MESSAGED)
+        return replace(self, kinds=kinds, texts=texts.astype("str"))
+
     def groups(self) -> dict[str, int]:
         """Rows not sent, counted by kind of reason, most common first: a phone problem
         counts under its own kind (``duplicate``, ``not a mainland mobile`` …)."""
         labels = [
-            problem_kind(text) if kind == Skip.PHONE else str(kind)
+            problem_kind(text) if kind in (Skip.PHONE, Skip.DUPLICATE) else str(kind)
             for kind, text in zip(self.kinds.tolist(), self.texts.tolist(), strict=True)
             if is_present(kind)
         ]

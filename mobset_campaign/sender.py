@@ -62,10 +62,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._engine import Engine, Options, preflight
 from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
+from ._signals import stop_signals
 from .codes import describe_error, error_info
 from .errors import AuthError, GatewayError, InputError, MobsetError, TransportError
 from .ledger import DEFAULT_LEDGER_PATH, CancelOutcome, Ledger, PendingMessage
@@ -76,7 +78,7 @@ from .plan import (
     plan_batches,
     timer_send_time,
 )
-from .rows import FrameRows, phone_key, require_columns, skip_reasons
+from .rows import FrameRows, assign_messages, phone_key, require_columns, skip_reasons
 from .summaries import CancelSummary, SendSummary
 
 __all__ = ["cancel", "resend_unknown", "send"]
@@ -121,22 +123,22 @@ def send(
     dry_run: bool = False,
     progress: bool = True,
     long_sms: bool = True,
+    one_per_number: bool | None = None,
+    wait_for_lock: bool | float = False,
 ) -> SendSummary:
-    """Send a rendered frame as a campaign, at most once per row, resumably.
+    """Send a rendered frame as a campaign, at most once per number, resumably.
 
     Args:
         df: a frame from ``render`` (needs ``phone``, ``content``, ``parts``, ``sendable``;
             ``phone_problem`` and ``warnings`` are used when present). Not modified.
         client: a :class:`~mobset_campaign.client.MobsetClient` (``sim.client()`` for a
             rehearsal); may be ``None`` for a dry run (no balance check then).
-        campaign: the campaign's name; sending the same frame under the same name again
-            resumes it and never sends a row twice. Rows are recognised by their row key,
-            never by their position: the phone number alone when it is on one row (editing
-            the text later does not send it again), the number plus a hash of the text when
-            it is on several rows (so sorting cannot swap them). Rows with a
-            ``phone_problem`` — such as ``read_contacts``' "duplicate of row N" — get no key
-            and are never sent, so sorting the sheet cannot make the duplicate take the
-            kept row's place. See :mod:`mobset_campaign.rows`.
+        campaign: the campaign's name (compared after NFKC and trimming: ``积分１２月 `` is
+            ``积分12月``); sending the same frame under the same name again resumes it and
+            never sends a row twice. Within a campaign a number gets one message: the other
+            rows of that number are skipped as ``duplicate of row N``, whatever the frame's
+            history (see :mod:`mobset_campaign.rows`). Rows with a ``phone_problem`` are
+            never sent.
         ledger: where state is kept (default ``Ledger()``, i.e. ``./mobset_ledger.sqlite``).
         rate: messages per second across all workers (``None``: as fast as the gateway
             answers).
@@ -152,6 +154,13 @@ def send(
             balance if the gateway answers) and write nothing.
         progress: show a progress bar (a widget in notebooks).
         long_sms: send as long SMS (the default) or ``LongSms=0``.
+        one_per_number: ``False`` lets a campaign send several *different* texts to one
+            number (identical number and text are still sent once). Fixed when the
+            campaign is first sent; ``None`` keeps the campaign's choice (one per number
+            for a new campaign).
+        wait_for_lock: one run per campaign: when another run (a send, resend_unknown or
+            cancel, in any process) holds it, wait this many seconds (``True``: as long as
+            it takes) instead of raising :class:`~mobset_campaign.errors.CampaignBusyError`.
 
     Returns:
         A :class:`~mobset_campaign.summaries.SendSummary`; ``stopped_reason`` is set when
@@ -160,6 +169,7 @@ def send(
 
     Raises:
         InputError: a missing column or a bad parameter, before anything is sent.
+        CampaignBusyError: another run holds the campaign (see ``wait_for_lock``).
         LedgerError: the ledger cannot be written.
     """
     _check_options(
@@ -187,10 +197,45 @@ def send(
         else:
             ledger = Ledger()
     try:
-        return _send(df, client, campaign, ledger, opts, batch_size, dry_run)
+        mode = _one_per_number(ledger, campaign, one_per_number)
+        if dry_run:
+            return _send(df, client, campaign, ledger, opts, batch_size, mode, dry_run=True)
+        with (
+            stop_signals(),
+            ledger.campaign_locked(campaign, "send", wait=_lock_wait(wait_for_lock)) as holder,
+        ):
+            opts.holder = holder
+            return _send(df, client, campaign, ledger, opts, batch_size, mode, dry_run=False)
     finally:
         if own:
             ledger.close()
+
+
+def _lock_wait(wait_for_lock: bool | float) -> float | None:
+    """Seconds to wait for the campaign's lock (None: as long as it takes)."""
+    if wait_for_lock is True:
+        return None
+    if wait_for_lock is False:
+        return 0.0
+    if isinstance(wait_for_lock, int | float) and wait_for_lock >= 0:
+        return float(wait_for_lock)
+    raise InputError(
+        f"wait_for_lock must be True, False or seconds (0 or more), not {wait_for_lock!r}."
+    )
+
+
+def _one_per_number(ledger: Ledger, campaign: str, asked: bool | None) -> bool:
+    """The campaign's rule: one message per number, unless it was started otherwise."""
+    options = ledger.campaign_options(campaign)
+    stored = None if options is None else options["one_per_number"]
+    if asked is not None and stored is not None and bool(asked) != stored:
+        raise InputError(
+            f"Campaign {campaign!r} was started with one_per_number={stored}; a campaign keeps "
+            "that choice. Leave one_per_number out, or use a new campaign name."
+        )
+    if asked is not None:
+        return bool(asked)
+    return True if stored is None else stored
 
 
 def _send(
@@ -200,21 +245,29 @@ def _send(
     ledger: Ledger,
     opts: Options,
     batch_size: int,
+    one_per_number: bool,
+    *,
     dry_run: bool,
 ) -> SendSummary:
     summary = SendSummary(campaign=campaign, dry_run=dry_run)
     rows = FrameRows.of(df)
-    reasons = skip_reasons(df, ledger.suppressed_phones(), rows=rows)
-    summary.skipped = reasons.groups()
-    usable = reasons.sendable.to_numpy()
+    first = skip_reasons(df, ledger.suppressed_phones(), rows=rows)
+    assignment = assign_messages(
+        rows,
+        ledger.messages(campaign),
+        one_per_number=one_per_number,
+        usable=first.sendable.tolist(),
+    )
+    reasons = first.with_duplicates(assignment.duplicate_of)
+    usable = np.flatnonzero(reasons.sendable.to_numpy()).tolist()
     parts = df["parts"].tolist()
     wanted = [
-        (str(rows.keys[i]), str(rows.phones[i]), rows.texts[i], _parts(parts[i]))
-        for i in range(len(df))
-        if usable[i]
+        (str(assignment.keys[i]), str(rows.phones[i]), rows.texts[i], _parts(parts[i]))
+        for i in usable
     ]
     if dry_run:
-        plan = ledger.plan_registration(campaign, wanted)
+        plan = ledger.plan_registration(campaign, wanted, one_per_number=one_per_number)
+        summary.skipped = reasons.refused([usable[i] for i in plan.registered.refused]).groups()
         _plan_into(summary, plan_batches(plan.pending, batch_size))
         summary.counts = ledger.counts(campaign)
         if summary.planned_messages and client is not None:
@@ -235,13 +288,19 @@ def _send(
         add_num=opts.add_num,
         timer_send=None if opts.timer_send is None else opts.timer_send.isoformat(),
         long_sms=opts.long_sms,
+        one_per_number=one_per_number,
     )
-    reg = ledger.register(campaign, wanted)
+    ledger.reserve_room()  # room for the answers if the disk fills up while sending
+    reg = ledger.register(campaign, wanted, one_per_number=one_per_number)
+    summary.skipped = reasons.refused([usable[i] for i in reg.refused]).groups()
+    ledger.note_skipped(campaign, summary.skipped)
     summary.registered, summary.updated = reg.new, reg.updated
     summary.changed_after_send = reg.changed_after_send
-    summary.recovered_unknown = ledger.recover_claims(campaign)
+    summary.recovered_unknown = ledger.recover_claims(campaign, opts.holder)
     ledger.cancel_suppressed(campaign)
-    pending = ledger.pending(campaign, reg.keys)
+    refused = set(reg.refused)
+    keys = [key for i, key in enumerate(reg.keys) if i not in refused]
+    pending = ledger.pending(campaign, keys)
     summary.not_in_frame = len(ledger.pending(campaign)) - len(pending)
     return _execute(ledger, client, campaign, pending, summary, opts, batch_size)
 
@@ -295,6 +354,7 @@ def resend_unknown(
     quiet_hours: Sequence[object] | None = ("08:00", "20:00"),
     wait_for_window: bool = False,
     progress: bool = True,
+    wait_for_lock: bool | float = False,
 ) -> SendSummary:
     """Send again the messages whose outcome is ``unknown`` — an explicit, risky decision.
 
@@ -315,6 +375,8 @@ def resend_unknown(
 
     Raises:
         InputError: the campaign is not in the ledger, or a bad parameter.
+        CampaignBusyError: another run (a send still going, in any process) holds the
+            campaign: its requests in flight are not unknown, and would be sent twice.
     """
     _check_options(
         campaign=campaign, rate=rate, concurrency=concurrency, batch_size=batch_size, add_num=None
@@ -336,8 +398,25 @@ def resend_unknown(
         wait_for_window,
         progress,
     )
+    with (
+        stop_signals(),
+        ledger.campaign_locked(campaign, "resend_unknown", wait=_lock_wait(wait_for_lock)) as holder,
+    ):
+        opts.holder = holder
+        return _resend(campaign, ledger, client, opts, batch_size, phones)
+
+
+def _resend(
+    campaign: str,
+    ledger: Ledger,
+    client: Any,
+    opts: Options,
+    batch_size: int,
+    phones: Iterable[str] | None,
+) -> SendSummary:
     summary = SendSummary(campaign=campaign)
-    summary.recovered_unknown = ledger.recover_claims(campaign)
+    ledger.reserve_room()
+    summary.recovered_unknown = ledger.recover_claims(campaign, opts.holder)
     wanted = None if phones is None else {phone_key(p) for p in phones}
     frame = ledger.status_frame(campaign)
     chosen = frame[frame["send_state"].eq("unknown")]
@@ -356,7 +435,12 @@ def resend_unknown(
 
 
 def cancel(
-    campaign: str, ledger: Ledger, client: Any, *, include_pending: bool = True
+    campaign: str,
+    ledger: Ledger,
+    client: Any,
+    *,
+    include_pending: bool = True,
+    wait_for_lock: bool | float = False,
 ) -> CancelSummary:
     """Cancel every still-scheduled message of the campaign (``timer_send`` in the future).
 
@@ -368,9 +452,15 @@ def cancel(
 
     Raises:
         InputError: the campaign is not in the ledger.
+        CampaignBusyError: another run (a send, in any process) holds the campaign.
     """
     if ledger.campaign_options(campaign) is None:
         raise InputError(f"cancel: campaign {campaign!r} is not in {ledger!r}.")
+    with ledger.campaign_locked(campaign, "cancel", wait=_lock_wait(wait_for_lock)):
+        return _cancel(campaign, ledger, client, include_pending)
+
+
+def _cancel(campaign: str, ledger: Ledger, client: Any, include_pending: bool) -> CancelSummary:
     summary = CancelSummary(campaign=campaign)
     now = beijing_now()
     due = [s for s in ledger.scheduled(campaign) if datetime.fromisoformat(s.timer_send) > now]

@@ -30,6 +30,7 @@ __all__ = [
     "STATE_COLOURS",
     "STATE_LABELS",
     "UNANSWERED_STATES",
+    "UNSENT_STATES",
     "sql_list",
 ]
 
@@ -53,6 +54,8 @@ ROW_STATES: tuple[str, ...] = (*MESSAGE_STATES, SKIPPED)
 ACCEPTED_STATES: tuple[str, ...] = ("sent", "delivered", "failed")
 #: A request went out for the message and its answer may still be recorded onto it.
 ANSWERABLE_STATES: tuple[str, ...] = ("claimed", "unknown")
+#: Not sent yet: waiting, or claimed by a run whose request has not been answered.
+UNSENT_STATES: tuple[str, ...] = ("pending", "claimed")
 #: What a request's messages become when it got no answer per number: refused as a whole,
 #: outcome unknown, or back to pending (nothing was accepted).
 UNANSWERED_STATES: tuple[str, ...] = ("rejected", "unknown", "pending")

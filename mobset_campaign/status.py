@@ -49,4 +49,5 @@ def campaign_status(ledger: Ledger, campaign: str) -> CampaignStatus:
         opted_out=int(frame["opted_out"].fillna(False).astype(bool).sum()),
         first_sent=_moment(frame["sent_time"], "first"),
         last_report=_moment(frame["report_time"], "last"),
+        skipped=ledger.last_skipped(campaign),
     )

@@ -496,8 +496,13 @@ class CollectSummary(Report):
             reports_unmatched: for SmsIds this ledger did not send.
         replies: new replies stored; opt_outs: numbers newly added to the suppression list.
         errors: the error answers and skipped bad items met (one line each).
+        warnings: what may go wrong (reports that would outlive the platform's retention at
+            this pace).
+        unreadable: items the gateway handed out that could not be read (their raw answers
+            stay in the inbox).
         accepted: accepted messages of the campaign; final: of which with a final status;
-            ``waiting`` = accepted − final (still without a final status).
+            ``waiting`` = accepted − final (still without a final status). unsent: messages
+            not sent yet (pending, or claimed by a send still going).
         elapsed: seconds. stopped_reason: ``None`` when it ended as asked (drained once, or
             every message final), else why (timeout, interrupted, authentication...).
     """
@@ -513,8 +518,11 @@ class CollectSummary(Report):
     replies_matched: int = 0
     opt_outs: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unreadable: int = 0
     accepted: int = 0
     final: int = 0
+    unsent: int = 0
     elapsed: float = 0.0
     stopped_reason: str | None = None
 
@@ -525,8 +533,8 @@ class CollectSummary(Report):
 
     @property
     def done(self) -> bool:
-        """True when every accepted message has a final status."""
-        return self.waiting == 0
+        """True when every message was sent and every accepted one has a final status."""
+        return self.waiting == 0 and self.unsent == 0
 
     def _title(self) -> str:
         return (
@@ -550,6 +558,16 @@ class CollectSummary(Report):
             "for SmsIds this ledger did not send were kept (Ledger.reports_frame(unmatched=True)).",
         )
         lines += _some(self.opt_outs, "number", "opted out and will be skipped from now on.")
+        lines += _some(
+            self.unsent,
+            "message",
+            "not sent yet (pending, or a send is still going): the campaign is not final.",
+        )
+        lines += _some(
+            self.unreadable,
+            "item",
+            "handed out by the gateway could not be read (the raw answers stay in the inbox).",
+        )
         if self.bodies_recovered:
             n = self.bodies_recovered
             lines.append(Line(f"Parsed {n:,} bod{_s(n, 'y', 'ies')} left by an interrupted collect."))
@@ -561,6 +579,7 @@ class CollectSummary(Report):
                     "not be written."
                 )
             )
+        lines += [Line(f"Warning: {w}", alert=True) for w in self.warnings]
         lines += [Line(f"Error: {err}", alert=True) for err in self.errors[:5]]
         if len(self.errors) > 5:
             lines.append(Line(f"... and {len(self.errors) - 5} more errors.", alert=True))
@@ -583,6 +602,8 @@ class CampaignStatus(Report):
         parts: parts of the accepted messages (what the gateway billed).
         replies: replies attributed to the campaign; ``opted_out``: numbers that opted out.
         first_sent, last_report: the first acceptance and the latest report (Beijing time).
+        skipped: the rows the last send skipped, by kind of reason (duplicates of a number
+            that has its message, opted out, no valid number …).
     """
 
     campaign: str
@@ -594,6 +615,7 @@ class CampaignStatus(Report):
     opted_out: int = 0
     first_sent: datetime | None = None
     last_report: datetime | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def accepted(self) -> int:
@@ -631,6 +653,8 @@ class CampaignStatus(Report):
             lines.append(Line(f"{self.first_sent:%Y-%m-%d %H:%M:%S}", "first sent"))
         if self.last_report is not None:
             lines.append(Line(f"{self.last_report:%Y-%m-%d %H:%M:%S}", "last report"))
+        if self.skipped:
+            lines.append(Line(_counted(self.skipped), "skipped rows"))
         if self.by_status:
             lines.append(Line("  delivery statuses:"))
             lines += [Line(f"    {n:>6,}  {text}") for text, n in self.by_status.items()]

@@ -15,6 +15,7 @@ from mobset_campaign._protocol import BEIJING
 from mobset_campaign.answers import Reply, Report
 from mobset_campaign.errors import LedgerError
 from mobset_campaign.ledger import Ledger, Outcome, is_opt_out
+from mobset_campaign.ledger._schema import MIGRATIONS
 
 
 @pytest.fixture
@@ -48,13 +49,36 @@ def _send_all(led: Ledger, campaign: str, first_id: int = 1000, account: str = "
 def test_file_ledger_uses_wal_and_records_migrations(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     with Ledger(path) as led:
-        assert [m[0] for m in led.migrations()] == [1]
+        assert [m[0] for m in led.migrations()] == [n for n, _, _ in MIGRATIONS]
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT id, name FROM migrations").fetchall() == [(1, "initial schema")]
+    assert con.execute("SELECT id, name FROM migrations").fetchall()[0] == (1, "initial schema")
     con.close()
     with Ledger(path) as again:  # reopening applies nothing twice
-        assert len(again.migrations()) == 1
+        assert len(again.migrations()) == len(MIGRATIONS)
+
+
+def test_a_ledger_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                "applied_at TEXT NOT NULL)")  # fmt: skip
+    for statement in MIGRATIONS[0][2].split(";"):
+        con.execute(statement)
+    con.execute("INSERT INTO migrations VALUES (1, 'initial schema', '2026-11-01')")
+    con.execute("INSERT INTO campaigns (name, created, updated) VALUES ('c', 'x', 'x')")
+    con.execute("INSERT INTO messages (campaign, row_key, phone, content, parts, registered_at) "
+                "VALUES ('c', '13512346789', '13512346789', 'hi', 1, 'x')")  # fmt: skip
+    con.close()
+    with Ledger(path) as led:
+        assert [m[0] for m in led.migrations()] == [n for n, _, _ in MIGRATIONS]
+        assert led.counts("c")["pending"] == 1
+        assert led.campaign_options("c") == {
+            "add_num": None, "timer_send": None, "long_sms": True, "one_per_number": None
+        }  # fmt: skip
+        # a campaign from before the rule still gets one message per number from now on
+        reg = led.register("c", [("13512346789#x", "13512346789", "new", 1)])
+        assert (reg.new, reg.refused) == (0, (0,))
 
 
 def test_default_path_is_in_the_working_directory(
@@ -171,18 +195,21 @@ def test_register_is_idempotent_and_never_touches_sent_text(ledger: Ledger) -> N
     assert frame.loc["13500000002", "parts"] == 2
 
 
-def test_register_matches_a_changed_key_form_by_number_and_exact_text(ledger: Ledger) -> None:
+def test_register_refuses_a_second_message_for_a_number(ledger: Ledger) -> None:
     ledger.ensure_campaign("c")
     p = "13500000001"
-    ledger.register("c", [(p, p, "hi", 1)])
-    # the number is now on two rows, keyed by text: the "hi" row is the message already there
+    assert ledger.register("c", [(p, p, "hi", 1)]).new == 1
+    # whatever key a caller makes up, the number has its message: refused, not registered
     result = ledger.register("c", [(f"{p}#aa", p, "hi", 1), (f"{p}#bb", p, "new", 1)])
-    assert result.keys == (p, f"{p}#bb") and (result.new, result.unchanged) == (1, 1)
-    # each message is used once: a third row with the same text is a message of its own
-    third = ledger.register("c", [(f"{p}#aa", p, "hi", 1), (f"{p}#aa#2", p, "hi", 1)])
-    assert third.keys == (p, f"{p}#aa#2") and third.new == 1
-    # an edited text on a lone row keeps its key (text edits never make a new message)
-    assert ledger.register("c", [(p, p, "edited", 1)]).keys == (p,)
+    assert (result.new, result.refused) == (0, (0, 1))
+    # an edited text on the same key updates the pending message (never a new one)
+    assert ledger.register("c", [(p, p, "edited", 1)]).updated == 1
+    assert ledger.counts("c")["pending"] == 1
+    # a campaign with several texts per number: each distinct text once
+    ledger.ensure_campaign("m", one_per_number=False)
+    rows = [(f"{p}#1", p, "a", 1), (f"{p}#2", p, "b", 1), (f"{p}#3", p, "a", 1)]
+    many = ledger.register("m", rows, one_per_number=False)
+    assert (many.new, many.refused) == (2, (2,))
 
 
 def test_claim_takes_only_pending_and_cancels_opted_out(ledger: Ledger) -> None:

@@ -507,9 +507,9 @@ class Recorder:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(messages, st.integers(1, 50), st.integers(1, 4))
+@given(messages, st.integers(1, 50), st.integers(1, 4), st.booleans())
 def test_send_never_puts_more_than_50_or_a_repeat_in_a_request(
-    items: list[tuple[str, str]], batch_size: int, concurrency: int
+    items: list[tuple[str, str]], batch_size: int, concurrency: int, one_per_number: bool
 ) -> None:
     df = pd.DataFrame(
         {
@@ -530,8 +530,15 @@ def test_send_never_puts_more_than_50_or_a_repeat_in_a_request(
             concurrency=concurrency,
             quiet_hours=None,
             progress=False,
+            one_per_number=one_per_number,
         )
-        assert summary.accepted == len(items)
+        # one message per number (or per distinct number and text), whatever the rows
+        distinct = {p for p, _ in items} if one_per_number else set(items)
+        assert summary.accepted == len(distinct)
+        assert summary.skipped.get("duplicate", 0) == len(items) - len(distinct)
     for request in client.requests:
         assert len(request) <= batch_size and len(set(request)) == len(request)
-    assert sum(len(r) for r in client.requests) == len(items)
+    assert sum(len(r) for r in client.requests) == len(distinct)
+    if one_per_number:
+        sent = [p for r in client.requests for p in r]
+        assert len(sent) == len(set(sent))

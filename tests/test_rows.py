@@ -12,11 +12,10 @@ from mobset_campaign.outcomes import summarize
 from mobset_campaign.rows import (
     FrameRows,
     Known,
-    RowIdentity,
     Skip,
+    assign_messages,
     keep_user_columns,
     phone_key,
-    resolve_row_keys,
     skip_reasons,
 )
 
@@ -113,18 +112,38 @@ def test_estimate_counts_the_checks_not_the_words() -> None:
     assert estimate(frame.assign(warnings="emoji; 【】; marketing")).warnings == before
 
 
-def test_resolve_row_keys_matches_usable_rows_first() -> None:
-    known = {"135": Known("135", "hi"), "136#ab": Known("136", "yo")}
-    rows = [RowIdentity("135#11", "135", "hi"), RowIdentity(None, "136", "yo")]
-    assert resolve_row_keys(rows, known) == ["135", None]
-    # a row send() would skip now (say, opted out since) still finds the message it got
-    rows = [RowIdentity("135", "135", "hi"), RowIdentity("136", "136", "yo")]
-    assert resolve_row_keys(rows, known, usable=[True, False]) == ["135", "136#ab"]
+def test_one_message_per_number_whatever_the_frame_holds() -> None:
+    rows = FrameRows(
+        ["135", "135", "136", "135"], [None] * 4, ["王先生您好", "王太太您好", "hi", "x"], [2, 3, 4, 9]
+    )
+    first = assign_messages(rows, {})
+    assert first.keys == ["135", None, "136", None]
+    assert first.duplicate_of == [None, 2, None, 2]
+    # the number has a message already: the row with that very text keeps it, wherever it is
+    again = assign_messages(rows, {"135": Known("135", "王太太您好"), "136": Known("136", "hi")})
+    assert again.keys == [None, "135", "136", None] and again.duplicate_of == [3, None, None, 3]
+    # the text was edited after it went out: the first row keeps the message, never a second
+    edited = assign_messages(rows, {"135#old": Known("135", "old text")})
+    assert edited.keys == ["135#old", None, "136", None]
+
+
+def test_several_texts_per_number_when_asked_but_never_the_same_twice() -> None:
+    rows = FrameRows(["135"] * 3, [None] * 3, ["a", "b", "a"], [2, 3, 4])
+    keys, duplicate_of = assign_messages(rows, {}, one_per_number=False)
+    assert keys[0] != keys[1] and keys[2] is None and duplicate_of == [None, None, 2]
+
+
+def test_a_row_send_would_skip_now_still_finds_its_message() -> None:
+    rows = FrameRows(["135", "136"], [None, None], ["hi", "yo"], [2, 3])
+    known = {"135": Known("135", "hi"), "136": Known("136", "yo")}
+    got = assign_messages(rows, known, usable=[True, False])  # 136 opted out since
+    assert got.keys == ["135", "136"] and got.duplicate_of == [None, None]
 
 
 def test_frame_rows_are_computed_once_for_keys_and_reasons() -> None:
-    rows = FrameRows.of(pd.DataFrame({"phone": ["+86 13512346789", None], "content": ["a", "b"]}))
-    assert rows.phones == ["13512346789", None] and rows.keys == ["13512346789", None]
+    df = pd.DataFrame({"phone": ["+86 13512346789", None], "content": ["a", "b"], "row": [7, 8]})
+    rows = FrameRows.of(df)
+    assert rows.phones == ["13512346789", None] and rows.numbers == [7, 8]
 
 
 def test_keep_user_columns_numbers_a_second_original() -> None:

@@ -557,30 +557,50 @@ def test_sorting_a_sheet_with_duplicates_never_sends_a_row_twice(
     by_hand = frame(personal=2, text="新品")
     by_hand = pd.concat([by_hand, by_hand.iloc[[0, 1, 1]]], ignore_index=True)
     by_hand.loc[2, "content"] = "新品 另一条"
-    assert run(by_hand, client, ledger, campaign="hand").accepted == 5
+    one = run(by_hand, client, ledger, campaign="hand")
+    assert one.accepted == 2 and one.skipped == {"duplicate": 3}  # one message per number
+    several = run(by_hand, client, ledger, campaign="several", one_per_number=False)
+    assert several.accepted == 3 and several.skipped == {"duplicate": 2}  # distinct texts
     for seed in range(3):
         shuffled = by_hand.sample(frac=1, random_state=seed)
         assert run(shuffled, client, ledger, campaign="hand").requests == 0
+        assert run(shuffled, client, ledger, campaign="several").requests == 0
     got = [(m.phone, m.content) for m in sim.accepted()]
     assert sorted(p for p, _ in got[:2]) == ["13512346789", "13600000001"]
-    assert sorted(got[2:]) == sorted(zip(by_hand["phone"], by_hand["content"], strict=True))
+    pairs = set(zip(by_hand["phone"], by_hand["content"], strict=True))
+    assert len(got[2:]) == 2 + 3 and set(got[4:]) == pairs and len(set(got[4:])) == 3
 
 
-def test_a_number_gaining_or_losing_a_second_row_is_not_texted_again(
+def test_a_number_gaining_a_second_row_is_not_texted_again(
     sim: Simulator, ledger: Ledger
 ) -> None:
     client = sim.client()
     df = frame(personal=2, text="通知")
     run(df, client, ledger)
-    second = df.iloc[[0]].assign(content="通知 第二条")
+    second = df.iloc[[0]].assign(content="通知 第二条")  # 王先生 → 王太太: the same number
     grown = pd.concat([df, second], ignore_index=True)
     summary = run(grown, client, ledger)
-    assert (summary.registered, summary.accepted) == (1, 1)  # only the new text went out
+    assert (summary.registered, summary.requests) == (0, 0)
+    assert summary.skipped == {"duplicate": 1}
     assert run(grown.iloc[::-1], client, ledger).requests == 0
     assert run(grown.drop(index=0), client, ledger).requests == 0  # the first row removed
-    assert run(df, client, ledger).requests == 0  # back to one row each
     merged = merge_status(grown, ledger, "spring")
-    assert merged["send_state"].eq("sent").all() and merged["sms_id"].is_unique
+    assert merged["send_state"].tolist() == ["sent", "sent", "skipped"]
+    assert merged["send_error"].iloc[2] == "duplicate of row 2"
+    assert len(sim.accepted()) == 2
+
+
+def test_several_texts_to_one_number_only_when_asked(sim: Simulator, ledger: Ledger) -> None:
+    client = sim.client()
+    df = frame(personal=2, text="通知")
+    run(df, client, ledger, one_per_number=False)
+    grown = pd.concat([df, df.iloc[[0]].assign(content="通知 第二条")], ignore_index=True)
+    summary = run(grown, client, ledger)  # the campaign keeps its choice
+    assert (summary.registered, summary.accepted) == (1, 1)  # only the new text went out
+    assert run(grown.iloc[::-1], client, ledger).requests == 0
+    assert run(pd.concat([grown, grown]), client, ledger).requests == 0  # same pairs: never
+    with pytest.raises(InputError, match="one_per_number"):
+        run(grown, client, ledger, one_per_number=True)
     contents = [(m.phone, m.content) for m in sim.accepted()]
     assert len(contents) == len(set(contents)) == 3
 

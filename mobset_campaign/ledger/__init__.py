@@ -21,6 +21,7 @@ parts, one module each:
 ``sending``         register → claim, recovery after a crash, scheduled messages, counts
 ``recording``       the gateway's answers, and answers kept aside when the ledger refused them
 ``inbox``           raw bodies before parsing, reports and replies, kept bodies
+``locks``           one run per campaign: the lock send, resend_unknown and cancel hold
 ``optout``          the opt-out reply words and the suppression list
 ``frames``          the DataFrame views
 ==================  ========================================================================
@@ -45,6 +46,7 @@ from typing import Any
 from ._store import DEFAULT_LEDGER_PATH
 from .frames import STATUS_FRAME_COLUMNS, Frames
 from .inbox import Applied, Inbox
+from .locks import Holder
 from .optout import Suppression, is_opt_out
 from .recording import Outcome
 from .sending import CancelOutcome, Claim, Claimed, PendingMessage, Registered, Sending
@@ -58,6 +60,7 @@ __all__ = [
     "CancelOutcome",
     "Claim",
     "Claimed",
+    "Holder",
     "Ledger",
     "Outcome",
     "PendingMessage",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __all__ = ["MIGRATIONS"]
 
-#: (number, name, SQL statements separated by ``;``)
+#: (number, name, SQL statements separated by ``;`` — so never a ``;`` inside a comment)
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
         1,
@@ -117,6 +117,25 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             source    TEXT,
             added_at  TEXT NOT NULL
         );
+        """,
+    ),
+    (
+        2,
+        "campaign locks, one message per number, the last send's skipped rows",
+        """
+        CREATE TABLE campaign_locks (
+            campaign    TEXT PRIMARY KEY,
+            holder      TEXT NOT NULL,   -- a token for one run of send/resend_unknown/cancel
+            command     TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pid         INTEGER NOT NULL,
+            started     TEXT,            -- the process's start, to tell a reused pid apart
+            since       TEXT NOT NULL,
+            heartbeat   TEXT NOT NULL    -- UTC: a holder on another host lives while it beats
+        );
+        ALTER TABLE batches ADD COLUMN holder TEXT;
+        ALTER TABLE campaigns ADD COLUMN one_per_number INTEGER;
+        ALTER TABLE campaigns ADD COLUMN last_skipped TEXT
         """,
     ),
 )

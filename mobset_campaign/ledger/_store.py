@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,13 +20,27 @@ from typing import Any, Self
 
 import pandas as pd
 
+from .._files import Reserve
 from .._protocol import BEIJING
-from ..errors import LedgerError
+from ..errors import InputError, LedgerError
 from ._schema import MIGRATIONS
 
-__all__ = ["DEFAULT_LEDGER_PATH", "Store", "iso", "now"]
+__all__ = ["DEFAULT_LEDGER_PATH", "Store", "campaign_name", "iso", "now"]
 
 DEFAULT_LEDGER_PATH = "mobset_ledger.sqlite"
+
+
+def campaign_name(name: str) -> str:
+    """A campaign's name as the ledger compares it: NFKC (full-width letters and digits become
+    plain ones) without surrounding whitespace — ``积分１２月 `` is ``积分12月``.
+
+    Raises:
+        InputError: the name is empty.
+    """
+    text = unicodedata.normalize("NFKC", str(name)).strip()
+    if not text:
+        raise InputError("A campaign needs a name, e.g. campaign='2024-spring-promo'.")
+    return text
 
 
 def now() -> str:
@@ -110,6 +125,33 @@ class Store:
         if conn is not None:
             conn.close()
 
+    def _reserve(self) -> Reserve | None:
+        """The room kept beside the ledger for what it cannot take on a full disk (None for
+        a memory ledger)."""
+        if self.path == ":memory:":
+            return None
+        path = Path(self.path).resolve()
+        return Reserve(path.with_name(path.name + ".reserve"))
+
+    def reserve_room(self) -> None:
+        """Set aside room beside the ledger for answers and bodies it may not be able to
+        take later (a full disk): a send and a collect call it before their first request.
+
+        Raises:
+            LedgerError: the disk has no room for it now; better not to start sending.
+        """
+        reserve = self._reserve()
+        if reserve is None:
+            return
+        try:
+            reserve.ensure()
+        except OSError as exc:
+            raise LedgerError(
+                f"There is no room on the disk beside the ledger {self.path} to set aside "
+                f"{Reserve.SIZE // 1024} KiB for the gateway's answers ({exc.strerror or exc}), "
+                "so nothing was sent or fetched. Free some space and run the command again."
+            ) from exc
+
     def _check_open(self) -> None:
         if self._closed:
             raise LedgerError(f"The ledger {self.path} is closed; open a new Ledger().")
@@ -123,52 +165,83 @@ class Store:
 
     @contextmanager
     def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
-        """One write transaction (``BEGIN IMMEDIATE``); ``durable`` = synchronous FULL."""
+        """One write transaction (``BEGIN IMMEDIATE``); ``durable`` = synchronous FULL.
+
+        Raises:
+            LedgerError: the transaction could not begin, run or commit (one readable line:
+                what failed and what to do); nothing of it was written.
+        """
         with self._lock:
             self._check_open()
-            self._set_sync("FULL" if durable else "NORMAL")
             cur = self._conn.cursor()
             try:
+                self._set_sync("FULL" if durable else "NORMAL")
                 cur.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise LedgerError(
-                    f"The ledger {self.path} is locked by another process ({exc}); try again."
-                ) from exc
+            except sqlite3.Error as exc:
+                cur.close()
+                raise self._error(exc) from exc
             try:
                 yield cur
-            except BaseException:
-                self._conn.rollback()
-                raise
-            else:
                 cur.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from exc
+                raise
             finally:
                 cur.close()
 
+    def _error(self, exc: sqlite3.Error) -> LedgerError:
+        """A database error as one sentence a user can act on."""
+        text = str(exc).rstrip(".")
+        lowered = text.lower()
+        if "full" in lowered:
+            advice = "free space on the disk that holds it, then run the command again"
+        elif "locked" in lowered or "busy" in lowered:
+            advice = "another program is writing it; try again when it has finished"
+        elif "readonly" in lowered or "read-only" in lowered:
+            advice = "the file or its folder cannot be written; check their permissions"
+        elif "i/o" in lowered or "disk" in lowered:
+            advice = "the disk failed to read or write; check it and run the command again"
+        else:
+            advice = "check the file (is it a mobset_campaign ledger?) and run the command again"
+        return LedgerError(f"The ledger {self.path} could not be written ({text}): {advice}.")
+
     def check_writable(self) -> None:
-        """Take and release the write lock, durably: a ledger that cannot be written now
-        (another process holds it, the disk is full) fails here, before anything is fetched.
+        """Take and release the write lock, durably: a ledger that another process holds
+        fails here, before anything is fetched.
 
         Raises:
-            LedgerError: the ledger cannot be written.
+            LedgerError: the ledger cannot be written now.
         """
-        try:
-            with self._tx(durable=True):
-                pass
-        except sqlite3.Error as exc:
-            raise LedgerError(f"The ledger {self.path} cannot be written: {exc}.") from exc
+        with self._tx(durable=True):
+            pass
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             self._check_open()
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._read_error(exc) from exc
 
     def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         with self._lock:
             self._check_open()
-            cur = self._conn.execute(sql, params)
-            cols = [d[0] for d in cur.description]
-            rows = cur.fetchall()
+            try:
+                cur = self._conn.execute(sql, params)
+                cols = [d[0] for d in cur.description]
+                rows = cur.fetchall()
+            except sqlite3.Error as exc:
+                raise self._read_error(exc) from exc
         return pd.DataFrame.from_records(rows, columns=cols)
+
+    def _read_error(self, exc: sqlite3.Error) -> LedgerError:
+        return LedgerError(
+            f"The ledger {self.path} could not be read ({str(exc).rstrip('.')}); check the file "
+            "and run the command again."
+        )
 
     # -- migrations ---------------------------------------------------------------------
 

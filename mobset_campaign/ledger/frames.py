@@ -14,7 +14,7 @@ import pandas as pd
 from .._protocol import BEIJING
 from ..codes import describe_status
 from ..states import MESSAGE_STATES
-from ._store import Store
+from ._store import Store, campaign_name
 
 __all__ = ["REPLY_COLUMNS", "STATUS_FRAME_COLUMNS", "Frames"]
 
@@ -88,6 +88,7 @@ class Frames(Store):
         (when the gateway answered), report_time, ex_status, reply (the latest), reply_time,
         reply_count, opted_out. Times are tz-aware Asia/Shanghai.
         """
+        campaign = campaign_name(campaign)
         df = self._frame(
             """
             SELECT m.row_key, m.phone, m.content, m.parts, m.batch_id, m.sms_id,
@@ -119,6 +120,7 @@ class Frames(Store):
         Columns: phone, recv_time, content, add_num, recv_number, opt_out, campaign, sms_id.
         Replies not attributed to any message have no campaign and no sms_id.
         """
+        campaign = None if campaign is None else campaign_name(campaign)
         sql = (
             "SELECT r.phone, r.recv_time, r.content, r.add_num, r.recv_number, r.opt_out, "
             "m.campaign, m.sms_id FROM replies r LEFT JOIN messages m ON m.id = r.message_id"

@@ -15,10 +15,12 @@ imported first by the next collect (:meth:`Inbox.import_kept_bodies`).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,6 +35,8 @@ from ._store import Store, iso, now
 from .optout import is_opt_out
 
 __all__ = ["Applied", "Inbox", "Stored", "apply_status"]
+
+_log = logging.getLogger(__name__)
 
 _METHODS = ("SmsGetReport", "SmsGetRecv")
 #: A body the ledger could not take is kept in ``<ledger path>.unsaved-<method>-….json``.
@@ -65,6 +69,16 @@ def _when(text: str | None) -> datetime:
     """A stored ISO time as an aware datetime (naive = Beijing; missing = long ago)."""
     if not text:
         return _LONG_AGO
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
+
+
+def _without_body(records: list[dict[str, object]], body: str) -> list[dict[str, object]]:
+    return [r for r in records if r.get("kind") != "body" or r.get("body") != body]
+
+
+def _aware(text: str) -> datetime:
+    """An ISO time as an aware datetime (a naive one is Beijing time)."""
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
 
@@ -309,13 +323,19 @@ class Inbox(Store):
         }
         try:
             write_json_durably(target, saved)
+            return target
         except OSError as exc:
+            reserve = self._reserve()
+            try:
+                if reserve is not None and reserve.append({"kind": "body", **saved}):
+                    return reserve.path
+            except OSError as full:
+                _log.error("could not keep the %s answer in the reserve either: %s", raw.method, full)
             raise LedgerError(
                 f"collect: the ledger {self.path} {where}, and it could not be saved to "
-                f"{target} either ({exc}). The gateway hands each answer out once only; here "
-                f"it is, keep it: {raw.text}"
+                f"{target} either ({exc}). The gateway hands each answer out once only; "
+                f"here it is, keep it: {raw.text}"
             ) from exc
-        return target
 
     def import_kept_bodies(self, errors: list[str]) -> list[Stored]:
         """Store the bodies :meth:`keep_body` saved to files, oldest answer first, and return
@@ -325,7 +345,13 @@ class Inbox(Store):
         prefix = self._unsaved_prefix()
         if prefix is None:
             return []
-        found: list[tuple[datetime, str, Path, dict[str, str]]] = []
+        found: list[tuple[datetime, str, Path | None, dict[str, str]]] = []
+        reserve = self._reserve()
+        records = reserve.records() if reserve is not None else []
+        for record in records:
+            if record.get("kind") == "body":
+                saved = {k: str(record[k]) for k in ("method", "account", "received_at", "body")}
+                found.append((_aware(saved["received_at"]), "", None, saved))
         for path in kept_files(prefix):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -334,9 +360,7 @@ class Inbox(Store):
                     raise ValueError("unexpected content")
                 if saved["method"] not in _METHODS:
                     raise ValueError(f"unknown method {saved['method']!r}")
-                received = datetime.fromisoformat(saved["received_at"])
-                if received.tzinfo is None:
-                    received = received.replace(tzinfo=BEIJING)
+                received = _aware(saved["received_at"])
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 errors.append(
                     f"{path} was not imported ({type(exc).__name__}: {exc}); it is left in place. "
@@ -345,12 +369,15 @@ class Inbox(Store):
                 continue
             found.append((received, path.name, path, saved))
         stored: list[Stored] = []
-        for received, _, path, saved in sorted(found, key=lambda f: (f[0], f[1])):
+        for received, _, kept, saved in sorted(found, key=lambda f: (f[0], f[1])):
             method, body, account = saved["method"], saved["body"], saved["account"]
             if not self.has_body(method, body, account):
                 inbox_id = self.store_raw(method, body, received, account=account)
                 stored.append(Stored(inbox_id, method, body, account))
             # only now that the body is committed (or was already, by a collect that stopped
             # before it could delete the file)
-            path.unlink()
+            if kept is not None:
+                kept.unlink()
+            elif reserve is not None:
+                reserve.update(partial(_without_body, body=body))
         return stored

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import kept_files, side_file, write_json_durably
-from ..errors import InputError, LedgerError
+from ..errors import AnswerKeptError, InputError, LedgerError
 from ..states import ANSWERABLE_STATES, UNANSWERED_STATES, sql_list
 from ._store import DEFAULT_LEDGER_PATH, Store, iso, now
 from .inbox import apply_status
@@ -40,6 +40,17 @@ _ANSWER_RETRY_DELAYS: tuple[float, ...] = (0.5, 2.0, 5.0)
 #: An SmsSend answer that could not be recorded is kept in ``<ledger path>.send-answer-*.json``.
 _KEPT_ANSWER = ".send-answer-"
 _ANSWER_KEYS = ("batch_id", "code", "message", "elapsed", "answered_at", "numbers", "outcomes")
+
+
+def _answer(data: dict[str, Any]) -> dict[str, Any]:
+    """A kept answer as recorded: its keys checked, its numbers typed."""
+    answer = {key: data[key] for key in _ANSWER_KEYS}
+    answer["batch_id"] = int(answer["batch_id"])
+    answer["outcomes"] = [
+        [int(mid), str(state), sms_id, code, error]
+        for mid, state, sms_id, code, error in answer["outcomes"]
+    ]
+    return answer
 
 
 def _pause(seconds: float) -> None:
@@ -116,17 +127,7 @@ class Recording(Store):
                 if delay is None or self.closed:
                     break
                 _pause(delay)
-        accepted = sum(1 for o in outcomes if o.sms_id)
-        where = self._keep_answer(answer, last)
-        cause = str(last).rstrip(".")
-        raise LedgerError(
-            f"Could not record the gateway's answer to request {batch_id} ({accepted} "
-            f"number{'' if accepted == 1 else 's'} accepted) in the ledger {self.path}: {cause}. "
-            f"The answer was kept {where}; the next send() or resend_unknown() on this ledger "
-            "records it first (do not move or delete it). Until then its messages stay "
-            "claimed and are not sent again. Find what holds the ledger (another program "
-            "writing it?) and run send() again."
-        ) from last
+        raise self._keep_answer(answer, last) from last
 
     def _write_answer(self, answer: dict[str, Any]) -> None:
         """One transaction: the answer's outcomes, its batch, and stored reports it unlocks."""
@@ -174,9 +175,42 @@ class Recording(Store):
         path = Path(self.path).resolve()
         return path.with_name(path.name + _KEPT_ANSWER)
 
-    def _keep_answer(self, answer: dict[str, Any], error: Exception | None) -> str:
-        """Keep an answer the ledger would not take; where it was kept (for the message)."""
+    def _keep_answer(self, answer: dict[str, Any], error: Exception | None) -> AnswerKeptError:
+        """Keep an answer the ledger would not take: a file beside it, else the reserve, else
+        (a ``:memory:`` ledger) this object. The error to raise says where, or lists the
+        accepted numbers when it could be kept nowhere."""
         answer = {**answer, "error": str(error)}
+        accepted = [(str(p), int(i)) for p, i in answer["numbers"] if int(i)]
+        cause = str(error).rstrip(".")
+        head = (
+            f"Could not record the gateway's answer to request {answer['batch_id']} "
+            f"({len(accepted)} number{'' if len(accepted) == 1 else 's'} accepted) in the "
+            f"ledger {self.path}: {cause}."
+        )
+        where = self._put_aside(answer)
+        if where is None:
+            pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in accepted)
+            return AnswerKeptError(
+                f"{head} It could not be kept beside the ledger either. The gateway accepted "
+                f"(phone: SmsId) {pairs or 'no number'}; keep this list. Those messages turn "
+                "'unknown' on the next run: do not resend_unknown() them.",
+                accepted=accepted,
+                kept_in=[],
+                lost=accepted,
+                cause=cause,
+            )
+        return AnswerKeptError(
+            f"{head} The answer was kept {where}; the next send(), resend_unknown() or "
+            "collect() on this ledger records it first (do not move or delete it). Until then "
+            "its messages stay claimed and are not sent again. Find what holds the ledger "
+            "(another program writing it? a full disk?) and run send() again.",
+            accepted=accepted,
+            kept_in=[where],
+            lost=[],
+            cause=cause,
+        )
+
+    def _put_aside(self, answer: dict[str, Any]) -> str | None:
         if self.path == ":memory:":
             with self._lock:
                 self._kept_answers.append(answer)
@@ -184,21 +218,23 @@ class Recording(Store):
         target = side_file(self._kept_prefix(), str(answer["batch_id"]))
         try:
             write_json_durably(target, answer)
+            return f"in {target}"
         except OSError as exc:
-            pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in answer["numbers"])
-            raise LedgerError(
-                f"Could not record the gateway's answer to request {answer['batch_id']} in the "
-                f"ledger {self.path} ({error}), nor save it to {target} ({exc}). The gateway "
-                f"accepted (phone: SmsId) {pairs or 'no number'}; keep this list. Those "
-                "messages turn 'unknown' on the next run: do not resend_unknown() them."
-            ) from exc
-        return f"in {target}"
+            _log.warning("could not keep the answer in %s (%s); using the reserve", target, exc)
+        reserve = self._reserve()
+        try:
+            if reserve is not None and reserve.append({"kind": "send-answer", **answer}):
+                return f"in the room set aside beside the ledger ({reserve.path})"
+        except OSError as exc:
+            _log.error("could not keep the answer in the reserve either: %s", exc)
+        return None
 
     def kept_answers(self) -> list[dict[str, Any]]:
         """SmsSend answers kept aside because the ledger could not be written, oldest first.
 
         Each is a dict with ``batch_id``, ``code``, ``message``, ``answered_at``,
-        ``numbers`` (``[phone, SmsId]`` pairs) and ``outcomes``; files also carry ``path``.
+        ``numbers`` (``[phone, SmsId]`` pairs) and ``outcomes``; one kept in a file also
+        carries its ``path``, one kept in the reserve ``reserve: True``.
         :meth:`recover_claims` records them.
 
         Raises:
@@ -206,52 +242,70 @@ class Recording(Store):
         """
         with self._lock:
             found: list[dict[str, Any]] = [dict(a) for a in self._kept_answers]
-        if self.path == ":memory:":
+        reserve = self._reserve()
+        if reserve is None:
             return found
         for path in kept_files(self._kept_prefix()):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                answer = {key: data[key] for key in _ANSWER_KEYS}
-                answer["batch_id"] = int(answer["batch_id"])
-                answer["outcomes"] = [
-                    [int(mid), str(state), sms_id, code, error]
-                    for mid, state, sms_id, code, error in answer["outcomes"]
-                ]
+                found.append({**_answer(data), "path": str(path)})
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise LedgerError(
                     f"{path} should hold an SmsSend answer kept by send() but cannot be read "
                     f"({type(exc).__name__}: {exc}). Look at it: it lists numbers the gateway "
                     "accepted. Move it away to send again; its messages then turn 'unknown'."
                 ) from exc
-            found.append({**answer, "path": str(path)})
+        try:
+            records = reserve.records()
+        except (OSError, ValueError) as exc:
+            raise LedgerError(
+                f"The room set aside beside the ledger ({reserve.path}) cannot be read ({exc}); "
+                "it may hold answers of the gateway. Look at it before sending again."
+            ) from exc
+        found += [
+            {**_answer(r), "reserve": True} for r in records if r.get("kind") == "send-answer"
+        ]
         return found
 
     def apply_kept_answers(self) -> int:
         """Record the SmsSend answers kept aside (see :meth:`record_answer`); how many.
 
         Idempotent: an answer recorded before (say, by a run that stopped before deleting its
-        file) changes nothing. A kept file is deleted once its answer is committed.
+        file) changes nothing. A kept file is deleted, and the reserve emptied of it, once
+        its answer is committed.
 
         Raises:
             LedgerError: the ledger still cannot be written, or a kept file cannot be read;
                 nothing is lost, the next call tries again.
         """
         applied = 0
+        from_reserve: set[int] = set()
         for answer in self.kept_answers():
             self._write_answer(answer)
             applied += 1
             path = answer.get("path")
-            if path is None:
+            if answer.get("reserve"):
+                from_reserve.add(int(answer["batch_id"]))
+            elif path is None:
                 with self._lock:
                     kept = self._kept_answers
                     kept[:] = [a for a in kept if a["batch_id"] != answer["batch_id"]]
-                continue
-            try:
-                Path(path).unlink()
-            except FileNotFoundError:
-                pass  # another process recorded it and deleted the file meanwhile
-            except OSError as exc:  # e.g. Windows: still open elsewhere; recording it is harmless
-                _log.warning("recorded the kept answer %s but could not delete it: %s", path, exc)
+            else:
+                try:
+                    Path(path).unlink()
+                except FileNotFoundError:
+                    pass  # another process recorded it and deleted the file meanwhile
+                except OSError as exc:  # e.g. Windows: still open elsewhere; harmless
+                    _log.warning("recorded the kept answer %s but could not delete it: %s", path, exc)
+        reserve = self._reserve()
+        if from_reserve and reserve is not None:
+            reserve.update(
+                lambda records: [
+                    r
+                    for r in records
+                    if r.get("kind") != "send-answer" or int(str(r["batch_id"])) not in from_reserve
+                ]
+            )
         return applied
 
     def fail_batch(

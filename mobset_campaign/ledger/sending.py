@@ -11,14 +11,17 @@ again. The gateway's **answer** gives each message its outcome
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..codes import is_final_status
-from ..rows import RowIdentity, phone_key, resolve_row_keys
-from ..states import ACCEPTED_STATES, MESSAGE_STATES, sql_list
-from ._store import now
+from ..errors import LedgerError
+from ..rows import phone_key
+from ..states import ACCEPTED_STATES, MESSAGE_STATES, UNSENT_STATES, sql_list
+from ._store import campaign_name, now
+from .locks import Holder, Locks
 from .recording import Outcome, Recording
 
 __all__ = [
@@ -61,15 +64,17 @@ class Message(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Registered:
     """What :meth:`Sending.register` did: rows new to the campaign, pending rows whose text
-    was updated, and rows already past pending whose text differs from what was sent.
-    ``keys`` are the rows' keys as registered, in the given order (see
-    :func:`mobset_campaign.rows.resolve_row_keys`)."""
+    was updated, and rows already past pending whose text differs from what was sent (not
+    sent again). ``refused`` are the positions of the rows the ledger would not register
+    because their number (or, with several texts per number, that number and text) has a
+    message in the campaign under another key; ``keys`` are the rows' keys as given."""
 
     new: int
     updated: int
     unchanged: int
     changed_after_send: int
     keys: tuple[str, ...] = ()
+    refused: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,17 +129,25 @@ class CancelOutcome(NamedTuple):
     error: str | None
 
 
-def _plan(existing: Mapping[str, Message], rows: Sequence[NewMessage]) -> Registration:
+def _plan(
+    existing: Mapping[str, Message], rows: Sequence[NewMessage], one_per_number: bool
+) -> Registration:
     """What registering ``rows`` next to the ``existing`` messages does (see register)."""
-    keys = resolve_row_keys([RowIdentity(r.key, r.phone, r.content) for r in rows], existing)
     new: list[NewMessage] = []
     updates: list[tuple[int, NewMessage]] = []
     pending: list[PendingMessage] = []
+    refused: list[int] = []
     unchanged = changed_after = 0
-    for key, row in zip(keys, rows, strict=True):
-        row = row._replace(key=str(key))
+    # what the campaign holds already, as the rule counts it: numbers, or numbers and texts
+    held = {m.phone if one_per_number else (m.phone, m.content) for m in existing.values()}
+    for i, row in enumerate(rows):
         old = existing.get(row.key)
         if old is None:
+            rule = row.phone if one_per_number else (row.phone, row.content)
+            if rule in held:
+                refused.append(i)  # one message per number (or per number and text)
+                continue
+            held.add(rule)
             new.append(row)
             pending.append(PendingMessage(-len(new), row.phone, row.content, int(row.parts)))
             continue
@@ -147,15 +160,22 @@ def _plan(existing: Mapping[str, Message], rows: Sequence[NewMessage]) -> Regist
         if old.state == "pending":
             pending.append(PendingMessage(old.id, row.phone, row.content, int(row.parts)))
     registered = Registered(
-        len(new), len(updates), unchanged, changed_after, tuple(str(k) for k in keys)
+        len(new),
+        len(updates),
+        unchanged,
+        changed_after,
+        tuple(r.key for r in rows),
+        tuple(refused),
     )
     return Registration(registered, tuple(pending), tuple(new), tuple(updates))
 
 
-_MESSAGES_SQL = "SELECT id, row_key, state, phone, content FROM messages WHERE campaign = ?"
+_MESSAGES_SQL = (
+    "SELECT id, row_key, state, phone, content FROM messages WHERE campaign = ? ORDER BY id"
+)
 
 
-class Sending(Recording):
+class Sending(Recording, Locks):
     """Campaigns and their messages (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
 
     # -- campaigns and registration ------------------------------------------------------
@@ -167,53 +187,97 @@ class Sending(Recording):
         add_num: str | None = None,
         timer_send: str | None = None,
         long_sms: bool = True,
+        one_per_number: bool = True,
     ) -> None:
-        """Create the campaign, or update its sending options (used by a later resend)."""
+        """Create the campaign, or update its sending options (used by a later resend).
+
+        Whether it sends one message per number is fixed when it is created.
+        """
+        name = campaign_name(name)
         stamp = now()
         with self._tx() as cur:
             cur.execute(
-                "INSERT INTO campaigns (name, created, updated, add_num, timer_send, long_sms) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET updated = excluded.updated, "
-                "add_num = excluded.add_num, timer_send = excluded.timer_send, "
-                "long_sms = excluded.long_sms",
-                (name, stamp, stamp, add_num, timer_send, int(long_sms)),
+                "INSERT INTO campaigns (name, created, updated, add_num, timer_send, long_sms, "
+                "one_per_number) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "updated = excluded.updated, add_num = excluded.add_num, "
+                "timer_send = excluded.timer_send, long_sms = excluded.long_sms, "
+                "one_per_number = COALESCE(campaigns.one_per_number, excluded.one_per_number)",
+                (name, stamp, stamp, add_num, timer_send, int(long_sms), int(one_per_number)),
             )
 
     def campaign_options(self, name: str) -> dict[str, Any] | None:
-        """The campaign's last sending options (add_num, timer_send, long_sms), or None."""
+        """The campaign's sending options (add_num, timer_send, long_sms, one_per_number —
+        None for a campaign from before that choice), or None when there is no campaign."""
         rows = self._read(
-            "SELECT add_num, timer_send, long_sms FROM campaigns WHERE name = ?", (name,)
+            "SELECT add_num, timer_send, long_sms, one_per_number FROM campaigns WHERE name = ?",
+            (campaign_name(name),),
         )
         if not rows:
             return None
-        add_num, timer_send, long_sms = rows[0]
-        return {"add_num": add_num, "timer_send": timer_send, "long_sms": bool(long_sms)}
+        add_num, timer_send, long_sms, one_per_number = rows[0]
+        return {
+            "add_num": add_num,
+            "timer_send": timer_send,
+            "long_sms": bool(long_sms),
+            "one_per_number": None if one_per_number is None else bool(one_per_number),
+        }
+
+    def note_skipped(self, campaign: str, skipped: Mapping[str, int]) -> None:
+        """Remember the rows the last send of the campaign skipped, by reason (shown by
+        :func:`mobset_campaign.campaign_status`)."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE campaigns SET last_skipped = ? WHERE name = ?",
+                (json.dumps(dict(skipped), ensure_ascii=False), campaign_name(campaign)),
+            )
+
+    def last_skipped(self, campaign: str) -> dict[str, int]:
+        """The rows the last send of the campaign skipped, by reason (empty when none)."""
+        rows = self._read(
+            "SELECT last_skipped FROM campaigns WHERE name = ?", (campaign_name(campaign),)
+        )
+        if not rows or not rows[0][0]:
+            return {}
+        return {str(k): int(v) for k, v in json.loads(rows[0][0]).items()}
 
     def messages(self, campaign: str) -> dict[str, Message]:
-        """Every message of the campaign by row key."""
-        return {row[1]: Message(*row) for row in self._read(_MESSAGES_SQL, (campaign,))}
+        """Every message of the campaign by row key, in registration order."""
+        return {
+            row[1]: Message(*row) for row in self._read(_MESSAGES_SQL, (campaign_name(campaign),))
+        }
 
     def plan_registration(
-        self, campaign: str, rows: Iterable[tuple[str, str, str, int]]
+        self,
+        campaign: str,
+        rows: Iterable[tuple[str, str, str, int]],
+        *,
+        one_per_number: bool = True,
     ) -> Registration:
         """What :meth:`register` would do with ``rows``, without writing anything."""
-        return _plan(self.messages(campaign), [NewMessage(*r) for r in rows])
+        return _plan(self.messages(campaign), [NewMessage(*r) for r in rows], one_per_number)
 
-    def register(self, campaign: str, rows: Iterable[tuple[str, str, str, int]]) -> Registered:
+    def register(
+        self,
+        campaign: str,
+        rows: Iterable[tuple[str, str, str, int]],
+        *,
+        one_per_number: bool = True,
+    ) -> Registered:
         """Add ``(row_key, phone, content, parts)`` rows to the campaign, idempotently.
 
         A key already registered adds nothing. If its message is still ``pending`` and the
         text changed (the template was edited before sending) the new text replaces the old;
-        a message already past pending is never touched (its text went out). A row whose key
-        form changed (its number gained or lost a second row) is matched to the message with
-        the same number and text first (see :func:`mobset_campaign.rows.resolve_row_keys`);
-        the returned :class:`Registered` lists the keys used.
+        a message already past pending is never touched (its text went out). A new key for a
+        number that has a message under another key is refused (``Registered.refused``):
+        within a campaign a number gets one message — or, with ``one_per_number=False``, one
+        per distinct text. :func:`mobset_campaign.rows.assign_messages` gives the keys.
         """
+        campaign = campaign_name(campaign)
         wanted = [NewMessage(*r) for r in rows]
         stamp = now()
         with self._tx() as cur:
             existing = {r[1]: Message(*r) for r in cur.execute(_MESSAGES_SQL, (campaign,))}
-            plan = _plan(existing, wanted)
+            plan = _plan(existing, wanted, one_per_number)
             cur.executemany(
                 "INSERT INTO messages (campaign, row_key, phone, content, parts, registered_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -225,34 +289,47 @@ class Sending(Recording):
             )
         return plan.registered
 
-    def recover_claims(self, campaign: str) -> int:
-        """Turn ``claimed`` messages left by an interrupted run into ``unknown``.
+    def recover_claims(self, campaign: str, holder: Holder | None = None) -> int:
+        """Turn the ``claimed`` messages of runs that are gone into ``unknown``.
 
         Their request may have reached the gateway, so they are never re-sent automatically
-        (:func:`mobset_campaign.resend_unknown` is the explicit decision). SmsSend answers
-        kept aside because the ledger could not be written (see :meth:`record_answer`) are
-        recorded first, so their messages end ``sent`` instead. Returns the count of
-        messages turned ``unknown``.
+        (:func:`mobset_campaign.resend_unknown` is the explicit decision). Only a dead run's
+        claims change: ``holder`` (the campaign's lock, held by the caller) marks this run,
+        whose claims are its own; without it the campaign must not be held by a live run.
+        SmsSend answers kept aside because the ledger could not be written (see
+        :meth:`record_answer`) are recorded first, so their messages end ``sent`` instead.
+        Returns the count of messages turned ``unknown``.
+
+        Raises:
+            CampaignBusyError: no ``holder`` was given and a live run holds the campaign.
         """
+        campaign = campaign_name(campaign)
+        if holder is None:
+            other = self.holder(campaign)
+            if other is not None and other.alive():
+                raise other.busy_error()
+        mine = "" if holder is None else holder.token
         self.apply_kept_answers()
         stamp = now()
+        dead = "campaign = ? AND state = 'claimed' AND (holder IS NULL OR holder != ?)"
         with self._tx(durable=True) as cur:
-            cur.execute(
-                "UPDATE batches SET state = 'unknown', error = 'interrupted before the answer was "
-                "recorded', answered_at = COALESCE(answered_at, ?) WHERE campaign = ? AND "
-                "state = 'claimed'",
-                (stamp, campaign),
-            )
             cur.execute(
                 "UPDATE messages SET state = 'unknown', send_error = 'the run was interrupted "
                 "after this message was claimed; it may or may not have been accepted' "
-                "WHERE campaign = ? AND state = 'claimed'",
-                (campaign,),
+                f"WHERE state = 'claimed' AND batch_id IN (SELECT id FROM batches WHERE {dead})",
+                (campaign, mine),
             )
-            return int(cur.rowcount)
+            turned = int(cur.rowcount)
+            cur.execute(
+                "UPDATE batches SET state = 'unknown', error = 'interrupted before the answer was "
+                f"recorded', answered_at = COALESCE(answered_at, ?) WHERE {dead}",
+                (stamp, campaign, mine),
+            )
+            return turned
 
     def pending(self, campaign: str, row_keys: Iterable[str] | None = None) -> list[PendingMessage]:
         """Pending messages of the campaign in registration order (optionally only some keys)."""
+        campaign = campaign_name(campaign)
         rows = self._read(
             "SELECT id, row_key, phone, content, parts FROM messages WHERE campaign = ? AND "
             "state = 'pending' ORDER BY id",
@@ -267,6 +344,7 @@ class Sending(Recording):
 
     def cancel_suppressed(self, campaign: str) -> int:
         """Pending messages to opted-out numbers become ``cancelled``; returns the count."""
+        campaign = campaign_name(campaign)
         with self._tx() as cur:
             cur.execute(
                 "UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
@@ -287,16 +365,34 @@ class Sending(Recording):
         timer_send: str | None = None,
         add_num: str | None = None,
         long_sms: bool = True,
+        holder: Holder | None = None,
     ) -> Claim:
         """Claim pending messages for one request, durably, *before* the request goes out.
 
         Only messages still ``pending`` are claimed (another process may have taken some);
-        messages whose number opted out meanwhile become ``cancelled``.
+        messages whose number opted out meanwhile become ``cancelled``. With ``holder``, the
+        claim is made only while that run still holds the campaign (see
+        :mod:`mobset_campaign.ledger.locks`), and the batch records it.
+
+        Raises:
+            LedgerError: ``holder`` no longer holds the campaign; nothing was claimed.
         """
+        campaign = campaign_name(campaign)
         stamp = now()
         ids = list(message_ids)
         marks = ",".join("?" * len(ids))
         with self._tx(durable=True) as cur:
+            if holder is not None:
+                row = cur.execute(
+                    "SELECT holder FROM campaign_locks WHERE campaign = ?", (campaign,)
+                ).fetchone()
+                if row is None or row[0] != holder.token:
+                    raise LedgerError(
+                        f"This run of campaign {campaign!r} no longer holds it (another run "
+                        "took it over, taking this one for dead), so it stopped before sending "
+                        "more; nothing of the last request was sent. Check what else is "
+                        "running, then send again."
+                    )
             cur.execute(
                 f"UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
                 f"sending' WHERE id IN ({marks}) AND state = 'pending' AND phone IN "
@@ -305,8 +401,16 @@ class Sending(Recording):
             )
             cur.execute(
                 "INSERT INTO batches (campaign, account, size, state, claimed_at, timer_send, "
-                "add_num, long_sms) VALUES (?, ?, 0, 'claimed', ?, ?, ?, ?)",
-                (campaign, account, stamp, timer_send, add_num, int(long_sms)),
+                "add_num, long_sms, holder) VALUES (?, ?, 0, 'claimed', ?, ?, ?, ?, ?)",
+                (
+                    campaign,
+                    account,
+                    stamp,
+                    timer_send,
+                    add_num,
+                    int(long_sms),
+                    None if holder is None else holder.token,
+                ),
             )
             batch_id = int(cur.lastrowid or 0)
             cur.execute(
@@ -332,6 +436,7 @@ class Sending(Recording):
 
         Returns the row keys moved. Only :func:`mobset_campaign.resend_unknown` calls this.
         """
+        campaign = campaign_name(campaign)
         rows = self._read(
             "SELECT id, row_key, phone, send_error FROM messages WHERE campaign = ? AND "
             "state = 'unknown' ORDER BY id",
@@ -351,6 +456,7 @@ class Sending(Recording):
 
     def scheduled(self, campaign: str) -> list[Scheduled]:
         """Accepted messages with a TimerSend, in registration order."""
+        campaign = campaign_name(campaign)
         return [
             Scheduled(int(r[0]), int(r[1]), str(r[2]))
             for r in self._read(
@@ -377,6 +483,7 @@ class Sending(Recording):
 
     def cancel_pending(self, campaign: str, reason: str) -> int:
         """Pending messages of the campaign become ``cancelled`` (never sent); the count."""
+        campaign = campaign_name(campaign)
         with self._tx() as cur:
             cur.execute(
                 "UPDATE messages SET state = 'cancelled', send_error = ? WHERE campaign = ? AND "
@@ -389,6 +496,7 @@ class Sending(Recording):
 
     def counts(self, campaign: str) -> dict[str, int]:
         """Messages of the campaign by state (every state present, zeros included)."""
+        campaign = campaign_name(campaign)
         out = dict.fromkeys(MESSAGE_STATES, 0)
         for state, n in self._read(
             "SELECT state, COUNT(*) FROM messages WHERE campaign = ? GROUP BY state", (campaign,)
@@ -396,12 +504,22 @@ class Sending(Recording):
             out[state] = int(n)
         return out
 
+    def unsent(self, campaign: str | None = None) -> int:
+        """Messages of the campaign (or the ledger) not sent yet: pending, or claimed by a
+        run still going."""
+        where = f"state IN ({sql_list(UNSENT_STATES)})"
+        params: tuple[str, ...] = ()
+        if campaign is not None:
+            where, params = where + " AND campaign = ?", (campaign_name(campaign),)
+        return int(self._read(f"SELECT COUNT(*) FROM messages WHERE {where}", params)[0][0])
+
     def final_progress(self, campaign: str | None = None) -> tuple[int, int]:
         """(accepted messages, of which with a final status) for a campaign or the ledger.
 
         Accepted messages are those with an SmsId in an accepted state (sent, delivered,
         failed).
         """
+        campaign = None if campaign is None else campaign_name(campaign)
         where = f"state IN ({sql_list(ACCEPTED_STATES)}) AND sms_id IS NOT NULL"
         params: tuple[Any, ...] = ()
         if campaign is not None:
