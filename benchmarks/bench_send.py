@@ -85,6 +85,9 @@ class NullLedger:
     Used only to measure what the SQLite ledger costs; it offers none of its guarantees.
     """
 
+    path = ":null:"
+    created = False
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.store: dict[int, list[Any]] = {}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, MobsetError
-from .ledger import DEFAULT_LEDGER_PATH
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,12 +88,20 @@ def _positive(value: str) -> float:
     return number
 
 
-def _existing_ledger(path: str) -> str:
+def _ledger_path(args: argparse.Namespace) -> str:
+    """--ledger, else MOBSET_LEDGER, else the user's data folder."""
+    from .ledger import default_ledger_path
+
+    return str(args.ledger) if args.ledger else default_ledger_path()
+
+
+def _existing_ledger(args: argparse.Namespace) -> str:
     """Commands that only read a campaign must not create an empty ledger by a typo."""
+    path = _ledger_path(args)
     if path != ":memory:" and not Path(path).is_file():
         raise InputError(
             f"No ledger at {path}: `mobset-campaign send ... --send` creates it. Pass --ledger "
-            "with the file your campaign was sent with."
+            "(or set MOBSET_LEDGER) with the file your campaign was sent with."
         )
     return path
 
@@ -138,7 +145,17 @@ def _add_contacts_args(p: argparse.ArgumentParser, *, required: bool = True) -> 
 
 def _add_ledger_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--ledger", default=DEFAULT_LEDGER_PATH, help=f"ledger file (default {DEFAULT_LEDGER_PATH})"
+        "--ledger",
+        help="ledger file (default: $MOBSET_LEDGER, else ledger.sqlite in your data folder)",
+    )
+
+
+def _add_wait_for_lock_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait-for-lock",
+        type=float,
+        metavar="SECONDS",
+        help="when another run holds the campaign, wait this long instead of stopping",
     )
 
 
@@ -174,9 +191,30 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     client = _client(args)
     signature = client.get_sign()
-    with Ledger(args.ledger) as ledger:
+    path = _ledger_path(args)
+    exists = path == ":memory:" or Path(path).is_file()
+    if not args.send and not exists:
+        print(f"Ledger: {path} (none yet: nothing was sent from it; a dry run creates none)")
+        path = ":memory:"
+    with Ledger(path) as ledger:
+        if ledger.created:
+            print(
+                f"Ledger: {ledger.path} — a NEW ledger file. If this campaign was sent before, "
+                "it was with another ledger: stop (Ctrl-C) and pass that one with --ledger."
+            )
+        elif path != ":memory:":
+            print(f"Ledger: {ledger.path}")
         frame = _rendered(args, signature=signature, suppress=ledger)
-        print(estimate(frame, signature=signature, client=client, price_per_part=args.price))
+        one_per_number = False if args.several_texts_per_number else None
+        print(
+            estimate(
+                frame,
+                signature=signature,
+                client=client,
+                price_per_part=args.price,
+                one_per_number=one_per_number is not False,
+            )
+        )
         if not args.send:
             print("\nDry run: nothing was sent. Add --send to send these messages.")
             return EXIT_OK
@@ -192,9 +230,16 @@ def cmd_send(args: argparse.Namespace) -> int:
             quiet_hours=args.quiet_hours,
             wait_for_window=args.wait,
             long_sms=not args.short_sms,
+            one_per_number=one_per_number,
+            wait_for_lock=_wait_for_lock(args),
         )
         print(summary)
         return EXIT_OK if not getattr(summary, "stopped_reason", None) else EXIT_ERROR
+
+
+def _wait_for_lock(args: argparse.Namespace) -> bool | float:
+    seconds = getattr(args, "wait_for_lock", None)
+    return False if seconds is None else float(seconds)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -203,7 +248,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from .ledger import Ledger
 
     client = _client(args)
-    with Ledger(_existing_ledger(args.ledger)) as ledger:
+    with Ledger(_existing_ledger(args)) as ledger:
         summary = collect(
             client,
             ledger,
@@ -211,6 +256,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             until=None if args.once else "final",
             timeout=args.timeout,
             min_interval=args.interval,
+            pace=args.pace,
         )
         print(summary)
     return EXIT_OK
@@ -221,7 +267,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .ledger import Ledger
     from .status import campaign_status
 
-    with Ledger(_existing_ledger(args.ledger)) as ledger:
+    with Ledger(_existing_ledger(args)) as ledger:
         if not args.campaign:
             table = ledger.campaigns()
             print(
@@ -230,7 +276,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             return EXIT_OK
         status = campaign_status(ledger, args.campaign)
         if not status.messages:
-            raise InputError(f"The ledger {args.ledger} has no campaign named {args.campaign!r}.")
+            raise InputError(f"The ledger {ledger.path} has no campaign named {args.campaign!r}.")
         print(status)
     return EXIT_OK
 
@@ -241,7 +287,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .ledger import Ledger
     from .merge import merge_status
 
-    with Ledger(_existing_ledger(args.ledger)) as ledger:
+    with Ledger(_existing_ledger(args)) as ledger:
         if args.contacts:
             if not args.template:
                 raise InputError("export: give --template with CONTACTS (the same as for send).")
@@ -251,7 +297,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             merged = ledger.status_frame(args.campaign)
             if merged.empty:
                 raise InputError(
-                    f"The ledger {args.ledger} has no campaign named {args.campaign!r}."
+                    f"The ledger {ledger.path} has no campaign named {args.campaign!r}."
                 )
         replies = ledger.replies_frame(args.campaign)
         path = export_excel(
@@ -272,8 +318,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from .sender import cancel
 
     client = _client(args)
-    with Ledger(_existing_ledger(args.ledger)) as ledger:
-        print(cancel(args.campaign, ledger, client))
+    with Ledger(_existing_ledger(args)) as ledger:
+        print(cancel(args.campaign, ledger, client, wait_for_lock=_wait_for_lock(args)))
     return EXIT_OK
 
 
@@ -363,6 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="outside the window, wait for it to open instead of stopping",
     )
     p.add_argument("--price", type=_positive, help="price per part, for the cost estimate")
+    p.add_argument(
+        "--several-texts-per-number",
+        action="store_true",
+        help="a new campaign may send several different texts to one number (default: one "
+        "message per number)",
+    )
+    _add_wait_for_lock_arg(p)
     p.add_argument("--send", action="store_true", help="really send (without it: dry run)")
     _add_gateway_arg(p)
 
@@ -374,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--interval", type=float, default=30, help="seconds between polls (vendor asks 30-300)"
+    )
+    p.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="seconds between calls while pages are full (default 1; see README: retention)",
     )
     p.add_argument("--once", action="store_true", help="drain what is waiting now and stop")
     _add_gateway_arg(p)
@@ -394,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("cancel", cmd_cancel, "cancel a campaign's still-scheduled messages")
     p.add_argument("--campaign", "-c", required=True, help="campaign name")
     _add_ledger_arg(p)
+    _add_wait_for_lock_arg(p)
     _add_gateway_arg(p)
 
     p = add("balance", cmd_balance, "print the account's balance")

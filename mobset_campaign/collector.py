@@ -292,7 +292,7 @@ def collect(
         )
     ledger.reserve_room()  # room for a fetched body if the disk fills up
     started = time.monotonic()
-    summary = CollectSummary(campaign=campaign)
+    summary = CollectSummary(campaign=campaign, ledger=ledger.path)
     work = _Collector(client, ledger, summary, float(pace))
 
     def refresh() -> None:

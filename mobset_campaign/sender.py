@@ -70,7 +70,7 @@ from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
 from ._signals import stop_signals
 from .codes import describe_error, error_info
 from .errors import AuthError, GatewayError, InputError, MobsetError, TransportError
-from .ledger import DEFAULT_LEDGER_PATH, CancelOutcome, Ledger, PendingMessage
+from .ledger import CancelOutcome, Ledger, PendingMessage, default_ledger_path
 from .plan import (
     PlannedBatch,
     SendWindow,
@@ -139,7 +139,9 @@ def send(
             rows of that number are skipped as ``duplicate of row N``, whatever the frame's
             history (see :mod:`mobset_campaign.rows`). Rows with a ``phone_problem`` are
             never sent.
-        ledger: where state is kept (default ``Ledger()``, i.e. ``./mobset_ledger.sqlite``).
+        ledger: where state is kept (default ``Ledger()``: ``MOBSET_LEDGER``, else the
+            user's data folder, whatever the working folder). The summary names it, and
+            says when this send created it.
         rate: messages per second across all workers (``None``: as fast as the gateway
             answers).
         concurrency: requests in flight (worker threads, each with its own connection).
@@ -192,7 +194,7 @@ def send(
     )
     own = ledger is None
     if ledger is None:
-        if dry_run and not Path(DEFAULT_LEDGER_PATH).exists():
+        if dry_run and not Path(default_ledger_path()).exists():
             ledger = Ledger(":memory:")  # a dry run writes nothing, not even an empty ledger
         else:
             ledger = Ledger()
@@ -250,6 +252,7 @@ def _send(
     dry_run: bool,
 ) -> SendSummary:
     summary = SendSummary(campaign=campaign, dry_run=dry_run)
+    summary.ledger, summary.ledger_created = ledger.path, ledger.created
     rows = FrameRows.of(df)
     first = skip_reasons(df, ledger.suppressed_phones(), rows=rows)
     assignment = assign_messages(
@@ -414,7 +417,7 @@ def _resend(
     batch_size: int,
     phones: Iterable[str] | None,
 ) -> SendSummary:
-    summary = SendSummary(campaign=campaign)
+    summary = SendSummary(campaign=campaign, ledger=ledger.path)
     ledger.reserve_room()
     summary.recovered_unknown = ledger.recover_claims(campaign, opts.holder)
     wanted = None if phones is None else {phone_key(p) for p in phones}

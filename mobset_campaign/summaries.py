@@ -48,6 +48,20 @@ def _some(n: int, noun: str, rest: str) -> list[Line]:
     return [Line(f"{n:,} {noun}{_s(n)} {rest}")] if n else []
 
 
+def _ledger_lines(path: str, created: bool) -> list[Line]:
+    if not path:
+        return []
+    if not created:
+        return [Line(f"Ledger: {path}")]
+    return [
+        Line(
+            f"Ledger: {path} — a NEW ledger file: if this campaign was sent before, it was "
+            "with another ledger; point at that one (ledger= / --ledger / MOBSET_LEDGER).",
+            alert=True,
+        )
+    ]
+
+
 def _counted(counts: dict[str, int]) -> str:
     """``3 duplicate; 1 opted out``: the most common first."""
     return "; ".join(f"{n:,} {what}" for what, n in sorted(counts.items(), key=lambda x: -x[1]))
@@ -327,10 +341,13 @@ class SendSummary(Report):
             (left pending).
         reset_unknown: messages ``resend_unknown`` moved back to pending and sent.
         dry_run: nothing was sent or written.
+        ledger: the ledger's path; ``ledger_created``: this send created its file.
     """
 
     campaign: str
     dry_run: bool = False
+    ledger: str = ""
+    ledger_created: bool = False
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MESSAGE_STATES, 0))
     skipped: dict[str, int] = field(default_factory=dict)
     registered: int = 0
@@ -395,7 +412,7 @@ class SendSummary(Report):
         )
 
     def _lines(self) -> list[Line]:
-        lines: list[Line] = []
+        lines: list[Line] = _ledger_lines(self.ledger, self.ledger_created and not self.dry_run)
         if self.dry_run and self.balance is not None:
             lines.append(Line(f"Balance: {self.balance:,} parts."))
         if not self.dry_run:
@@ -505,9 +522,11 @@ class CollectSummary(Report):
             not sent yet (pending, or claimed by a send still going).
         elapsed: seconds. stopped_reason: ``None`` when it ended as asked (drained once, or
             every message final), else why (timeout, interrupted, authentication...).
+        ledger: the ledger's path.
     """
 
     campaign: str | None = None
+    ledger: str = ""
     fetches: int = 0
     bodies_recovered: int = 0
     bodies_imported: int = 0
@@ -579,6 +598,7 @@ class CollectSummary(Report):
                     "not be written."
                 )
             )
+        lines += _ledger_lines(self.ledger, False)
         lines += [Line(f"Warning: {w}", alert=True) for w in self.warnings]
         lines += [Line(f"Error: {err}", alert=True) for err in self.errors[:5]]
         if len(self.errors) > 5:

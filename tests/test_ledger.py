@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ import pytest
 
 from mobset_campaign._protocol import BEIJING
 from mobset_campaign.answers import Reply, Report
-from mobset_campaign.errors import LedgerError
+from mobset_campaign.errors import InputError, LedgerError
 from mobset_campaign.ledger import Ledger, Outcome, is_opt_out
 from mobset_campaign.ledger._schema import MIGRATIONS
 
@@ -81,15 +82,36 @@ def test_a_ledger_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> N
         assert (reg.new, reg.refused) == (0, (0,))
 
 
-def test_default_path_is_in_the_working_directory(
+def test_the_default_ledger_does_not_depend_on_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with Ledger() as led:
+        assert led.created
         led.suppress("13512346789")
-    assert (tmp_path / "mobset_ledger.sqlite").exists()
-    with Ledger("mobset_ledger.sqlite") as led:
+        first = Path(led.path)
+    assert first == Path(os.environ["XDG_DATA_HOME"]) / "mobset-campaign" / "ledger.sqlite"
+    elsewhere = tmp_path / "another" / "folder"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    with Ledger() as led:  # the same ledger from any folder, not a new empty one
+        assert not led.created and Path(led.path) == first
         assert led.suppressed_phones() == {"13512346789"}
+    monkeypatch.setenv("MOBSET_LEDGER", str(tmp_path / "team.sqlite"))
+    with Ledger() as led:
+        assert Path(led.path) == tmp_path / "team.sqlite" and led.created
+    assert not list(tmp_path.glob("*.sqlite-*")) or (tmp_path / "team.sqlite").exists()
+
+
+def test_campaign_names_are_compared_after_nfkc_and_trimming(ledger: Ledger) -> None:
+    ledger.ensure_campaign("积分12月")
+    ledger.register("积分12月", [("13500000001", "13500000001", "hi", 1)])
+    for name in ("积分12月 ", " 积分１２月", "积分１２月\t"):
+        assert ledger.counts(name)["pending"] == 1
+        assert ledger.campaign_options(name) is not None
+    assert list(ledger.campaigns()["name"]) == ["积分12月"]
+    with pytest.raises(InputError, match="name"):
+        ledger.counts("  ")
 
 
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:

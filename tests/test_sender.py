@@ -18,7 +18,7 @@ from mobset_campaign.answers import SendResult
 from mobset_campaign.collector import collect
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import AuthError, InputError, LedgerError
-from mobset_campaign.ledger import Ledger
+from mobset_campaign.ledger import Ledger, default_ledger_path
 from mobset_campaign.merge import merge_status
 from mobset_campaign.render import render
 from mobset_campaign.sender import cancel, resend_unknown, send
@@ -507,7 +507,7 @@ def test_dry_run_plans_and_writes_nothing(
     )
     assert summary.balance == sim.balance()
     assert sim.accepted() == [] and sim.requests.get("SmsSend", 0) == 0
-    assert not (tmp_path / "mobset_ledger.sqlite").exists()
+    assert not Path(default_ledger_path()).exists()  # a dry run creates no ledger
     assert "Dry run" in str(summary) and "Nothing was sent" in str(summary)
     offline = send(frame(shared=3), None, campaign="c", dry_run=True, progress=False)
     assert offline.planned_messages == 3 and offline.balance is None
@@ -517,13 +517,16 @@ def test_without_a_ledger_the_default_file_is_used(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    send(frame(shared=3), sim.client(), campaign="c", progress=False, quiet_hours=None)
-    with Ledger(tmp_path / "mobset_ledger.sqlite") as led:
+    first = send(frame(shared=3), sim.client(), campaign="c", progress=False, quiet_hours=None)
+    assert first.ledger == default_ledger_path() and first.ledger_created
+    assert "a NEW ledger file" in str(first)
+    with Ledger(default_ledger_path()) as led:
         assert led.counts("c")["sent"] == 3
-    again = send(
-        frame(shared=3), sim.client(), campaign="c", progress=False, quiet_hours=None, dry_run=True
-    )
-    assert again.planned_messages == 0
+    monkeypatch.chdir(tmp_path.parent)  # another folder: the same ledger, nothing resent
+    again = send(frame(shared=3), sim.client(), campaign="c", progress=False, quiet_hours=None)
+    assert again.requests == 0 and not again.ledger_created
+    assert f"Ledger: {default_ledger_path()}" in str(again)
+    assert "NEW" not in str(again)
 
 
 def test_opted_out_after_registration_is_never_sent(sim: Simulator, ledger: Ledger) -> None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._store import DEFAULT_LEDGER_PATH
+from ._store import default_ledger_path
 from .frames import STATUS_FRAME_COLUMNS, Frames
 from .inbox import Applied, Inbox
 from .locks import Holder
@@ -54,7 +54,6 @@ from .sending import CancelOutcome, Claim, Claimed, PendingMessage, Registered, 
 # The records other modules pass to and get from a Ledger; the rest of each part's names
 # are imported from the part itself (``mobset_campaign.ledger.sending`` …).
 __all__ = [
-    "DEFAULT_LEDGER_PATH",
     "STATUS_FRAME_COLUMNS",
     "Applied",
     "CancelOutcome",
@@ -66,6 +65,7 @@ __all__ = [
     "PendingMessage",
     "Registered",
     "account_key",
+    "default_ledger_path",
     "is_opt_out",
 ]
 
@@ -74,8 +74,11 @@ class Ledger(Sending, Inbox, Suppression, Frames):
     """The SQLite ledger of one or more accounts.
 
     Args:
-        path: the database file (created with its folder's permission; default
-            ``./mobset_ledger.sqlite``), or ``":memory:"`` for a throw-away ledger.
+        path: the database file (created with its folder's permission), or ``":memory:"``
+            for a throw-away ledger. By default :func:`default_ledger_path`:
+            ``MOBSET_LEDGER``, else ``ledger.sqlite`` in the user's data folder — the same
+            ledger whatever the working folder. ``created`` says whether opening it created
+            the file.
 
     Raises:
         LedgerError: the file cannot be opened, is not a ledger, or was written by a newer

@@ -8,6 +8,7 @@ safe to share between threads; other processes may open the same file (WAL, busy
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -19,15 +20,25 @@ from pathlib import Path
 from typing import Any, Self
 
 import pandas as pd
+import platformdirs
 
 from .._files import Reserve
 from .._protocol import BEIJING
 from ..errors import InputError, LedgerError
 from ._schema import MIGRATIONS
 
-__all__ = ["DEFAULT_LEDGER_PATH", "Store", "campaign_name", "iso", "now"]
+__all__ = ["Store", "campaign_name", "default_ledger_path", "iso", "now"]
 
-DEFAULT_LEDGER_PATH = "mobset_ledger.sqlite"
+
+def default_ledger_path() -> str:
+    """Where the ledger is when none is named: ``MOBSET_LEDGER`` when set, else
+    ``ledger.sqlite`` in the user's data folder (``~/.local/share/mobset-campaign`` on Linux,
+    ``~/Library/Application Support/mobset-campaign`` on macOS, ``%LOCALAPPDATA%`` on
+    Windows) — the same file whatever folder a command runs from."""
+    named = os.environ.get("MOBSET_LEDGER", "").strip()
+    if named:
+        return named
+    return str(platformdirs.user_data_path("mobset-campaign", appauthor=False) / "ledger.sqlite")
 
 
 def campaign_name(name: str) -> str:
@@ -60,13 +71,20 @@ def iso(when: datetime | None) -> str | None:
 class Store:
     """An open SQLite ledger file (see :class:`mobset_campaign.ledger.Ledger`)."""
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_LEDGER_PATH) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        default = path is None
+        path = default_ledger_path() if path is None else path
         self.path = str(path) if str(path) == ":memory:" else str(Path(path))
         self._lock = threading.RLock()
         self._sync = ""
         self._closed = False
+        #: True when opening the ledger created its file (a new, empty ledger)
+        self.created = self.path != ":memory:" and not Path(self.path).exists()
         if self.path != ":memory:":
             folder = Path(self.path).resolve().parent
+            if default and not folder.exists():
+                with contextlib.suppress(OSError):  # said below if it still is missing
+                    folder.mkdir(parents=True)
             if not folder.is_dir():
                 raise LedgerError(
                     f"Cannot create the ledger {self.path}: the folder {folder} does not exist. "

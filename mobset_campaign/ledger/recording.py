@@ -27,7 +27,7 @@ from typing import Any
 from .._files import kept_files, side_file, write_json_durably
 from ..errors import AnswerKeptError, InputError, LedgerError
 from ..states import ANSWERABLE_STATES, UNANSWERED_STATES, sql_list
-from ._store import DEFAULT_LEDGER_PATH, Store, iso, now
+from ._store import Store, iso, now
 from .inbox import apply_status
 
 __all__ = ["Outcome", "Recording"]
@@ -72,7 +72,7 @@ class Outcome:
 class Recording(Store):
     """Answers to requests (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_LEDGER_PATH) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         #: answers kept aside by a ``":memory:"`` ledger (it has no folder for a file)
         self._kept_answers: list[dict[str, Any]] = []
         super().__init__(path)
