@@ -323,8 +323,9 @@ def _one_error(failures: list[BaseException]) -> BaseException:
         return kept[0]
     other = [f for f in failures if not isinstance(f, AnswerKeptError)]
     text = (
-        f"Could not record the gateway's answers to {len(kept)} requests ({len(accepted)} "
-        f"numbers accepted) in the ledger: {kept[0].cause}. "
+        f"Could not record the gateway's answers to {len(kept)} request"
+        f"{'' if len(kept) == 1 else 's'} ({len(accepted)} number"
+        f"{'' if len(accepted) == 1 else 's'} accepted) in the ledger: {kept[0].cause}. "
     )
     if places:
         text += (

@@ -166,6 +166,8 @@ class _Collector:
                 )
             except LedgerError as exc:
                 error: Exception = exc
+                if exc.reason != "locked":
+                    break  # a full disk does not clear up by waiting: keep the body now
             if self.ledger.closed or caught or time.monotonic() + delay > deadline:
                 break
             _sleep(delay, caught)  # a stop signal cuts the wait short: the body goes to a file

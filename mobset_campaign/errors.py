@@ -71,7 +71,15 @@ class InputError(MobsetError, ValueError):
 
 
 class LedgerError(MobsetError):
-    """The local ledger cannot be opened, migrated or written."""
+    """The local ledger cannot be opened, migrated or written.
+
+    ``reason`` says why when the database said so: ``"locked"`` (another program is writing
+    it: worth retrying), ``"full"``, ``"readonly"``, ``"io"`` — or ``""``.
+    """
+
+    def __init__(self, message: str = "", *, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class AnswerKeptError(LedgerError):

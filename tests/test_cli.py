@@ -270,3 +270,50 @@ def test_numbers_must_be_positive(
         main(["send", str(contacts), "-t", "points_expiry.txt", "-c", "x", *option])
     assert done.value.code == 2
     assert option[0] in capsys.readouterr().err
+
+
+def _full_ledgers(monkeypatch: pytest.MonkeyPatch, extra_pages: int) -> None:
+    """Every ledger the command opens can grow by only a few pages (a full disk)."""
+    import sqlite3
+
+    import mobset_campaign.ledger._store as store
+
+    real = sqlite3.connect
+
+    def small(*args: object, **kw: object) -> sqlite3.Connection:
+        conn = real(*args, **kw)  # type: ignore[arg-type]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + extra_pages}")
+        return conn
+
+    monkeypatch.setattr(store.sqlite3, "connect", small)
+
+
+def test_a_full_ledger_is_one_readable_line_for_send_and_collect(
+    sim: Simulator,
+    contacts: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    many = tmp_path / "many.csv"  # 60 numbers: their reports need more room than is left
+    pd.DataFrame({"手机": [f"1390000{i:04d}" for i in range(60)]}).to_csv(many, index=False)
+    send = ["send", str(many), "-t", "您好，周末见", "-c", "c", "--ledger", str(ledger)]
+    assert main([*send, "--quiet-hours", "off", "--send"]) == 0
+    capsys.readouterr()
+    sim.clock.advance(30)
+    with monkeypatch.context() as patched:
+        _full_ledgers(patched, 0)
+        code = main(["collect", "--ledger", str(ledger), "--once", "--interval", "0"])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and "Traceback" not in err and "OperationalError" not in err
+        assert len(err.splitlines()) == 1 and err.startswith("mobset-campaign collect: ")
+        assert "saved to" in err  # the fetched body is kept, never lost
+        code = main([*send, "-c", "d", "--quiet-hours", "off", "--send"])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and "Traceback" not in err and "OperationalError" not in err
+        assert len(err.splitlines()) == 1 and "full" in err
+    # and nothing was lost: the next collect imports the kept body
+    assert main(["collect", "--ledger", str(ledger), "--once", "--interval", "0"]) == 0
+    assert "Imported 1 body" in capsys.readouterr().out

@@ -369,7 +369,7 @@ def _refuse_answers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     pauses: list[float] = []
 
     def locked(self: Ledger, answer: dict[str, object]) -> None:
-        raise sqlite3.OperationalError("database is locked")
+        raise LedgerError("the ledger is busy (database is locked)", reason="locked")
 
     monkeypatch.setattr(Ledger, "_write_answer", locked)
     monkeypatch.setattr("mobset_campaign.ledger.recording._pause", pauses.append)

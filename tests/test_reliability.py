@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from mobset_campaign.answers import SendResult, SentNumber
 from mobset_campaign.collector import collect
-from mobset_campaign.errors import LedgerError
+from mobset_campaign.errors import AnswerKeptError, LedgerError
 from mobset_campaign.ledger import Ledger, PendingMessage
 from mobset_campaign.merge import merge_status
 from mobset_campaign.plan import plan_batches
@@ -336,6 +336,105 @@ def test_an_answer_a_locked_ledger_refuses_is_kept_and_recorded_by_the_next_run(
         assert (merged["send_state"] == "unknown").sum() == 0
         assert Counter(m.phone for m in sim.accepted()).most_common(1)[0][1] == 1
         assert len(sim.accepted()) == 30
+
+
+# ---------------------------------------------------------------------------- a full ledger
+
+
+def _personal(n: int) -> pd.DataFrame:
+    df = _rows(n)
+    df["content"] = [f"周末活动通知{i}" for i in range(n)]
+    return df
+
+
+def test_every_worker_s_accepted_answers_survive_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrency 4, the ledger refuses every answer after the 5th and no side file can be
+    written (a full disk): every accepted SmsId of every worker goes to the reserve and is
+    listed, and the next run records them before anything else — nothing is sent twice."""
+    import mobset_campaign.ledger.recording as recording
+
+    monkeypatch.setattr(recording, "_pause", lambda seconds: None)
+    path = tmp_path / "ledger.sqlite"
+    written = recording.Recording._write_answer
+    calls: list[int] = []
+
+    def full(self: Any, answer: dict[str, Any]) -> None:
+        calls.append(1)
+        if len(calls) > 5:
+            raise LedgerError("The ledger could not be written (database or disk is full)")
+        written(self, answer)
+
+    def no_room(target: Path, data: object) -> None:
+        raise OSError(28, "No space left on device", str(target))
+
+    with Simulator(seed=41, manual_clock=True) as sim:
+        sim.inject("SmsSend", "latency", delay=0.05)
+        df = _personal(60)
+        with Ledger(path) as ledger:
+            monkeypatch.setattr(recording.Recording, "_write_answer", full)
+            monkeypatch.setattr(recording, "write_json_durably", no_room)
+            with pytest.raises(AnswerKeptError) as kept:
+                send(df, sim.client(), campaign="m", ledger=ledger, quiet_hours=None,
+                     progress=False, concurrency=4)  # fmt: skip
+            monkeypatch.undo()
+        accepted = {m.phone: m.sms_id for m in sim.accepted()}
+        recorded = 5
+        # every answer the ledger refused is listed, and kept (none lost)
+        assert len(kept.value.accepted) == len(accepted) - recorded >= 2
+        assert dict(kept.value.accepted) == {
+            p: i for p, i in accepted.items() if p in dict(kept.value.accepted)
+        }
+        assert kept.value.lost == [] and all("reserve" in k for k in kept.value.kept_in)
+        assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.send-answer-*"))
+        with Ledger(path) as ledger:
+            summary = send(df, sim.client(), campaign="m", ledger=ledger, quiet_hours=None,
+                           progress=False, concurrency=4)  # fmt: skip
+            frame = ledger.status_frame("m").set_index("phone")
+        assert summary.recovered_unknown == 0  # recorded first: no claim turned unknown
+        assert Counter(m.phone for m in sim.accepted()).most_common(1)[0][1] == 1
+        assert len(sim.accepted()) == 60 and frame["send_state"].eq("sent").all()
+        assert {p: int(i) for p, i in frame["sms_id"].items()} == {
+            m.phone: m.sms_id for m in sim.accepted()
+        }
+
+
+def test_a_ledger_that_fills_up_mid_campaign_loses_no_sms_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack from the issue: SQLite's max_page_count fills the ledger while four workers
+    send. Every worker's answer in flight is kept and listed; the next run records them and
+    sends the rest; no accepted SmsId is lost or resent."""
+    monkeypatch.setattr("mobset_campaign.ledger.recording._pause", lambda seconds: None)
+    path = tmp_path / "ledger.sqlite"
+    with Simulator(seed=42, manual_clock=True) as sim:
+        df = _personal(400)
+        with Ledger(path) as ledger:
+            ledger.ensure_campaign("m")
+            ledger.register("m", [(p, p, t, 1) for p, t in zip(df.phone, df.content, strict=True)])
+            pages = ledger._read("PRAGMA page_count")[0][0]
+            ledger._conn.execute(f"PRAGMA max_page_count = {pages + 4}")
+            sim.inject("SmsSend", "latency", delay=0.02)  # four requests in flight at a time
+            with pytest.raises(AnswerKeptError) as full:
+                send(df, sim.client(), campaign="m", ledger=ledger, quiet_hours=None,
+                     progress=False, concurrency=4, batch_size=1)  # fmt: skip
+            assert "full" in str(full.value) and "\n" not in str(full.value)
+            recorded = set(ledger.status_frame("m").dropna(subset=["sms_id"])["phone"])
+        # every number the gateway accepted is recorded or kept — whichever worker sent it
+        kept = dict(full.value.accepted)
+        assert not full.value.lost and len(full.value.kept_in) >= 1
+        assert {m.phone for m in sim.accepted()} == recorded | set(kept)
+        with Ledger(path) as ledger:  # a new connection: room again
+            again = send(df, sim.client(), campaign="m", ledger=ledger, quiet_hours=None,
+                         progress=False, concurrency=4)  # fmt: skip
+            frame = ledger.status_frame("m").set_index("phone")
+        assert again.recovered_unknown == 0 and not list(tmp_path.glob("*.send-answer-*"))
+        ids = Counter(m.phone for m in sim.accepted())
+        assert len(ids) == 400 and max(ids.values()) == 1, "a number was accepted twice"
+        assert {p: int(i) for p, i in frame["sms_id"].items()} == {
+            m.phone: m.sms_id for m in sim.accepted()
+        }
 
 
 # ---------------------------------------------------------------------------- collector killed

@@ -215,16 +215,18 @@ class Store:
         text = str(exc).rstrip(".")
         lowered = text.lower()
         if "full" in lowered:
-            advice = "free space on the disk that holds it, then run the command again"
+            reason, advice = "full", "free space on the disk that holds it, then run the command again"
         elif "locked" in lowered or "busy" in lowered:
-            advice = "another program is writing it; try again when it has finished"
+            reason, advice = "locked", "another program is writing it; try again when it has finished"
         elif "readonly" in lowered or "read-only" in lowered:
-            advice = "the file or its folder cannot be written; check their permissions"
+            reason, advice = "readonly", "the file or its folder cannot be written; check their permissions"
         elif "i/o" in lowered or "disk" in lowered:
-            advice = "the disk failed to read or write; check it and run the command again"
+            reason, advice = "io", "the disk failed to read or write; check it and run the command again"
         else:
-            advice = "check the file (is it a mobset_campaign ledger?) and run the command again"
-        return LedgerError(f"The ledger {self.path} could not be written ({text}): {advice}.")
+            reason, advice = "", "check the file (is it a mobset_campaign ledger?) and run the command again"
+        return LedgerError(
+            f"The ledger {self.path} could not be written ({text}): {advice}.", reason=reason
+        )
 
     def check_writable(self) -> None:
         """Take and release the write lock, durably: a ledger that another process holds

@@ -122,10 +122,10 @@ class Recording(Store):
             try:
                 self._write_answer(answer)
                 return
-            except (LedgerError, sqlite3.Error) as exc:
+            except LedgerError as exc:
                 last = exc
-                if delay is None or self.closed:
-                    break
+                if delay is None or self.closed or exc.reason != "locked":
+                    break  # only another program's lock clears up by waiting
                 _pause(delay)
         raise self._keep_answer(answer, last) from last
 

@@ -1,0 +1,199 @@
+"""One run per campaign: send, resend_unknown and cancel hold the campaign's lock; a second
+run is told who holds it, or waits; a dead holder's lock is taken over, and only then may its
+claims turn unknown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mobset_campaign import Ledger, Simulator, cancel, resend_unknown, send
+from mobset_campaign.errors import CampaignBusyError, LedgerError
+from mobset_campaign.ledger.locks import LEASE
+
+
+def _rows(n: int, start: int = 0) -> pd.DataFrame:
+    phones = [f"1370000{i:04d}" for i in range(start, start + n)]
+    return pd.DataFrame(
+        {"phone": phones, "content": ["周末活动通知"] * n, "parts": [1] * n, "sendable": [True] * n}
+    )
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=31, manual_clock=True) as s:
+        yield s
+
+
+def _holder_process(path: Path, campaign: str, *, claim: bool = True, hold: float = 60) -> subprocess.Popen[str]:
+    """Another process that takes the campaign (and claims one message), then sleeps."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        from mobset_campaign.ledger import Ledger
+        led = Ledger({str(path)!r})
+        holder = led.lock_campaign({campaign!r}, "send")
+        if {claim!r}:
+            pending = led.pending({campaign!r})
+            led.claim({campaign!r}, [pending[0].id], holder=holder)
+        print("HELD", flush=True)
+        time.sleep({hold!r})
+        led.unlock_campaign(holder)
+        print("RELEASED", flush=True)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "HELD", line + (proc.stderr.read() if proc.stderr else "")
+    return proc
+
+
+def _registered(path: Path, campaign: str = "c", n: int = 3) -> None:
+    with Ledger(path) as led:
+        led.ensure_campaign(campaign)
+        led.register(campaign, [(p, p, "hi", 1) for p in _rows(n)["phone"]])
+
+
+def test_a_second_run_is_told_who_holds_the_campaign(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    _registered(path)
+    proc = _holder_process(path, "c")
+    try:
+        with Ledger(path) as ledger:
+            with pytest.raises(CampaignBusyError) as busy:
+                send(_rows(3), sim.client(), campaign="c", ledger=ledger, quiet_hours=None,
+                     progress=False)  # fmt: skip
+            assert busy.value.pid == proc.pid and busy.value.command == "send"
+            assert str(proc.pid) in str(busy.value) and socket.gethostname() in str(busy.value)
+            for other in (
+                lambda: resend_unknown("c", ledger, sim.client(), quiet_hours=None, progress=False),
+                lambda: cancel("c", ledger, sim.client()),
+                lambda: ledger.recover_claims("c"),  # its live claims must not turn unknown
+            ):
+                with pytest.raises(CampaignBusyError):
+                    other()
+            assert ledger.counts("c")["claimed"] == 1 and ledger.counts("c")["unknown"] == 0
+            assert sim.accepted() == []
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def test_a_killed_holder_is_taken_over_and_only_its_claims_turn_unknown(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "l.sqlite"
+    _registered(path)
+    proc = _holder_process(path, "c")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    with Ledger(path) as ledger:
+        summary = send(_rows(3), sim.client(), campaign="c", ledger=ledger, quiet_hours=None,
+                       progress=False)  # fmt: skip
+        assert summary.recovered_unknown == 1 and summary.accepted == 2
+        assert ledger.holder("c") is None  # given back at the end
+
+
+def test_a_run_waits_for_the_campaign_when_asked(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    _registered(path)
+    proc = _holder_process(path, "c", claim=False, hold=1.0)
+    try:
+        with Ledger(path) as ledger:
+            started = time.monotonic()
+            summary = send(_rows(3), sim.client(), campaign="c", ledger=ledger, quiet_hours=None,
+                           progress=False, wait_for_lock=30)  # fmt: skip
+            assert summary.accepted == 3 and time.monotonic() - started > 0.5
+    finally:
+        proc.communicate(timeout=10)
+
+
+def test_resend_unknown_during_a_send_in_another_process_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The hole the adversarial test found: resend_unknown turned a live send's claims
+    unknown and sent them again. Now it is refused while the send runs."""
+    path = tmp_path / "l.sqlite"
+    with Simulator(seed=32, manual_clock=True) as sim:
+        sim.inject("SmsSend", "latency", delay=0.3)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MOBSET_")},
+            "MOBSET_CORP_ID": str(sim.account.corp_id),
+            "MOBSET_LOGIN_NAME": sim.account.login_name,
+            "MOBSET_PASSWORD": sim.account.password,
+            "MOBSET_BASE_URL": sim.url,
+        }
+        script = textwrap.dedent(
+            f"""
+            import pandas as pd
+            from mobset_campaign import Ledger, MobsetClient, send
+            n = 40
+            df = pd.DataFrame({{"phone": [f"1370000{{i:04d}}" for i in range(n)],
+                               "content": [f"通知{{i}}" for i in range(n)],
+                               "parts": [1] * n, "sendable": [True] * n}})
+            with Ledger({str(path)!r}) as led:
+                print("START", flush=True)
+                print(send(df, MobsetClient.from_env(), campaign="c", ledger=led,
+                           quiet_hours=None, progress=False, concurrency=2), flush=True)
+            """
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "START"
+        deadline = time.monotonic() + 20
+        while not sim.accepted() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with Ledger(path) as ledger, pytest.raises(CampaignBusyError):
+            resend_unknown("c", ledger, sim.client(), quiet_hours=None, progress=False)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        counts = Counter(m.phone for m in sim.accepted())
+        assert len(counts) == 40 and max(counts.values()) == 1
+
+
+def test_a_holder_on_another_host_lives_while_it_beats(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        ledger.ensure_campaign("c")
+        now = datetime.now(UTC)
+        with ledger._tx() as cur:
+            cur.execute(
+                "INSERT INTO campaign_locks VALUES ('c', 'tok', 'send', 'elsewhere', 1, NULL, ?, ?)",
+                (now.isoformat(), now.isoformat()),
+            )
+        with pytest.raises(CampaignBusyError, match="elsewhere"):
+            ledger.lock_campaign("c", "send")
+        old = (now - timedelta(seconds=LEASE + 5)).isoformat()
+        with ledger._tx() as cur:
+            cur.execute("UPDATE campaign_locks SET heartbeat = ?", (old,))
+        mine = ledger.lock_campaign("c", "send")  # its lease ran out: taken over
+        assert ledger.holder("c").token == mine.token  # type: ignore[union-attr]
+        ledger.unlock_campaign(mine)
+
+
+def test_a_run_that_lost_the_campaign_stops_claiming(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        _registered(Path(ledger.path))
+        mine = ledger.lock_campaign("c", "send")
+        with ledger._tx() as cur:  # another run took it over, taking this one for dead
+            cur.execute("UPDATE campaign_locks SET holder = 'someone-else'")
+        ids = [m.id for m in ledger.pending("c")]
+        with pytest.raises(LedgerError, match="no longer holds it"):
+            ledger.claim("c", ids, holder=mine)
+        assert ledger.counts("c")["claimed"] == 0
