@@ -131,8 +131,8 @@ class _Collector:
         while True:
             # The gateway hands each body out once: make sure the ledger can take it first.
             _check_writable(self.ledger, method)
-            # A stop signal waits until the answer is committed: a body the gateway handed
-            # out and we dropped could never be fetched again.
+            # A stop signal waits until the answer is committed and applied: a body the
+            # gateway handed out and we dropped could never be fetched again.
             with held() as caught:
                 try:
                     raw = fetch()
@@ -142,11 +142,11 @@ class _Collector:
                 self.summary.fetches += 1
                 if raw is not None:
                     inbox_id = self._store(method, raw, caught)
+                    items = self.parse_stored(inbox_id, method, raw.text, self.account)
             if raw is None:
                 self.summary.errors.append(f"{method}: {error}")
                 self._failed()
                 return
-            items = self.parse_stored(inbox_id, method, raw.text, self.account)
             if items is None:
                 self._failed()
                 return

@@ -194,11 +194,12 @@ def test_ctrl_c_during_a_fetch_still_stores_the_answer(ledger: Ledger) -> None:
         sim.inject("SmsGetReport", "latency", delay=0.6, times=1)
         threading.Timer(0.2, _thread.interrupt_main).start()
         first = collect(client, ledger, campaign="c", min_interval=10, progress=False)
-        assert "interrupted" in first.stopped_reason
-        # the gateway handed the three reports out once; they were committed before Ctrl-C
-        assert len(ledger.inbox_frame()) == 1
+        assert "interrupted (Ctrl-C)" in first.stopped_reason
+        # the gateway handed the three reports out once; they were committed and applied
+        # before the Ctrl-C took effect
+        assert len(ledger.inbox_frame()) == 1 and first.reports == 3
         second = collect(client, ledger, campaign="c", until=None, min_interval=0, progress=False)
-    assert second.bodies_recovered == 1 and second.reports == 3 and second.done
+    assert second.bodies_recovered == 0 and second.done
 
 
 def test_progress_bar_counts_final_statuses(
@@ -450,3 +451,152 @@ def test_collecting_into_a_ledger_that_sent_nothing_is_refused(tmp_path: Path) -
         assert sim.requests["SmsGetReport"] == 0  # nothing was taken from the gateway
         summary = collect(sim.client(), empty, until=None, progress=False, allow_empty_ledger=True)
         assert summary.reports == 1
+
+
+# ---------------------------------------------------------------------------- issue 9
+
+
+def _env_for(sim: Simulator) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBSET_")}
+    env.update(sim.env())
+    return env
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_during_a_fetch_keeps_the_page(tmp_path: Path, signame: str) -> None:
+    """SIGTERM/SIGHUP while a report page is in flight: the page is committed, then collect
+    stops cleanly (before, the process died and the page was lost for good)."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "l.sqlite"
+    with Simulator(seed=61, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        with Ledger(path) as led:
+            send_quietly(frame(10), sim.client(), led)
+        sim.clock.advance(5)
+        sim.inject("SmsGetReport", "latency", delay=1.5, times=1)
+        script = (
+            "import sys\n"
+            "from mobset_campaign import Ledger, MobsetClient, collect\n"
+            f"with Ledger({str(path)!r}) as led:\n"
+            "    print('GO', flush=True)\n"
+            "    s = collect(MobsetClient.from_env(), led, until=None, progress=False)\n"
+            "print(s.stopped_reason, flush=True)\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=_env_for(sim),
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "GO"
+        deadline = time.monotonic() + 20
+        while sim.requests.get("SmsGetReport", 0) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the request is in the gateway's hands now
+        proc.send_signal(getattr(signal, signame))
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert f"interrupted ({signame})" in out
+        with Ledger(path) as led:
+            assert len(led.reports_frame()) == 10  # the page in flight was kept
+            assert led.final_progress("c") == (10, 10)
+
+
+def test_a_truncated_page_gives_up_only_the_damaged_items(ledger: Ledger) -> None:
+    with Simulator(seed=62, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(40), client, ledger)
+        sim.clock.advance(5)
+        sim.inject("SmsGetReport", "truncated", times=1)
+        summary = collect(client, ledger, until=None, min_interval=0, pace=0, progress=False)
+    stored = len(ledger.reports_frame())
+    assert 10 <= stored < 40  # every complete report of the first half was applied
+    assert summary.reports == stored and summary.unreadable == 40 - stored
+    assert f"{40 - stored} more could not be read" in " ".join(summary.errors)
+    assert "cut off" in str(summary) and f"{40 - stored} items handed out" in str(summary)
+    bodies = ledger.inbox_frame()
+    assert bodies["parsed_at"].notna().all() and bodies["error"].isna().all()
+
+
+def test_a_page_whose_code_promises_missing_items_is_an_error_after_it_is_stored(
+    ledger: Ledger,
+) -> None:
+    with Simulator(seed=63, manual_clock=True) as sim:
+        client = sim.client()
+        fetch = client.fetch_reports
+
+        def empty_but_says_five() -> RawAnswer:
+            client.fetch_reports = fetch  # type: ignore[method-assign]
+            raw = fetch()
+            text = '{"code": "5", "Message": "取短信状态报告成功", "Details": []}'
+            return RawAnswer(raw.method, text, raw.received_at)
+
+        client.fetch_reports = empty_but_says_five  # type: ignore[method-assign]
+        summary = collect(client, ledger, until=None, progress=False, allow_empty_ledger=True)
+    assert "Code says 5" in summary.errors[0]
+    inbox = ledger.inbox_frame()
+    assert '"code": "5"' in inbox["body"].iloc[0] and "Code says 5" in inbox["error"].iloc[0]
+
+
+class _Timed:
+    """A client that notes when each report fetch went out."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.times = inner, []
+
+    def fetch_reports(self) -> RawAnswer:
+        self.times.append(time.monotonic())
+        return self.inner.fetch_reports()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_full_pages_are_drained_at_a_bounded_pace(ledger: Ledger) -> None:
+    with Simulator(seed=64, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        send_quietly(frame(120), sim.client(), ledger)
+        sim.clock.advance(5)
+        client = _Timed(sim.client())
+        summary = collect(client, ledger, until=None, pace=0.25, progress=False)
+    assert summary.reports == 120 and len(client.times) == 3  # 50 + 50 + 20
+    gaps = [b - a for a, b in zip(client.times, client.times[1:], strict=False)]
+    assert min(gaps) >= 0.25
+
+
+def test_the_interval_is_never_cut_short_to_meet_a_timeout(ledger: Ledger) -> None:
+    with Simulator(seed=65, manual_clock=True, outcomes={(None, ""): 1.0}) as sim:
+        send_quietly(frame(3), sim.client(), ledger)  # no report ever comes
+        client = _Timed(sim.client())
+        summary = collect(
+            client, ledger, campaign="c", timeout=1.0, min_interval=0.6, progress=False
+        )
+    # rounds at 0 s and 0.6 s; a third would come after the timeout, so none is squeezed in
+    gaps = [b - a for a, b in zip(client.times, client.times[1:], strict=False)]
+    assert len(client.times) == 2 and min(gaps) >= 0.6
+    assert summary.stopped_reason.startswith("timeout")
+
+
+def test_a_pace_that_outlives_the_retention_is_warned_about(ledger: Ledger) -> None:
+    with Simulator(seed=66, manual_clock=True) as sim:
+        send_quietly(frame(60), sim.client(), ledger)
+        summary = collect(sim.client(), ledger, until=None, pace=100_000, progress=False)
+    assert any("48 hours" in w for w in summary.warnings)
+    assert "Warning: draining 60 reports" in str(summary)
+    assert collector_module.retention_warning(1_000_000, 1.0) is None
+    assert collector_module.retention_warning(1_000_000, 30.0) is not None  # 7 days
+
+
+def test_a_campaign_still_being_sent_is_not_final(ledger: Ledger) -> None:
+    """collect --campaign X beside a send of X: pending messages keep it waiting."""
+    with Simulator(seed=67, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        send_quietly(frame(3), sim.client(), ledger)
+        ledger.register("c", [(p, p, "later", 1) for p in frame(2, start=50)["phone"]])
+        sim.clock.advance(5)
+        summary = collect(
+            sim.client(), ledger, campaign="c", timeout=0.3, min_interval=0.05, progress=False
+        )
+    assert (summary.final, summary.waiting, summary.unsent) == (3, 0, 2)
+    assert not summary.done and "2 not sent yet" in summary.stopped_reason
+    assert "2 messages not sent yet" in str(summary)

@@ -605,3 +605,43 @@ def test_campaigns_frame_counts_states(ledger: Ledger) -> None:
     assert frame.loc["a", "sent"] == 3 and frame.loc["a", "pending"] == 0
     assert frame.loc["b", "pending"] == 2 and frame.loc["b", "messages"] == 2
     assert isinstance(frame.loc["a", "created"], pd.Timestamp)
+
+
+def _sync_level_of_each_transaction(statements: list[str]) -> list[tuple[str, list[str]]]:
+    """(synchronous level in force, the statements) for each BEGIN … COMMIT seen."""
+    level, current, found = "?", None, []
+    for sql in statements:
+        text = " ".join(sql.split())
+        if text.upper().startswith("PRAGMA SYNCHRONOUS ="):
+            level = text.split("=")[1].strip().upper()
+        elif text.upper() == "BEGIN IMMEDIATE":
+            current = []
+            found.append((level, current))
+        elif current is not None:
+            current.append(text)
+    return found
+
+
+def test_claims_and_fetched_bodies_are_durable_and_the_journal_is_wal(tmp_path: Path) -> None:
+    """A claim must be on disk before its request leaves, a fetched body before it is
+    parsed: their commits run with synchronous=FULL, in WAL mode. Weakening either fails."""
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        led.ensure_campaign("c")
+        led.register("c", [("13500000001", "13500000001", "hi", 1)])
+        statements: list[str] = []
+        led._conn.set_trace_callback(statements.append)
+        led.claim("c", [led.pending("c")[0].id])
+        led.store_raw("SmsGetReport", '{"code": 0}')
+        led._conn.set_trace_callback(None)
+        assert led._read("PRAGMA journal_mode")[0][0] == "wal"
+    durable = {
+        kind: level
+        for level, body in _sync_level_of_each_transaction(statements)
+        for kind in ("claimed", "INSERT INTO inbox")
+        if any(kind in sql for sql in body)
+    }
+    assert durable == {"claimed": "FULL", "INSERT INTO inbox": "FULL"}
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mobset_campaign.contacts import read_contacts
 from mobset_campaign.phones import (
     is_mainland_mobile,
     mobile_prefixes,
@@ -229,3 +230,49 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+_PREFIXES = sorted(mobile_prefixes())
+_FULL_WIDTH = str.maketrans("0123456789.+Ee'", "０１２３４５６７８９．＋Ｅｅ＇")
+
+
+@st.composite
+def _written_in_scientific_notation(draw: st.DrawFn) -> tuple[str, str, int]:
+    """(a mobile number, how a spreadsheet wrote it in scientific notation, how many
+    significant digits that writing kept)."""
+    number = draw(st.sampled_from(_PREFIXES)) + f"{draw(st.integers(0, 999_999)):06d}"
+    kept = draw(st.integers(1, 11))
+    mantissa = number[0] + ("." + number[1:kept] if kept > 1 else "")
+    exponent = draw(st.sampled_from(["E+10", "e+10", "E10", "e10"]))
+    text = mantissa + exponent
+    if draw(st.booleans()):
+        text = "'" + text  # Excel's "stored as text" mark
+    if draw(st.booleans()):
+        text = text.translate(_FULL_WIDTH)
+    significant = len(number[:kept].rstrip("0")) if kept < 11 else 11
+    return number, text, significant
+
+
+@settings(max_examples=400, deadline=None)
+@given(_written_in_scientific_notation())
+def test_scientific_notation_is_repaired_only_with_all_eleven_digits(
+    case: tuple[str, str, int],
+) -> None:
+    """Issue 9, item 13: a number Excel shortened to fewer than 11 significant digits is
+    never guessed ('1.351234678E10' is not 13512346780, a stranger's number)."""
+    number, text, significant = case
+    phone, problem = parse_phone(text)
+    vectorised = normalise_phones([text]).iloc[0]
+    assert [None if pd.isna(v) else v for v in vectorised] == [phone, problem]
+    if significant == 11:
+        assert (phone, problem) == (number, None), text
+    else:
+        assert phone is None and problem.startswith("digits lost in the spreadsheet"), text
+
+
+def test_the_stranger_s_number_of_the_issue_is_not_guessed() -> None:
+    for text in ("'1.351234678E10", "1.351234678E+10", "１．３５１２３４６７８Ｅ＋１０"):
+        assert parse_phone(text) == (None, f"digits lost in the spreadsheet: {text}")
+        checked = read_contacts(pd.DataFrame({"手机": [text]}))
+        assert checked["phone"].isna().all()
+        assert checked["phone_problem"].iloc[0].startswith("digits lost")

@@ -10,14 +10,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pandas as pd
 import pytest
 
+from mobset_campaign import campaign_status, estimate, export_excel
 from mobset_campaign._protocol import BEIJING, beijing_now
 from mobset_campaign.answers import SendResult
 from mobset_campaign.collector import collect
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import AuthError, InputError, LedgerError
+from mobset_campaign.export import SUMMARY_SHEET
 from mobset_campaign.ledger import Ledger, default_ledger_path
 from mobset_campaign.merge import merge_status
 from mobset_campaign.render import render
@@ -631,3 +634,37 @@ def test_progress_bar_does_not_get_in_the_way(
 ) -> None:
     run(frame(shared=3), sim.client(), ledger, progress=True)
     assert "sending spring" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- one per number
+
+
+def test_two_lists_concatenated_text_a_number_once(
+    sim: Simulator, ledger: Ledger, tmp_path: Path
+) -> None:
+    """Issue 9, item 1: two read_contacts results, one number written two ways."""
+    first = read_contacts(pd.DataFrame({"手机": ["13500000001", "13500000002"]}))
+    second = read_contacts(pd.DataFrame({"手机": ["+86 135-0000-0001", "13500000003"]}))
+    both = render(pd.concat([first, second], ignore_index=True), "周末活动，欢迎光临")
+    assert both["phone_problem"].isna().all()  # each list was clean on its own
+    assert estimate(both).not_sendable == {"duplicate": 1}
+    summary = run(both, sim.client(), ledger)
+    assert summary.accepted == 3 and summary.skipped == {"duplicate": 1}
+    assert sorted(accepted_phones(sim)) == ["13500000001", "13500000002", "13500000003"]
+    merged = merge_status(both, ledger, "spring")
+    assert merged["send_error"].iloc[2] == "duplicate of row 2"
+    status = campaign_status(ledger, "spring")
+    assert status.skipped == {"duplicate": 1} and "skipped rows" in str(status)
+    book = openpyxl.load_workbook(export_excel(merged, tmp_path / "c.xlsx"))
+    cells = [c.value for row in book[SUMMARY_SHEET].iter_rows() for c in row]
+    assert "duplicate of row 2" in cells
+
+
+def test_a_cleared_phone_problem_does_not_send_a_duplicate(sim: Simulator, ledger: Ledger) -> None:
+    contacts = read_contacts(pd.DataFrame({"手机": ["13500000001", "135 0000 0001"]}))
+    assert contacts["phone_problem"].iloc[1] == "duplicate of row 2"
+    cleared = render(contacts.assign(phone_problem=None), "周末活动，欢迎光临")
+    summary = run(cleared, sim.client(), ledger)
+    assert (summary.accepted, summary.skipped) == (1, {"duplicate": 1})
+    assert accepted_phones(sim) == ["13500000001"]
+    assert run(cleared.iloc[::-1], sim.client(), ledger).requests == 0
