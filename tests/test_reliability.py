@@ -35,7 +35,7 @@ from mobset_campaign.errors import AnswerKeptError, LedgerError
 from mobset_campaign.ledger import Ledger, PendingMessage
 from mobset_campaign.merge import merge_status
 from mobset_campaign.plan import plan_batches
-from mobset_campaign.sender import send
+from mobset_campaign.sender import resend_unknown, send
 from mobset_campaign.simulator import Simulator
 
 HERE = Path(__file__).parent
@@ -730,3 +730,132 @@ def test_ctrl_c_works_when_sigint_was_ignored_by_whoever_started_the_run() -> No
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "3 passed" in run.stdout
+
+
+# ---------------------------------------------------------------------------- four at once
+
+
+def _start_worker(role: str, ledger: Path, rows: int, stop: Path, url: str) -> Any:
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_crash_workers.py"), role, str(ledger), str(rows), str(stop)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(url),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if first.strip() != "READY":
+        proc.wait(timeout=30)
+        pytest.fail(f"the {role} worker did not start: {first}{proc.stderr.read()}")
+    return proc
+
+
+@pytest.mark.slow
+def test_send_resend_and_two_collects_at_once_with_kills(sim_process: str, tmp_path: Path) -> None:
+    """Issue 9's crash test: a send, a resend_unknown and two collects of one campaign run at
+    once in four processes; at random one of them gets SIGKILL or SIGTERM and is restarted.
+
+    Proven afterwards, from the simulator and the ledger:
+    * a number got a second message only when its first request was lost in a SIGKILL (the
+      ledger never learnt its SmsId) and resend_unknown — the explicit decision — sent it
+      again; no live request was ever taken for unknown;
+    * every report the gateway handed out is in the ledger. (Collectors get SIGTERM or
+      SIGHUP: a SIGKILL while a page is on the wire loses that page in any client.)
+    """
+    rows = 1500
+    url = sim_process
+    _control(url, "/_sim/fault", {"method": "SmsSend", "fault": "latency", "delay": 0.15})
+    path = tmp_path / "crash.sqlite"
+    stop = tmp_path / "stop"
+    roles = ["send", "resend", "collect", "collect"]
+    rng = random.Random(20261202)
+    started: dict[int, datetime] = {}
+    procs: dict[int, Any] = {}
+    for i, role in enumerate(roles):
+        started[i] = datetime.now(BEIJING)  # before the start: a worker works once READY
+        procs[i] = _start_worker(role, path, rows, stop, url)
+    killed_runs: list[tuple[datetime, datetime]] = []
+    while _control(url, "/_sim/stats")["requests"].get("SmsSend", 0) < 3:
+        time.sleep(0.01)  # the first kill surely lands with requests in flight
+    procs[0].kill()
+    procs[0].communicate(timeout=60)
+    killed_runs.append((started[0], datetime.now(BEIJING)))
+    started[0] = datetime.now(BEIJING)
+    procs[0] = _start_worker("send", path, rows, stop, url)
+    sent = False
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.15, 0.5))
+        i = rng.choice(list(procs))
+        proc = procs[i]
+        if roles[i] == "send" and proc.poll() is not None:
+            sent = sent or "DONE" in proc.communicate()[0]
+            if sent:
+                continue
+        elif proc.poll() is None:
+            senders = roles[i] in ("send", "resend")
+            how = rng.choice([signal.SIGKILL, signal.SIGTERM]) if senders else rng.choice(
+                [signal.SIGTERM, signal.SIGHUP]
+            )
+            proc.send_signal(how)
+            proc.communicate(timeout=60)
+            if how == signal.SIGKILL:
+                killed_runs.append((started[i], datetime.now(BEIJING)))
+            else:
+                assert proc.returncode == 0, f"{roles[i]} did not stop cleanly on {how.name}"
+        started[i] = datetime.now(BEIJING)
+        procs[i] = _start_worker(roles[i], path, rows, stop, url)
+    stop.touch()
+    for i, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"{roles[i]}: {err[-2000:]}"
+        sent = sent or "DONE" in out
+    stop.unlink()
+    while not sent:  # the campaign runs to its end once the kills stop
+        proc = _start_worker("send", path, rows, stop, url)
+        out, err = proc.communicate(timeout=300)
+        sent = "DONE" in out
+    time.sleep(3.5)  # the last reports come due (the simulator's report delay is 1–3 s)
+    with Ledger(path) as ledger:
+        resend_unknown(CAMPAIGN, ledger, _client(url), quiet_hours=None, progress=False)
+        time.sleep(3.5)  # in case the resender had not got to them all
+        collect(ledger=ledger, client=_client(url), until=None, min_interval=0, pace=0,
+                progress=False)  # fmt: skip
+        messages = ledger.status_frame(CAMPAIGN).set_index("phone")
+        reports = Counter(map(tuple, ledger.reports_frame()[["sms_id", "status"]].to_numpy()))
+        import sqlite3
+
+        con = sqlite3.connect(path)
+        resends = dict(con.execute("SELECT phone, resends FROM messages").fetchall())
+        unknown_batches = con.execute(
+            "SELECT claimed_at FROM batches WHERE error = 'interrupted before the answer was "
+            "recorded'"
+        ).fetchall()
+        con.close()
+    accepted = _control(url, "/_sim/accepted")
+    per_phone: dict[str, list[int]] = {}
+    for m in accepted:
+        per_phone.setdefault(m["phone"], []).append(int(m["sms_id"]))
+    twice = {p: ids for p, ids in per_phone.items() if len(ids) > 1}
+    for phone, ids in twice.items():
+        assert len(ids) <= 1 + resends[phone], f"{phone} got {len(ids)} messages"
+        known = messages.loc[phone, "sms_id"]
+        assert ids[0] != known, f"{phone}'s first message was recorded, yet it was sent again"
+    assert unknown_batches, "the first SIGKILL left no request unknown: the test proves nothing"
+    assert not (messages["status"] == "unknown").any(), "resend_unknown left unknown messages"
+    for (claimed_at,) in unknown_batches:
+        when = datetime.fromisoformat(claimed_at)
+        assert any(start <= when <= kill for start, kill in killed_runs), (
+            f"a request claimed at {claimed_at} turned unknown but no run was killed then"
+        )
+    handed = Counter(map(tuple, _control(url, "/_sim/handed_out")))
+    assert not handed - reports, f"reports lost: {sorted(handed - reports)[:5]}"
+    print(
+        f"four-process crash test: {len(killed_runs)} SIGKILLs, {len(accepted)} accepted, "
+        f"{len(unknown_batches)} batches unknown, {len(twice)} numbers resent after a lost answer, "
+        f"{sum(handed.values())} reports, none lost"
+    )
+
+
+def _client(url: str) -> Any:
+    from mobset_campaign.client import MobsetClient
+
+    return MobsetClient.from_env(_env(url))

@@ -261,6 +261,11 @@ class Simulator:
         """Every accepted number, in acceptance order (also ``GET /_sim/accepted``)."""
         return self._gateway.accepted()
 
+    def handed_out(self) -> list[tuple[int, int]]:
+        """Every report handed out by SmsGetReport, as (SmsId, Status), in order (also
+        ``GET /_sim/handed_out``): what a client that lost none must hold."""
+        return self._gateway.handed_out()
+
     def balance(self, corp_id: int | None = None, login_name: str | None = None) -> int:
         """The live balance of an account (default: :attr:`account`)."""
         if corp_id is None and login_name is None:
@@ -464,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         gets: dict[str, Any] = {
             "/_sim/accepted": lambda: [m.to_json() for m in sim.accepted()],
+            "/_sim/handed_out": lambda: [list(r) for r in sim.handed_out()],
             "/_sim/stats": sim.stats,
             "/_sim/faults": lambda: [f.to_json() for f in sim.faults],
         }

@@ -231,6 +231,7 @@ class Gateway:
         )
         self._overrides: dict[str, tuple[int | None, str]] = {}
         self._requests: Counter[str] = Counter()
+        self._handed_out: list[tuple[int, int]] = []  # (SmsId, Status) of reports given out
         for account in accounts:
             self.add_account(account)
 
@@ -267,6 +268,10 @@ class Gateway:
     def accepted_count(self) -> int:
         with self._lock:
             return len(self._accepted)
+
+    def handed_out(self) -> list[tuple[int, int]]:
+        with self._lock:
+            return list(self._handed_out)
 
     def count(self, method: str) -> None:
         with self._lock:
@@ -485,7 +490,9 @@ class Gateway:
         now = self.clock.time()
         self._pump(now)
         if method == "SmsGetReport":
-            return Reports(_take(state.reports, MAX_REPORTS, now))
+            taken = _take(state.reports, MAX_REPORTS, now)
+            self._handed_out += [(r.sms_id, r.status) for r in taken]
+            return Reports(taken)
         return Replies(_take(state.replies, MAX_REPLIES, now))
 
     def _cancel(self, state: _AccountState, p: dict[str, str]) -> Result:
