@@ -41,6 +41,7 @@ __all__ = [
     "parse_send",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class SentNumber:
     """One number of an SmsSend request; ``sms_id`` 0 means the gateway refused that number."""
@@ -160,7 +161,7 @@ def decode(text: str, method: str) -> dict[str, Any]:
     except ValueError:
         raise ProtocolError(0, method=method, body=text) from None
     if not isinstance(data, Mapping):
-        raise ProtocolError(0, method=method, body=text)
+        raise ProtocolError(0, "it is JSON but not an object", method=method, body=text)
     data = _protocol.lower_keys(data)
     if "code" not in data:
         raise ProtocolError(0, "the answer has no Code", method=method, body=text)
@@ -308,19 +309,24 @@ def parse_items(method: str, body: str) -> Page:
     page = _page(method, body, details, one, data["code"])
     if not page.items and details:
         first = page.problems[0].split(": ", 1)[-1]
-        raise ProtocolError(
+        unreadable = ProtocolError(
             0,
             f"none of its {len(details)} items could be read; the first: {first}",
             method=method,
             body=body,
         )
+        unreadable.lost = page.handed_out
+        raise unreadable
     if not page.items and page.declared:
-        raise ProtocolError(
+        empty = ProtocolError(
             0,
-            f"its Code says {page.declared} items were handed out but it holds none",
+            f"its Code says {page.declared} item{' was' if page.declared == 1 else 's were'} "
+            "handed out but it holds none",
             method=method,
             body=body,
         )
+        empty.lost = page.declared
+        raise empty
     return page
 
 

@@ -476,7 +476,13 @@ class MobsetClient:
                 )
             if method == "SmsSend":
                 return _Reach.WENT_OUT, AmbiguousSendError(detail, phones=phones), ""
-            return _Reach.WENT_OUT, TransportError(0, f"no answer ({detail})", method=method), ""
+            return (
+                _Reach.WENT_OUT,
+                TransportError(
+                    0, f"no answer ({detail})", method=method, hint=_went_out_hint(method)
+                ),
+                "",
+            )
         text = raw.decode("utf-8-sig", errors="replace")
         log.debug(
             "%s -> HTTP %d, %d bytes in %.3f s",
@@ -495,7 +501,7 @@ class MobsetClient:
             hint = (
                 "Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission."
                 if resp.status_code < 500
-                else None
+                else _went_out_hint(method)
             )
             return (
                 _Reach.WENT_OUT,
@@ -503,6 +509,18 @@ class MobsetClient:
                 text,
             )
         return _Reach.NEVER_LEFT, None, text
+
+
+def _went_out_hint(method: str) -> str | None:
+    """What a request that reached a server but got no usable answer may have done."""
+    if method not in ("SmsGetReport", "SmsGetRecv"):
+        return None  # a query: nothing changed on the gateway, asking again is safe
+    what = "reports" if method == "SmsGetReport" else "replies"
+    return (
+        f"The request reached the gateway, which hands out each of its {what} only once: any "
+        f"{what} it handed out with this lost answer cannot be fetched again (their messages "
+        f"stay without them). The rest are still waiting; collect again."
+    )
 
 
 def _check_count(n: int, limit: int, method: str, what: str, splitter: str) -> None:

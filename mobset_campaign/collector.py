@@ -57,7 +57,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 from ._protocol import REPLIES_PER_FETCH, REPORTS_PER_FETCH
 from ._signals import held, stop_signals, stopped_by
 from .answers import RawAnswer, parse_items
-from .errors import AuthError, GatewayError, InputError, LedgerError, MobsetError
+from .errors import AuthError, GatewayError, InputError, LedgerError, MobsetError, ProtocolError
 from .ledger import Applied, Ledger, account_key
 from .summaries import CollectSummary
 
@@ -72,9 +72,7 @@ _VENDOR_INTERVAL = 30.0
 
 
 class _Collector:
-    def __init__(
-        self, client: Any, ledger: Ledger, summary: CollectSummary, pace: float
-    ) -> None:
+    def __init__(self, client: Any, ledger: Ledger, summary: CollectSummary, pace: float) -> None:
         self.client = client
         self.ledger = ledger
         self.summary = summary
@@ -89,7 +87,9 @@ class _Collector:
             page = parse_items(method, body)
         except GatewayError as exc:
             self.ledger.mark_unparseable(inbox_id, exc.code or None, str(exc))
-            self.summary.errors.append(f"{method}: {exc}")
+            self.summary.errors.append(str(exc) if exc.method else f"{method}: {exc}")
+            if isinstance(exc, ProtocolError):
+                self.summary.unreadable += exc.lost
             if isinstance(exc, AuthError):
                 raise
             return None
@@ -144,7 +144,7 @@ class _Collector:
                     inbox_id = self._store(method, raw, caught)
                     items = self.parse_stored(inbox_id, method, raw.text, self.account)
             if raw is None:
-                self.summary.errors.append(f"{method}: {error}")
+                self.summary.errors.append(str(error) if error.method else f"{method}: {error}")
                 self._failed()
                 return
             if items is None:

@@ -252,9 +252,18 @@ class ProtocolError(GatewayError):
 
     hint = "The raw body is kept in .body; report it to Mobset if it persists."
 
-    def _what(self) -> str:
+    #: How many reports or replies the gateway handed out with the answer that are lost with
+    #: it (a page whose Code promises items it does not hold); 0 when none or not known.
+    lost: int = 0
+
+    def _sentence(self) -> str:
         shown = (self.body or "")[:_BODY_LIMIT]
-        return f"{self.method or 'The request'} got an answer that is not valid JSON: {shown!r}"
+        who = self.method or "The request"
+        if self.message:  # readable JSON, but not what the protocol promises
+            what = f"{who} got an answer it cannot use: {self.message.rstrip('.')} ({shown!r})"
+        else:
+            what = f"{who} got an answer that is not valid JSON: {shown!r}"
+        return f"{what}. {self.hint}"
 
 
 class TransportError(GatewayError):

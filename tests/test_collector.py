@@ -523,21 +523,34 @@ def test_a_truncated_page_gives_up_only_the_damaged_items(ledger: Ledger) -> Non
 def test_a_page_whose_code_promises_missing_items_is_an_error_after_it_is_stored(
     ledger: Ledger,
 ) -> None:
-    with Simulator(seed=63, manual_clock=True) as sim:
+    """The vendor text: Code >= 0 is the number of items returned. A page of one report
+    whose Details come empty (the simulator's miscount fault) is a ProtocolError, never a
+    silent empty page; the body is stored first."""
+    with Simulator(seed=63, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
         client = sim.client()
-        fetch = client.fetch_reports
+        send_quietly(frame(1), client, ledger)
+        sim.clock.advance(5)
+        sim.inject("SmsGetReport", "miscount", times=1)
+        summary = collect(client, ledger, until=None, min_interval=0, pace=0, progress=False)
+    assert "Code says 1 item was handed out but it holds none" in summary.errors[0]
+    inbox = ledger.inbox_frame().query("method == 'SmsGetReport'")
+    assert '"code":"1"' in inbox["body"].iloc[0].replace(" ", "").lower()
+    assert "Code says 1" in inbox["error"].iloc[0]
+    assert summary.reports == 0 and summary.unreadable == 1
 
-        def empty_but_says_five() -> RawAnswer:
-            client.fetch_reports = fetch  # type: ignore[method-assign]
-            raw = fetch()
-            text = '{"code": "5", "Message": "取短信状态报告成功", "Details": []}'
-            return RawAnswer(raw.method, text, raw.received_at)
 
-        client.fetch_reports = empty_but_says_five  # type: ignore[method-assign]
-        summary = collect(client, ledger, until=None, progress=False, allow_empty_ledger=True)
-    assert "Code says 5" in summary.errors[0]
-    inbox = ledger.inbox_frame()
-    assert '"code": "5"' in inbox["body"].iloc[0] and "Code says 5" in inbox["error"].iloc[0]
+def test_a_page_holding_fewer_items_than_its_code_applies_those_and_counts_the_rest(
+    ledger: Ledger,
+) -> None:
+    with Simulator(seed=65, manual_clock=True, report_delay=(1, 1), outcomes=FINAL_ONLY) as sim:
+        client = sim.client()
+        send_quietly(frame(40), client, ledger)
+        sim.clock.advance(5)
+        sim.inject("SmsGetReport", "miscount", times=1)
+        summary = collect(client, ledger, until=None, min_interval=0, pace=0, progress=False)
+    assert summary.reports == 20 and summary.unreadable == 20
+    assert "Code says 40 items but it holds 20" in " ".join(summary.errors)
+    assert len(ledger.reports_frame()) == 20
 
 
 class _Timed:

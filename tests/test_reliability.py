@@ -252,6 +252,55 @@ def test_an_unreadable_answer_marks_the_batch_unknown_and_never_resends(
         assert sim.requests["SmsSend"] == 3
 
 
+@pytest.mark.parametrize(
+    ("fault", "lost_with_it", "counted"),
+    [
+        ("busy", 0, True),  # refused before anything was handed out
+        ("http500", 0, True),
+        ("truncated", None, True),  # the items before the cut are kept, the rest counted
+        ("miscount", 20, True),  # Details hold half of what Code says was handed out
+        ("malformed", 40, False),  # handed out, then an HTML page: the client cannot count
+        ("drop_after_accept", 40, False),
+        ("slow", 40, False),
+    ],
+)
+def test_a_damaged_report_page_loses_only_what_was_damaged_and_says_so(
+    ledger: Ledger, fault: str, lost_with_it: int | None, counted: bool
+) -> None:
+    """The collect side of the fault matrix: whatever happens to one SmsGetReport answer,
+    every report that reached the client intact is in the ledger, the raw body of every
+    answer is in the inbox, the summary counts (or, when it cannot, names) what was handed
+    out and could not be read, and the next collect drains the rest."""
+    final = {(12, "DELIVRD"): 0.8, (13, "UNDELIV"): 0.2}
+    with Simulator(seed=66, manual_clock=True, report_delay=(1, 1), outcomes=final) as sim:
+        client = sim.client(timeout=(2, 0.3), backoff=(0.001, 0.002))
+        _send(_rows(40, "周末活动"), client, ledger, batch_size=50)
+        sim.clock.advance(5)
+        sim.inject("SmsGetReport", fault, times=1, delay=0.6 if fault == "slow" else None)
+        first = collect(client, ledger, until=None, min_interval=0, pace=0, progress=False)
+        handed = {sms_id for sms_id, _ in sim.handed_out()}
+        stored = set(ledger.reports_frame()["sms_id"])
+        assert stored <= handed
+        gone = handed - stored
+        lost = len(gone)
+        if lost_with_it is not None:
+            assert lost == lost_with_it
+        if counted:
+            assert first.unreadable == lost
+        else:
+            assert first.errors and lost == 40
+            said = " ".join(first.errors)
+            assert "cannot be fetched again" in said or "raw body is kept" in said
+        inbox = ledger.inbox_frame()
+        assert inbox["parsed_at"].notna().all()  # every body that came back was handled
+        sim.clock.advance(5)
+        collect(client, ledger, until=None, min_interval=0, pace=0, progress=False)
+        everything = {sms_id for sms_id, _ in sim.handed_out()}
+        assert len(everything) == 40  # the gateway handed out every report once
+        assert set(ledger.reports_frame()["sms_id"]) == everything - gone
+        assert len(ledger.reports_frame()) == 40 - lost
+
+
 def test_fewer_sms_ids_than_numbers_are_flagged_and_not_resent(ledger: Ledger) -> None:
     with Simulator(seed=3, manual_clock=True) as sim:
         sim.inject("SmsSend", "short_id_list", times=1)  # accepts 10, answers 9 SmsIds

@@ -84,13 +84,13 @@ def _strict(result: Result) -> dict[str, Any]:
         }
     if isinstance(result, Reports):
         return {
-            "Code": len(result.items),
+            "Code": len(result.items) if result.declared is None else result.declared,
             "Message": MSG_REPORTS,
             "Details": [_report(r) for r in result.items],
         }
     if isinstance(result, Replies):
         return {
-            "Code": len(result.items),
+            "Code": len(result.items) if result.declared is None else result.declared,
             "Message": MSG_REPLIES,
             "Details": [_reply(r) for r in result.items],
         }
@@ -133,8 +133,9 @@ def _vendor(result: Result) -> str:
             message, items = MSG_REPORTS, [_report(r) for r in result.items]
         else:
             message, items = MSG_REPLIES, [_reply(r) for r in result.items]
+        code = len(items) if result.declared is None else result.declared
         return (
-            f'{{\n "code": "{len(items)}",\n "Message": {_q(message)},\n'
+            f'{{\n "code": "{code}",\n "Message": {_q(message)},\n'
             f' "Details": {_vendor_details(items)}\n}}'
         )
     if isinstance(result, Balance):

@@ -17,6 +17,8 @@ reports are marked fetched):
 - ``malformed``: answer HTTP 200 with an ASP.NET-style HTML error page instead of JSON.
 - ``short_id_list``: (SmsSend) accept every number but leave the last one out of SmsIdList,
   so the answer has fewer SmsIds than the request had numbers.
+- ``miscount``: (SmsGetReport, SmsGetRecv) hand out a page but list only its first half in
+  Details, while ``Code`` still counts every item handed out (a page of one lists none).
 
 A fault applies to one ``Methods`` value or to ``"*"`` (every request), on every call, on the
 next ``times`` calls, with a ``probability`` per call, or both (at most ``times`` calls, each
@@ -45,6 +47,7 @@ FAULTS = (
     "truncated",
     "malformed",
     "short_id_list",
+    "miscount",
 )
 BEFORE = frozenset({"latency", "busy", "http500"})
 AFTER = frozenset(FAULTS) - BEFORE

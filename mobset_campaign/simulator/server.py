@@ -21,7 +21,7 @@ from ..errors import ConfigError, InputError
 from .bodies import render
 from .faults import HTML_500, HTML_MALFORMED, Fault, FaultSet
 from .model import AcceptedMessage, Account, Settings, SimClock
-from .state import Failure, Gateway, Request, Sent, failure
+from .state import Failure, Gateway, Replies, Reports, Request, Sent, failure
 
 if TYPE_CHECKING:
     from ..client import MobsetClient
@@ -450,6 +450,12 @@ class _Handler(BaseHTTPRequestHandler):
             result = failure(-198)
         if kind == "short_id_list" and isinstance(result, Sent) and result.numbers:
             result = Sent(numbers=result.numbers[:-1], accepted=result.accepted)
+        if kind == "miscount" and isinstance(result, Reports) and result.items:
+            half = len(result.items) // 2
+            result = Reports(result.items[:half], declared=len(result.items))
+        elif kind == "miscount" and isinstance(result, Replies) and result.items:
+            half = len(result.items) // 2
+            result = Replies(result.items[:half], declared=len(result.items))
         text = render(result, style)
         if kind == "drop_after_accept":
             self.close_connection = True  # performed, and not one byte of answer

@@ -114,11 +114,13 @@ class ReplyRecord:
 @dataclass(frozen=True, slots=True)
 class Reports:
     items: list[ReportRecord]
+    declared: int | None = None  # the Code, when a fault makes it disagree with the items
 
 
 @dataclass(frozen=True, slots=True)
 class Replies:
     items: list[ReplyRecord]
+    declared: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
