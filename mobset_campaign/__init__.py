@@ -74,9 +74,8 @@ from .segments import (
 )
 from .sender import cancel, resend_unknown, send
 from .simulator import AcceptedMessage, Account, Simulator
-from .status import campaign_status
+from .status import CampaignStatus, campaign_status
 from .summaries import (
-    CampaignStatus,
     CancelSummary,
     CollectSummary,
     Estimate,
@@ -122,6 +121,7 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

@@ -10,8 +10,8 @@ nothing, so no report is ever counted twice.
 
 What happens to what arrives:
 
-* a report moves its message from ``sent`` to ``delivered`` (Status 12) or ``failed`` (any
-  other final status), keeping the Status and ExStatus; reports for SmsIds this ledger does
+* a report moves its message from ``sent`` to ``delivered`` (Status 12), ``undetermined``
+  (Status 15: final, but neither delivered nor failed) or ``failed`` (any other final status), keeping the Status and ExStatus; reports for SmsIds this ledger does
   not know are kept (another tool may share the account);
 * a reply is attributed to the most recent message sent to that phone (preferring messages
   sent with the reply's AddNum); an opt-out reply (R, T, TD, N, 退订, 取消 in any case or width,

@@ -18,12 +18,13 @@ from ._protocol import BEIJING
 from .codes import describe_status, is_final_status
 from .errors import InputError
 from .rows import not_registered, skip_reasons
-from .states import ACCEPTED_STATES, SKIPPED, STATE_LABELS
+from .states import ACCEPTED_STATES, SKIPPED, STATE_LABELS, outcome_state
 
 __all__ = [
     "SECTION_BASES",
     "accepted_mask",
     "delivered_mask",
+    "failed_mask",
     "final_mask",
     "replied_mask",
     "replies_data",
@@ -31,6 +32,7 @@ __all__ = [
     "skipped_reasons",
     "status_data",
     "summarize",
+    "undetermined_mask",
 ]
 
 #: What the ``share`` column of each summary section is a fraction of.
@@ -107,8 +109,8 @@ def _state_column(df: pd.DataFrame) -> pd.Series | None:
 
 
 def accepted_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows the gateway accepted (``send_state`` sent, delivered or failed; without a
-    ``send_state`` column: a non-zero ``sms_id``)."""
+    """Rows the gateway accepted (``send_state`` sent, delivered, failed or undetermined;
+    without a ``send_state`` column: a non-zero ``sms_id``)."""
     state = _state_column(df)
     if state is not None:
         return state.isin(list(ACCEPTED_STATES)).fillna(False).astype(bool)
@@ -126,6 +128,29 @@ def delivered_mask(df: pd.DataFrame) -> pd.Series:
     if "status" in df.columns:
         return (pd.to_numeric(df["status"], errors="coerce") == 12).fillna(False).astype(bool)
     return pd.Series(False, index=df.index)
+
+
+def _outcome_mask(df: pd.DataFrame, outcome: str) -> pd.Series:
+    state = _state_column(df)
+    if state is not None:
+        return (state == outcome).fillna(False).astype(bool)
+    if "status" in df.columns:
+        status = pd.to_numeric(df["status"], errors="coerce")
+        known = status.map(lambda s: outcome_state(int(s)) if pd.notna(s) else None)
+        return (known == outcome).fillna(False).astype(bool)
+    return pd.Series(False, index=df.index)
+
+
+def failed_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows whose final report says not delivered (``send_state`` failed, or a final
+    vendor status other than 12 and 15)."""
+    return _outcome_mask(df, "failed")
+
+
+def undetermined_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows whose final report is status 15, 未知状态: final (nobody waits for it), but
+    neither delivered nor failed (``send_state`` undetermined, or vendor status 15)."""
+    return _outcome_mask(df, "undetermined")
 
 
 def sendable_mask(df: pd.DataFrame) -> pd.Series:
@@ -181,7 +206,9 @@ def skipped_reasons(df: pd.DataFrame, campaign: str | None = None) -> pd.Series:
         reason = _blank_to_na(df["send_error"]).astype("object")
     if "phone" in df.columns:
         opted = _bool_column(df, "opted_out")
-        suppressed = set(df.loc[opted, "phone"].dropna().astype(str)) if opted is not None else set()
+        suppressed = (
+            set(df.loc[opted, "phone"].dropna().astype(str)) if opted is not None else set()
+        )
         found = skip_reasons(df, suppressed).texts.astype("object")
         reason = reason.where(reason.notna(), found)
     reason = reason.where(reason.notna(), not_registered(campaign))
@@ -217,8 +244,9 @@ def summarize(
     text, datetime). Sections whose columns the frame lacks are left out. The input is
     not modified.
 
-    The delivery rate is delivered / accepted (sent, delivered or failed); the reply rate
-    is rows with a reply / accepted. Cost is parts accepted × ``price_per_part`` (the
+    The delivery rate is delivered / accepted (sent, delivered, failed or undetermined), the
+    failure rate failed / accepted; status 15 (未知状态) is counted apart, as undetermined,
+    in neither. The reply rate is rows with a reply / accepted. Cost is parts accepted × ``price_per_part`` (the
     vendor bills accepted messages), the estimate is parts of sendable rows × price.
 
     Args:
@@ -275,8 +303,13 @@ def summarize(
     has_state = "send_state" in df.columns or "sms_id" in df.columns
     if has_state:
         rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
+        n_failed, n_und = int(failed_mask(df).sum()), int(undetermined_mask(df).sum())
         rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n)))
+        rows.append(_row(ov, "发送失败 Failed", n_failed, "count", _ratio(n_failed, n)))
+        rows.append(_row(ov, "状态未知 Undetermined (status 15)", n_und, "count", _ratio(n_und, n)))
         rows.append(_row(ov, "送达率 Delivery rate", _ratio(n_del, n_acc), "ratio"))
+        rows.append(_row(ov, "失败率 Failure rate", _ratio(n_failed, n_acc), "ratio"))
+        rows.append(_row(ov, "状态未知率 Undetermined rate", _ratio(n_und, n_acc), "ratio"))
     if "status" in df.columns:
         awaiting = int((accepted & ~final_mask(df)).sum())
         rows.append(

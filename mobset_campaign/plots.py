@@ -65,10 +65,11 @@ from .errors import InputError
 from .outcomes import (
     accepted_mask,
     delivered_mask,
-    final_mask,
+    failed_mask,
     replies_data,
     sendable_mask,
     status_data,
+    undetermined_mask,
 )
 
 __all__ = [
@@ -92,8 +93,8 @@ def plot_funnel(
     data: pd.DataFrame | Any, campaign: str | None = None, *, ax: Axes | None = None
 ) -> Axes:
     """Rows → sendable → accepted by the gateway → delivered, with the losses beside
-    each step (skipped; rejected, unknown, not sent yet, cancelled; failed, awaiting a
-    report). Each bar is as long as the step before it, so the losses add up visibly.
+    each step (skipped; rejected, unknown, not sent yet, cancelled; failed, undetermined
+    (status 15), awaiting a report). Each bar is as long as the step before it, so the losses add up visibly.
 
     ``data``, ``campaign`` and ``ax`` as in the module docstring; returns the Axes drawn on.
     """
@@ -126,10 +127,9 @@ def plot_funnel(
     ]
     waiting = n_send - n_acc - sum(c for _, c, _ in gateway_losses)
     gateway_losses.append(("未发送 not sent yet", max(waiting, 0), LIGHT_GREY))
-    failed = (
-        count(accepted & ~delivered & (state == "failed"))
-        if "send_state" in df.columns
-        else count(accepted & ~delivered & final_mask(df))
+    failed, undetermined = (
+        count(accepted & failed_mask(df)),
+        count(accepted & undetermined_mask(df)),
     )
     steps = [
         ("总行数\nRows", n, DARK, []),
@@ -141,7 +141,12 @@ def plot_funnel(
             GREEN,
             [
                 ("发送失败 failed", failed, PINK),
-                ("待回执 awaiting report", max(n_acc - n_del - failed, 0), LIGHT_BLUE),
+                ("状态未知 undetermined (15)", undetermined, AMBER),
+                (
+                    "待回执 awaiting report",
+                    max(n_acc - n_del - failed - undetermined, 0),
+                    LIGHT_BLUE,
+                ),
             ],
         ),
     ]
@@ -284,8 +289,8 @@ def plot_delivery_time(
     ax: Axes | None = None,
     bins: int = 30,
 ) -> Axes:
-    """How long reports took: ``report_time − sent_time`` as a histogram (delivered and
-    not delivered stacked), with the median and the 90th percentile marked. A long tail
+    """How long reports took: ``report_time − sent_time`` as a histogram (delivered,
+    failed, undetermined and interim stacked), with the median and the 90th percentile marked. A long tail
     switches the x axis to a log scale; negative delays (clock skew) count as 0.
 
     ``data``, ``campaign`` and ``ax`` as in the module docstring; ``bins`` is the number of
@@ -310,7 +315,19 @@ def plot_delivery_time(
             "尚无回执 No delivery reports yet: collect() fetches them as they arrive.",
         )
     seconds = delay[known].clip(lower=0).to_numpy(dtype=float)
-    delivered = delivered_mask(df)[known].to_numpy(dtype=bool)
+    groups = [
+        ("接收成功 delivered", delivered_mask(df), GREEN),
+        ("发送失败 failed", failed_mask(df), RED),
+        ("状态未知 undetermined (15)", undetermined_mask(df), AMBER),
+    ]
+    final = np.zeros(int(known.sum()), dtype=bool)
+    stacks = []
+    for label, mask, colour in groups:
+        picked = mask[known].to_numpy(dtype=bool)
+        final |= picked
+        stacks.append((label, picked, colour))
+    stacks.append(("中间状态 interim", ~final, LIGHT_BLUE))
+    stacks = [s for s in stacks if s[1].any()]
     scale, unit = _delay_unit(seconds)
     values = seconds / scale
     positive = values[values > 0]
@@ -334,11 +351,11 @@ def plot_delivery_time(
     else:
         edges = np.linspace(0, max(values.max(), 1e-9) * 1.0001, bins + 1)
     ax.hist(
-        [values[delivered], values[~delivered]],
+        [values[picked] for _, picked, _ in stacks],
         bins=edges.tolist(),
         stacked=True,
-        color=[GREEN, RED],
-        label=["接收成功 delivered", "其他 not delivered"],
+        color=[colour for _, _, colour in stacks],
+        label=[label for label, _, _ in stacks],
         edgecolor="white",
         linewidth=0.5,
     )

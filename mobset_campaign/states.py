@@ -3,34 +3,44 @@ rest of the package asks about, the Chinese labels and the colours they are show
 
 A sendable row becomes a *message* in the ledger and moves through these states::
 
-    pending ──claim──▶ claimed ──answer──▶ sent ──report──▶ delivered / failed
+    pending ──claim──▶ claimed ──answer──▶ sent ──report──▶ delivered / failed / undetermined
        ▲                  │                  └──cancel──▶ cancelled
        └──nothing accepted┤──SmsId 0 / code──▶ rejected
                           └──no answer / crash──▶ unknown  (never re-sent automatically)
+
+A final report moves a message to its outcome (:func:`outcome_state`): Status 12 is
+``delivered``; 2–7, 11 and 13 are ``failed``; 15 (未知状态) is ``undetermined`` — final, so
+nobody waits for it, but neither delivered nor failed, and counted apart in every rate.
 
 A row that never became a message (no valid number, opted out, an empty text …) is
 ``skipped`` in :func:`mobset_campaign.merge_status`; it has no state in the ledger.
 
 >>> ACCEPTED_STATES
-('sent', 'delivered', 'failed')
->>> sql_list(ACCEPTED_STATES)
-"'sent', 'delivered', 'failed'"
+('sent', 'delivered', 'failed', 'undetermined')
+>>> sql_list(REPORTED_STATES)
+"'delivered', 'failed', 'undetermined'"
+>>> [outcome_state(s) for s in (10, 12, 13, 15)]
+['sent', 'delivered', 'failed', 'undetermined']
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .codes import is_final_status
+
 __all__ = [
     "ACCEPTED_STATES",
     "ANSWERABLE_STATES",
     "MESSAGE_STATES",
+    "REPORTED_STATES",
     "ROW_STATES",
     "SKIPPED",
     "STATE_COLOURS",
     "STATE_LABELS",
     "UNANSWERED_STATES",
     "UNSENT_STATES",
+    "outcome_state",
     "sql_list",
 ]
 
@@ -41,6 +51,7 @@ MESSAGE_STATES: tuple[str, ...] = (
     "sent",
     "delivered",
     "failed",
+    "undetermined",
     "rejected",
     "unknown",
     "cancelled",
@@ -51,7 +62,9 @@ SKIPPED = "skipped"
 ROW_STATES: tuple[str, ...] = (*MESSAGE_STATES, SKIPPED)
 
 #: The gateway accepted the message: it has an SmsId and it is billed.
-ACCEPTED_STATES: tuple[str, ...] = ("sent", "delivered", "failed")
+ACCEPTED_STATES: tuple[str, ...] = ("sent", "delivered", "failed", "undetermined")
+#: Accepted, and a final report came: the message's outcome is known (or known to be unknown).
+REPORTED_STATES: tuple[str, ...] = ("delivered", "failed", "undetermined")
 #: A request went out for the message and its answer may still be recorded onto it.
 ANSWERABLE_STATES: tuple[str, ...] = ("claimed", "unknown")
 #: Not sent yet: waiting, or claimed by a run whose request has not been answered.
@@ -65,6 +78,7 @@ STATE_LABELS: dict[str, str] = {
     "delivered": "已送达",
     "sent": "已提交待回执",
     "failed": "发送失败",
+    "undetermined": "状态未知",
     "rejected": "网关拒绝",
     "unknown": "结果未知",
     "cancelled": "已取消",
@@ -78,6 +92,7 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "delivered": ("C6EFCE", "006100"),
     "sent": ("DDEBF7", "1F4E78"),
     "failed": ("FFC7CE", "9C0006"),
+    "undetermined": ("FCE4D6", "833C0B"),
     "rejected": ("FFC7CE", "9C0006"),
     "unknown": ("FFEB9C", "9C5700"),
     "cancelled": ("E4DFEC", "5B3E83"),
@@ -90,3 +105,14 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
 def sql_list(states: Iterable[str]) -> str:
     """States as the inside of an SQL ``IN (…)``: quoted literals, comma-separated."""
     return ", ".join(f"'{state}'" for state in states)
+
+
+def outcome_state(status: int) -> str:
+    """The state a message takes on a report with this vendor ``Status``: ``delivered``
+    (12), ``undetermined`` (15, final but neither), ``failed`` (any other final status), or
+    ``sent`` while the status is interim (0, 1, 10)."""
+    if status == 12:
+        return "delivered"
+    if status == 15:
+        return "undetermined"
+    return "failed" if is_final_status(status) else "sent"

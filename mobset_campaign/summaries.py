@@ -10,7 +10,6 @@ terminal IPython shows the report too) and ``_repr_html_()`` follow from them.
 :class:`SendSummary`   what ``send`` / ``resend_unknown`` did
 :class:`CancelSummary` what ``cancel`` did
 :class:`CollectSummary` what ``collect`` did
-:class:`CampaignStatus` where a campaign stands (``campaign_status``)
 =====================  ==================================================================
 """
 
@@ -19,13 +18,11 @@ from __future__ import annotations
 import html
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from .segments import bracket_signature
-from .states import ACCEPTED_STATES, MESSAGE_STATES
+from .states import MESSAGE_STATES
 
 __all__ = [
-    "CampaignStatus",
     "CancelSummary",
     "CollectSummary",
     "Estimate",
@@ -34,6 +31,7 @@ __all__ = [
     "PreviewMessage",
     "Report",
     "SendSummary",
+    "counted",
 ]
 
 _RED, _GREEN, _AMBER, _GREY = "#b00020", "#1b5e20", "#8a6d00", "#555"
@@ -62,7 +60,7 @@ def _ledger_lines(path: str, created: bool) -> list[Line]:
     ]
 
 
-def _counted(counts: dict[str, int]) -> str:
+def counted(counts: dict[str, int]) -> str:
     """``3 duplicate; 1 opted out``: the most common first."""
     return "; ".join(f"{n:,} {what}" for what, n in sorted(counts.items(), key=lambda x: -x[1]))
 
@@ -196,7 +194,9 @@ class Estimate(Report):
         return "Campaign estimate"
 
     def _lines(self) -> list[Line]:
-        lines = [Line(f"{self.sendable:,} sendable of {self.rows:,} row{_s(self.rows)}", "messages")]
+        lines = [
+            Line(f"{self.sendable:,} sendable of {self.rows:,} row{_s(self.rows)}", "messages")
+        ]
         if self.not_sendable:
             reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.not_sendable.items())
             lines.append(Line(reasons, "not sendable"))
@@ -204,7 +204,9 @@ class Estimate(Report):
             lines.append(Line("unknown, not counted", "signature"))
         else:
             sig = bracket_signature(self.signature)
-            lines.append(Line(f"{sig} ({len(sig)} characters, counted)" if sig else "none", "signature"))
+            lines.append(
+                Line(f"{sig} ({len(sig)} characters, counted)" if sig else "none", "signature")
+            )
         hist = ", ".join(
             f"{n:,} × {p} part{_s(p)}" for p, n in sorted(self.parts_histogram.items())
         )
@@ -422,13 +424,17 @@ class SendSummary(Report):
                 lines.append(
                     Line(
                         f"Registered {self.registered:,} new row{_s(self.registered)}"
-                        + (f", updated the text of {self.updated:,} pending" if self.updated else "")
+                        + (
+                            f", updated the text of {self.updated:,} pending"
+                            if self.updated
+                            else ""
+                        )
                         + "."
                     )
                 )
         if self.skipped:
             total = sum(self.skipped.values())
-            lines.append(Line(f"Skipped {total:,} row{_s(total)}: {_counted(self.skipped)}."))
+            lines.append(Line(f"Skipped {total:,} row{_s(total)}: {counted(self.skipped)}."))
         lines += _some(
             self.recovered_unknown,
             "message",
@@ -492,7 +498,7 @@ class CancelSummary(Report):
     def _lines(self) -> list[Line]:
         lines: list[Line] = []
         if self.failed:
-            lines.append(Line(f"Not cancelled: {_counted(self.failed)}."))
+            lines.append(Line(f"Not cancelled: {counted(self.failed)}."))
         lines += _some(self.pending_cancelled, "message", "not yet sent will not be sent.")
         return lines
 
@@ -589,7 +595,9 @@ class CollectSummary(Report):
         )
         if self.bodies_recovered:
             n = self.bodies_recovered
-            lines.append(Line(f"Parsed {n:,} bod{_s(n, 'y', 'ies')} left by an interrupted collect."))
+            lines.append(
+                Line(f"Parsed {n:,} bod{_s(n, 'y', 'ies')} left by an interrupted collect.")
+            )
         if self.bodies_imported:
             n = self.bodies_imported
             lines.append(
@@ -603,79 +611,4 @@ class CollectSummary(Report):
         lines += [Line(f"Error: {err}", alert=True) for err in self.errors[:5]]
         if len(self.errors) > 5:
             lines.append(Line(f"... and {len(self.errors) - 5} more errors.", alert=True))
-        return lines
-
-
-# ---------------------------------------------------------------------------- status
-
-
-@dataclass(frozen=True, repr=False)
-class CampaignStatus(Report):
-    """Where a campaign stands, from the ledger (:func:`mobset_campaign.campaign_status`).
-
-    Attributes:
-        campaign: the campaign's name.
-        messages: messages registered for it.
-        by_state: messages per send state (pending, sent, delivered, failed, ...).
-        by_status: accepted messages per last delivery status (``"12 接收成功 (delivered)"``),
-            with ``"no report yet"`` for those without one.
-        parts: parts of the accepted messages (what the gateway billed).
-        replies: replies attributed to the campaign; ``opted_out``: numbers that opted out.
-        first_sent, last_report: the first acceptance and the latest report (Beijing time).
-        skipped: the rows the last send skipped, by kind of reason (duplicates of a number
-            that has its message, opted out, no valid number …).
-    """
-
-    campaign: str
-    messages: int
-    by_state: dict[str, int] = field(default_factory=dict)
-    by_status: dict[str, int] = field(default_factory=dict)
-    parts: int = 0
-    replies: int = 0
-    opted_out: int = 0
-    first_sent: datetime | None = None
-    last_report: datetime | None = None
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> int:
-        """Messages the gateway accepted (sent, delivered or failed)."""
-        return sum(self.by_state.get(s, 0) for s in ACCEPTED_STATES)
-
-    @property
-    def waiting(self) -> int:
-        """Accepted messages still without a final status."""
-        return self.by_state.get("sent", 0)
-
-    @property
-    def delivery_rate(self) -> float | None:
-        """Delivered / accepted, or None before anything was accepted."""
-        return self.by_state.get("delivered", 0) / self.accepted if self.accepted else None
-
-    def _title(self) -> str:
-        if not self.messages:
-            return f"Campaign {self.campaign!r}: no messages in the ledger yet."
-        return f"Campaign {self.campaign!r}"
-
-    def _lines(self) -> list[Line]:
-        if not self.messages:
-            return []
-        lines = [Line(f"{self.messages:,}", "messages")]
-        lines += [Line(f"{n:,}", state) for state, n in self.by_state.items() if n]
-        if self.accepted:
-            rate = self.delivery_rate or 0.0
-            lines.append(Line(f"{rate:.1%} of {self.accepted:,} accepted", "delivery rate"))
-            lines.append(Line(f"{self.parts:,}", "parts billed"))
-        if self.waiting:
-            lines.append(Line(f"{self.waiting:,}", "waiting for a report"))
-        lines.append(Line(f"{self.replies:,} ({self.opted_out:,} opted out)", "replies"))
-        if self.first_sent is not None:
-            lines.append(Line(f"{self.first_sent:%Y-%m-%d %H:%M:%S}", "first sent"))
-        if self.last_report is not None:
-            lines.append(Line(f"{self.last_report:%Y-%m-%d %H:%M:%S}", "last report"))
-        if self.skipped:
-            lines.append(Line(_counted(self.skipped), "skipped rows"))
-        if self.by_status:
-            lines.append(Line("  delivery statuses:"))
-            lines += [Line(f"    {n:>6,}  {text}") for text, n in self.by_status.items()]
         return lines

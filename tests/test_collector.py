@@ -175,11 +175,26 @@ def test_timeout_says_how_many_are_still_without_a_final_status(ledger: Ledger) 
     assert "Stopped" in summary._repr_html_()
 
 
+def _interrupt_when(ready: Any, delay: float = 0.0) -> None:
+    """Ctrl-C the main thread once ``ready()`` holds (then after ``delay`` s): a fixed timer
+    would land outside collect on a loaded machine."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(delay)
+        _thread.interrupt_main()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def test_ctrl_c_while_waiting_returns_a_summary(ledger: Ledger) -> None:
     with Simulator(seed=8, manual_clock=True) as sim:
         client = sim.client()
         send_quietly(frame(2), client, ledger)
-        threading.Timer(0.3, _thread.interrupt_main).start()
+        # both methods were fetched once: collect is in its 10 s wait
+        _interrupt_when(lambda: sim.requests["SmsGetRecv"] >= 1, delay=0.2)
         started = time.monotonic()
         summary = collect(client, ledger, campaign="c", min_interval=10, progress=False)
     assert time.monotonic() - started < 5
@@ -192,7 +207,7 @@ def test_ctrl_c_during_a_fetch_still_stores_the_answer(ledger: Ledger) -> None:
         send_quietly(frame(3), client, ledger)
         sim.clock.advance(5)
         sim.inject("SmsGetReport", "latency", delay=0.6, times=1)
-        threading.Timer(0.2, _thread.interrupt_main).start()
+        _interrupt_when(lambda: sim.requests["SmsGetReport"] >= 1)  # the fetch is on the wire
         first = collect(client, ledger, campaign="c", min_interval=10, progress=False)
         assert "interrupted (Ctrl-C)" in first.stopped_reason
         # the gateway handed the three reports out once; they were committed and applied
@@ -613,3 +628,55 @@ def test_a_campaign_still_being_sent_is_not_final(ledger: Ledger) -> None:
     assert (summary.final, summary.waiting, summary.unsent) == (3, 0, 2)
     assert not summary.done and "2 not sent yet" in summary.stopped_reason
     assert "2 messages not sent yet" in str(summary)
+
+
+def test_status_15_is_final_but_neither_delivered_nor_failed(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Status 15 (未知状态) ends the wait for a report, and is its own outcome in merge,
+    status, every rate, the workbook and the charts — never counted as failed."""
+    import openpyxl
+
+    from mobset_campaign import campaign_status, export_excel, summarize
+    from mobset_campaign.plots import plot_delivery_time, plot_funnel
+
+    mixed = {(12, "DELIVRD"): 0.5, (13, "UNDELIV"): 0.25, (15, "UNKNOWN"): 0.25}
+    with Simulator(seed=70, manual_clock=True, report_delay=(1, 1), outcomes=mixed) as sim:
+        client = sim.client()
+        df = frame(40)
+        send_quietly(df, client, ledger)
+        sim.clock.advance(5)
+        summary = collect(client, ledger, campaign="c", min_interval=0, timeout=5, progress=False)
+        sent = dict(sim.handed_out())
+    assert summary.done and summary.waiting == 0  # nobody waits for a status 15
+    by_status = pd.Series(list(sent.values())).value_counts()
+    n15, n13, n12 = (int(by_status.get(s, 0)) for s in (15, 13, 12))
+    assert n15 and n13 and n12
+
+    merged = merge_status(df, ledger, "c")
+    assert (merged["send_state"] == "undetermined").sum() == n15
+    assert (merged["send_state"] == "failed").sum() == n13
+    status = campaign_status(ledger, "c")
+    assert status.by_state["undetermined"] == n15 and status.by_state["failed"] == n13
+    assert status.failure_rate == n13 / 40 and status.undetermined_rate == n15 / 40
+    assert status.delivery_rate == n12 / 40 and status.waiting == 0
+    assert "undetermined" in str(status) and "failure rate" in str(status)
+
+    table = summarize(merged, "c").set_index("item")["value"]
+    assert table["发送失败 Failed"] == n13
+    assert table["状态未知 Undetermined (status 15)"] == n15
+    assert table["失败率 Failure rate"] == n13 / 40
+    assert table["待最终回执 Awaiting a final report"] == 0
+
+    out = tmp_path / "c.xlsx"
+    export_excel(merged, out, campaign="c")
+    book = openpyxl.load_workbook(out)
+    cells = [c.value for row in book.worksheets[0].iter_rows() for c in row]
+    assert "状态未知 Undetermined (status 15)" in cells
+    details = [c.value for row in book.worksheets[1].iter_rows() for c in row]
+    assert details.count("undetermined") == n15
+
+    legend = [t.get_text() for t in plot_funnel(merged, "c").get_legend().get_texts()]
+    assert any("undetermined" in t for t in legend)
+    legend = [t.get_text() for t in plot_delivery_time(merged, "c").get_legend().get_texts()]
+    assert any("undetermined" in t for t in legend) and any("failed" in t for t in legend)

@@ -82,6 +82,44 @@ def test_a_ledger_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> N
         assert (reg.new, reg.refused) == (0, (0,))
 
 
+def test_a_status_15_message_of_an_older_ledger_becomes_undetermined(tmp_path: Path) -> None:
+    """Migration 3 rebuilds the messages table (a CHECK cannot change in place) with its
+    indexes and every reference to it intact; a status-15 message counted as failed
+    before becomes undetermined, a status-13 one stays failed."""
+    path = tmp_path / "v2.sqlite"
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                "applied_at TEXT NOT NULL)")  # fmt: skip
+    for number, name, sql in MIGRATIONS[:2]:
+        for statement in sql.split(";"):
+            con.execute(statement)
+        con.execute("INSERT INTO migrations VALUES (?, ?, 'x')", (number, name))
+    con.execute("INSERT INTO campaigns (name, created, updated) VALUES ('c', 'x', 'x')")
+    con.execute("INSERT INTO inbox (method, body, received_at) VALUES ('SmsGetReport', '{}', 'x')")
+    for i, status in enumerate((15, 13, 12)):
+        con.execute(
+            "INSERT INTO messages (campaign, row_key, phone, content, parts, registered_at, "
+            "state, sms_id, status) VALUES ('c', ?, ?, 'hi', 1, 'x', ?, ?, ?)",
+            (f"1351234678{i}", f"1351234678{i}", "delivered" if status == 12 else "failed",
+             100 + i, status),
+        )  # fmt: skip
+        con.execute("INSERT INTO reports (inbox_id, seq, sms_id, status, message_id) "
+                    "VALUES (1, ?, ?, ?, ?)", (i, 100 + i, status, i + 1))  # fmt: skip
+    con.close()
+    with Ledger(path) as led:
+        assert [m[0] for m in led.migrations()] == [n for n, _, _ in MIGRATIONS]
+        counts = led.counts("c")
+        assert (counts["undetermined"], counts["failed"], counts["delivered"]) == (1, 1, 1)
+        assert led.reports_frame()["row_key"].tolist() == [f"1351234678{i}" for i in range(3)]
+    con = sqlite3.connect(path)
+    indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                          "AND tbl_name = 'messages' AND sql IS NOT NULL")}  # fmt: skip
+    assert indexes == {"messages_state", "messages_sms_id", "messages_phone", "messages_batch"}
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert "messages_new" not in str(con.execute("SELECT sql FROM sqlite_master").fetchall())
+    con.close()
+
+
 def test_the_default_ledger_does_not_depend_on_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

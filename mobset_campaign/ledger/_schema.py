@@ -10,7 +10,7 @@ test keeps the two equal.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "REBUILDS"]
 
 #: (number, name, SQL statements separated by ``;`` — so never a ``;`` inside a comment)
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
@@ -138,4 +138,57 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE campaigns ADD COLUMN last_skipped TEXT
         """,
     ),
+    (
+        3,
+        "status 15 is its own outcome: the undetermined state",
+        """
+        CREATE TABLE messages_new (
+            id            INTEGER PRIMARY KEY,
+            campaign      TEXT NOT NULL REFERENCES campaigns(name),
+            row_key       TEXT NOT NULL,
+            phone         TEXT NOT NULL,
+            content       TEXT NOT NULL,
+            parts         INTEGER NOT NULL,
+            state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+                          ('pending','claimed','sent','delivered','failed','undetermined',
+                           'rejected','unknown','cancelled')),
+            batch_id      INTEGER REFERENCES batches(id),
+            account       TEXT,
+            sms_id        INTEGER,
+            send_code     INTEGER,
+            send_error    TEXT,
+            registered_at TEXT NOT NULL,
+            claimed_at    TEXT,
+            sent_at       TEXT,
+            status        INTEGER,
+            report_time   TEXT,
+            ex_status     TEXT,
+            cancel_status INTEGER,
+            cancel_error  TEXT,
+            cancel_time   TEXT,
+            resends       INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (campaign, row_key)
+        );
+        INSERT INTO messages_new (id, campaign, row_key, phone, content, parts, state, batch_id,
+            account, sms_id, send_code, send_error, registered_at, claimed_at, sent_at, status,
+            report_time, ex_status, cancel_status, cancel_error, cancel_time, resends)
+        SELECT id, campaign, row_key, phone, content, parts,
+            CASE WHEN state = 'failed' AND status = 15 THEN 'undetermined' ELSE state END,
+            batch_id, account, sms_id, send_code, send_error, registered_at, claimed_at,
+            sent_at, status, report_time, ex_status, cancel_status, cancel_error, cancel_time,
+            resends
+        FROM messages;
+        DROP TABLE messages;
+        ALTER TABLE messages_new RENAME TO messages;
+        CREATE INDEX messages_state ON messages (campaign, state);
+        CREATE INDEX messages_sms_id ON messages (sms_id) WHERE sms_id IS NOT NULL;
+        CREATE INDEX messages_phone ON messages (phone, sent_at);
+        CREATE INDEX messages_batch ON messages (batch_id)
+        """,
+    ),
 )
+
+#: Migrations that rebuild a table others refer to: they run with foreign keys off (SQLite
+#: cannot change a CHECK in place), and the references are checked before they commit.
+REBUILDS: frozenset[int] = frozenset({3})
+

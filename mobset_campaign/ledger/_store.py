@@ -25,7 +25,7 @@ import platformdirs
 from .._files import Reserve
 from .._protocol import BEIJING
 from ..errors import InputError, LedgerError
-from ._schema import MIGRATIONS
+from ._schema import MIGRATIONS, REBUILDS
 
 __all__ = ["Store", "campaign_name", "default_ledger_path", "iso", "now"]
 
@@ -281,6 +281,9 @@ class Store:
             for number, name, sql in MIGRATIONS:
                 if number in done:
                     continue
+                rebuild = number in REBUILDS
+                if rebuild:  # only outside a transaction; see REBUILDS
+                    self._conn.execute("PRAGMA foreign_keys = OFF")
                 cur = self._conn.cursor()
                 cur.execute("BEGIN IMMEDIATE")
                 try:
@@ -290,6 +293,11 @@ class Store:
                     for statement in sql.split(";"):
                         if statement.strip():
                             cur.execute(statement)
+                    if rebuild and cur.execute("PRAGMA foreign_key_check").fetchone():
+                        raise LedgerError(
+                            f"The ledger {self.path} has references to missing rows, so "
+                            f"migration {number} ({name}) was not applied; nothing changed."
+                        )
                     cur.execute(
                         "INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)",
                         (number, name, now()),
@@ -298,6 +306,9 @@ class Store:
                 except BaseException:
                     self._conn.rollback()
                     raise
+                finally:
+                    if rebuild:
+                        self._conn.execute("PRAGMA foreign_keys = ON")
 
     def migrations(self) -> list[tuple[int, str, str]]:
         """The applied migrations: (number, name, applied_at)."""

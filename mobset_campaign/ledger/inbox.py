@@ -4,8 +4,8 @@ the reports and replies parsed out of it.
 The gateway hands each report and reply out once only, so a body is committed durably
 (:meth:`Inbox.store_raw`) before anything parses it, and parsing is idempotent: reports and
 replies are unique per body and position, and a body is marked parsed in the same
-transaction that applies it. A report moves its message to ``delivered`` or ``failed``
-(:func:`apply_status`); a reply is attributed to the message it answers
+transaction that applies it. A report moves its message to ``delivered``, ``failed`` or
+``undetermined`` (:func:`apply_status`, :func:`~mobset_campaign.states.outcome_state`); a reply is attributed to the message it answers
 (:func:`attribute_reply`) and an opt-out reply puts its number on the suppression list.
 
 A body the ledger cannot take is kept in a file beside it (:meth:`Inbox.keep_body`) and
@@ -30,7 +30,7 @@ from ..answers import RawAnswer, Reply, Report
 from ..codes import is_final_status
 from ..errors import LedgerError
 from ..rows import phone_key
-from ..states import ACCEPTED_STATES
+from ..states import ACCEPTED_STATES, outcome_state
 from ._store import Store, iso, now
 from .optout import is_opt_out
 
@@ -99,10 +99,8 @@ def apply_status(
             return
         if old_time and when and when < old_time and is_final_status(int(old_status)):
             return
-    if state in ACCEPTED_STATES:
-        new_state = "delivered" if status == 12 else "failed" if is_final_status(status) else "sent"
-    else:
-        new_state = state  # e.g. cancelled: keep, but remember the status
+    # a message in another state (cancelled, say) keeps it, but remembers the status
+    new_state = outcome_state(status) if state in ACCEPTED_STATES else state
     cur.execute(
         "UPDATE messages SET status = ?, report_time = ?, ex_status = ?, state = ? WHERE id = ?",
         (status, when, ex_status, new_state, message_id),
