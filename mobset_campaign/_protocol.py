@@ -31,6 +31,7 @@ __all__ = [
     "normalise_newlines",
     "parse_beijing_time",
     "parse_body",
+    "parse_timer_send",
     "parse_timestamp",
     "platform_url",
     "secret_key",
@@ -133,6 +134,26 @@ def parse_beijing_time(value: object) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+_TIMER_SEND = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+
+
+def parse_timer_send(value: str) -> datetime | None:
+    """A ``TimerSend`` text as an aware Beijing time, or ``None`` unless it is exactly
+    ``YYYY-MM-DD HH:MM:SS`` (the vendor's format) and a real time: a date alone must not
+    become midnight, nor ``12-1-2026 9:00`` anything at all.
+
+    >>> parse_timer_send("2026-12-24 09:30:00").hour, parse_timer_send("2026-12-24")
+    (9, None)
+    """
+    text = str(value).strip()
+    if not _TIMER_SEND.fullmatch(text):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+    except ValueError:  # 2026-02-30 25:00:00
+        return None
 
 
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")

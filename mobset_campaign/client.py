@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -280,11 +281,12 @@ class MobsetClient:
         """
         numbers = [str(p).strip() for p in phones]
         _check_count(len(numbers), MAX_NUMBERS_PER_SEND, "send", "numbers", "mobset_campaign.send")
-        bad = [p for p in numbers if not p or "," in p or not p.lstrip("+").isdigit()]
+        bad = [p for p in numbers if not _MOBILE.fullmatch(p)]
         if bad:
             raise InputError(
-                f"send: {bad[:3]!r} {'is' if len(bad) == 1 else 'are'} not phone numbers; give "
-                "digits only (read_contacts repairs spreadsheet numbers)."
+                f"send: {bad[:3]!r} {'is' if len(bad) == 1 else 'are'} not 11-digit mainland "
+                "mobile numbers; give them as 11 ASCII digits without +86 or spaces "
+                "(read_contacts and normalise_phones repair them)."
             )
         seen: set[str] = set()
         repeats = [p for p in numbers if p in seen or seen.add(p)]  # type: ignore[func-returns-value]
@@ -343,12 +345,20 @@ class MobsetClient:
 
     def get_balance(self) -> int:
         """The number of messages (parts) the account can still send (SmsGetBalance)."""
-        body = self._request("SmsGetBalance", {}, idempotent=True)
-        return int(self._decode_retrying(body, "SmsGetBalance")["code"])
+        data, _ = self._query("SmsGetBalance")
+        return int(data["code"])
 
     def get_sign(self) -> str:
         """The account's signature without brackets, e.g. ``广州首易`` (SmsGetSign)."""
-        data = self._decode_retrying(self._request("SmsGetSign", {}, idempotent=True), "SmsGetSign")
+        data, body = self._query("SmsGetSign")
+        if data["code"] != 0:  # success is Code 0 only (a balance is a count, a sign is not)
+            raise ProtocolError(
+                0,
+                f"success is Code 0, but the answer's Code is {data['code']} "
+                f"({data['message'] or 'no message'})",
+                method="SmsGetSign",
+                body=body,
+            )
         sign = data.get("sign")
         return "" if sign is None else str(sign).strip()
 
@@ -374,10 +384,11 @@ class MobsetClient:
     def _timer_text(when: datetime | str) -> str:
         if isinstance(when, datetime):
             return _protocol.format_beijing_time(when)
-        parsed = _protocol.parse_beijing_time(when)
+        parsed = _protocol.parse_timer_send(when)
         if parsed is None:
             raise InputError(
-                f"send: timer_send {when!r} is not a time; use 'YYYY-MM-DD HH:MM:SS' (Beijing)."
+                f"send: timer_send {when!r} is not a time in the form 'YYYY-MM-DD HH:MM:SS' "
+                "(Beijing), e.g. '2026-12-24 09:30:00'; a date alone is not enough."
             )
         return _protocol.format_beijing_time(parsed)
 
@@ -385,12 +396,14 @@ class MobsetClient:
         text = self._request(method, {}, idempotent=False)
         return RawAnswer(method=method, text=text, received_at=datetime.now(UTC))
 
-    def _decode_retrying(self, body: str, method: str) -> dict[str, Any]:
-        """Queries with an unreadable body are asked again (nothing changes on the gateway)."""
+    def _query(self, method: str) -> tuple[dict[str, Any], str]:
+        """A query's decoded answer and its raw body; an unreadable body is asked for again
+        (a query changes nothing on the gateway)."""
+        body = self._request(method, {}, idempotent=True)
         attempt = 0
         while True:
             try:
-                return decode(body, method)
+                return decode(body, method), body
             except ProtocolError:
                 if attempt >= self.max_retries:
                     raise
@@ -521,6 +534,10 @@ def _went_out_hint(method: str) -> str | None:
         f"{what} it handed out with this lost answer cannot be fetched again (their messages "
         f"stay without them). The rest are still waiting; collect again."
     )
+
+
+#: What the client puts in PhoneNumbers: exactly 11 ASCII digits, starting with 1.
+_MOBILE = re.compile(r"1\d{10}", re.ASCII)
 
 
 def _check_count(n: int, limit: int, method: str, what: str, splitter: str) -> None:

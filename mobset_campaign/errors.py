@@ -11,8 +11,8 @@
     │   └── AnswerKeptError          answers the ledger refused, kept aside (.accepted .kept_in)
     └── GatewayError                 the gateway answered with a negative code (.code, .message, .method, .body)
         ├── AuthError                -103 -104 -105 -106 -107 -108 -109 -111 -112(user) -123 -124 -125 -131
-        ├── BalanceError             -128 -129 -130 -141
-        ├── LimitError               -126 daily limit, -127 time of day, -143 too many ids
+        ├── BalanceError             -128 -129 -130 (top up)
+        ├── LimitError               -126 daily limit, -127 time of day
         ├── ContentError             -110 -132 -133
         ├── BusyError                -189 -190 (nothing was accepted: safe to retry)
         ├── ProtocolError            the body is not JSON or has no code (carries the raw text)
@@ -310,8 +310,8 @@ _CLASS_BY_CODE: dict[int, type[GatewayError]] = {
     **dict.fromkeys(
         (-103, -104, -105, -106, -107, -108, -109, -111, -112, -123, -124, -125, -131), AuthError
     ),
-    **dict.fromkeys((-128, -129, -130, -141), BalanceError),
-    **dict.fromkeys((-126, -127, -143), LimitError),
+    **dict.fromkeys((-128, -129, -130), BalanceError),  # not -141: the balance query failed
+    **dict.fromkeys((-126, -127), LimitError),  # not -143: too many SmsIDs in one cancel
     **dict.fromkeys((-110, -132, -133), ContentError),
     **dict.fromkeys((-189, -190), BusyError),
 }

@@ -23,7 +23,7 @@ from ._protocol import (
     MAX_NUMBERS_PER_SEND,
     beijing_now,
     format_beijing_time,
-    parse_beijing_time,
+    parse_timer_send,
 )
 from .errors import InputError
 from .ledger import PendingMessage
@@ -197,11 +197,12 @@ def timer_send_time(value: datetime | str | None) -> datetime | None:
     if isinstance(value, datetime):
         when = value if value.tzinfo is not None else value.replace(tzinfo=BEIJING)
     else:
-        parsed = parse_beijing_time(value)
+        parsed = parse_timer_send(value)
         if parsed is None:
             raise InputError(
-                f"timer_send {value!r} is not a time; use a datetime or 'YYYY-MM-DD HH:MM:SS' "
-                "(Beijing time)."
+                f"timer_send {value!r} is not a time in the form 'YYYY-MM-DD HH:MM:SS' "
+                "(Beijing), e.g. '2026-12-24 09:30:00'; a date alone is not enough. A datetime "
+                "works too."
             )
         when = parsed
     when = when.astimezone(BEIJING).replace(microsecond=0)

@@ -330,9 +330,9 @@ def test_timestamp_is_beijing_time_in_any_machine_zone() -> None:
 def test_send_reports_replies_balance_sign_cancel(sim: Simulator, client: MobsetClient) -> None:
     assert client.get_sign() == "广州首易"
     before = client.get_balance()
-    result = client.send([PHONE, "13900000000", "12345"], "您好，测试短信")
+    result = client.send([PHONE, "13900000000", "10000000000"], "您好，测试短信")
     assert result.code == 2
-    assert [n.phone for n in result.numbers] == [PHONE, "13900000000", "12345"]
+    assert [n.phone for n in result.numbers] == [PHONE, "13900000000", "10000000000"]
     assert result.numbers[2].sms_id == 0 and len(result.accepted) == 2
     assert client.get_balance() == before - 2
     sim.clock.advance(3600)
@@ -610,3 +610,110 @@ def test_a_query_that_stays_unreadable_is_a_protocol_error_with_the_body(
         client.get_sign()
     assert info.value.body and "<html" in info.value.body.lower()
     assert sim.requests["SmsGetSign"] == client.max_retries + 1
+
+
+# ------------------------------------------------------------------ issue 10: the protocol, exactly
+
+
+class _Canned(BaseHTTPRequestHandler):
+    """A gateway stand-in that answers every request with one fixed JSON body."""
+
+    body = b""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("body", "sign"),
+    [
+        ('{"Code":"0","Message":"取签名成功","Sign":"广州首易",}', "广州首易"),
+        ('{"Code":"1","Message":"取签名成功","Sign":"广州首易"}', None),
+        ('{"Code":"269","Message":"取短信余额成功"}', None),  # a balance answer is no sign
+    ],
+)
+def test_get_sign_succeeds_only_on_code_0(body: str, sign: str | None) -> None:
+    _Canned.body = body.encode()
+    server = HTTPServer(("127.0.0.1", 0), _Canned)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with MobsetClient(300003, "u", "p", base_url=url, max_retries=0) as c:
+            if sign is not None:
+                assert c.get_sign() == sign
+            else:
+                with pytest.raises(ProtocolError) as info:
+                    c.get_sign()
+                assert "success is Code 0" in str(info.value) and info.value.body == body
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("code", "words"), [(-141, "余额"), (-143, "SmsID")])
+def test_141_and_143_are_plain_gateway_errors(code: int, words: str) -> None:
+    """-141 (the balance query failed) is not a short balance and -143 (too many SmsIDs)
+    is not a sending limit: no advice to top up or to wait for tomorrow."""
+    from mobset_campaign.codes import error_info
+    from mobset_campaign.errors import error_for_code
+
+    error = error_for_code(code, method="SmsCancel")
+    assert type(error) is GatewayError
+    assert not isinstance(error, BalanceError | LimitError)
+    text = str(error).lower()
+    assert "top up" not in text and "tomorrow" not in text and "limit" not in text
+    assert error_info(code) is not None and str(code) in str(error)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "１３５１２３４６７８９",  # full-width digits
+        "+8613512346789",
+        "8613512346789",
+        "135 1234 6789",
+        "1351234678",  # ten digits
+        "135123467890",  # twelve
+        "23512346789",  # not a mobile
+        "١٣٥١٢٣٤٦٧٨٩",  # Arabic-Indic digits are digits to str.isdigit
+    ],
+)
+def test_the_client_sends_only_ascii_eleven_digit_numbers(
+    sim: Simulator, client: MobsetClient, number: str
+) -> None:
+    with pytest.raises(InputError, match="11-digit"):
+        client.send([PHONE, number], "您好")
+    assert sim.requests["SmsSend"] == 0
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["2026-12-24", "2026-12-24 09:30", "2026/12/24 09:30:00", "2026-12-24T09:30:00",
+     "2026-12-24 9:30:00", "2026-02-30 09:30:00", "2026-12-24 09:30:00.5", "24-12-2026 09:30:00"],
+)  # fmt: skip
+def test_timer_send_is_exactly_yyyy_mm_dd_hh_mm_ss(
+    sim: Simulator, client: MobsetClient, when: str
+) -> None:
+    """A date alone must not become midnight: every other spelling is refused before any
+    request, by the client and by send()."""
+    import pandas as pd
+
+    from mobset_campaign import Ledger, send
+
+    with pytest.raises(InputError, match="YYYY-MM-DD HH:MM:SS"):
+        client.send([PHONE], "您好", timer_send=when)
+    frame = pd.DataFrame({"phone": [PHONE], "content": ["您好"], "parts": [1], "sendable": [True]})
+    with Ledger(":memory:") as ledger, pytest.raises(InputError, match="YYYY-MM-DD HH:MM:SS"):
+        send(frame, client, campaign="t", ledger=ledger, timer_send=when, progress=False,
+             quiet_hours=None)  # fmt: skip
+    assert sim.requests["SmsSend"] == 0
+    good = (datetime.now(_protocol.BEIJING) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    assert client.send([PHONE], "您好", timer_send=good).code == 1

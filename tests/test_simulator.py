@@ -935,7 +935,7 @@ def test_the_client_reads_every_answer_of_the_simulator(style: str) -> None:
     ) as sim:
         sim.set_outcome(PHONE, 12)
         with sim.client(backoff=(0, 0)) as client:
-            sent = client.send([PHONE, "13900000001", "123"], "您好", add_num="5")
+            sent = client.send([PHONE, "13900000001", "10000000000"], "您好", add_num="5")
             assert [n.sms_id for n in sent.numbers] == [1355555551, 1355555552, 0]
             later = client.send(["13900000002"], "稍后", timer_send=START + timedelta(hours=1))
             cancelled = client.cancel([later.numbers[0].sms_id, 42])
