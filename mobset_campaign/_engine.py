@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
+from ._advice import say
 from ._protocol import beijing_now, format_beijing_time
 from ._signals import stopped_by
 from .answers import SendResult
@@ -84,6 +86,7 @@ class Options:
     wait_for_window: bool
     progress: bool
     holder: Holder | None = None  #: the campaign's lock, held by this run
+    clock: Callable[[], datetime] = beijing_now  #: the time now, in Beijing
 
 
 class Engine:
@@ -133,16 +136,16 @@ class Engine:
         window = self.opts.window
         if window is None or self.opts.timer_send is not None:
             return True
-        now = beijing_now()
+        now = self.opts.clock()
         if window.contains(now):
             return True
         if not self.opts.wait_for_window:
             self.halt(
-                f"the sending window {window} closed; the rest is pending — run send() again "
-                "when it opens (or pass wait_for_window=True)."
+                f"the sending window {window} closed; the rest is pending — run {say('send()')} "
+                f"again when it opens (or use {say('wait_for_window', True)})."
             )
             return False
-        wait_until(window.next_opening(now), self.bar, self.stop)
+        wait_until(window.next_opening(now), self.bar, self.stop, self.opts.clock)
         return not self.stop.is_set()
 
     # -- the run
@@ -354,12 +357,14 @@ def _wait_all(futures: list[Future[None]]) -> None:
         _, pending = wait_futures(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
 
 
-def wait_until(when: datetime, bar: Any, stop: threading.Event) -> None:
-    """Sleep (interruptibly, in the main thread) until ``when``."""
+def wait_until(
+    when: datetime, bar: Any, stop: threading.Event, clock: Callable[[], datetime] = beijing_now
+) -> None:
+    """Sleep (interruptibly, in the main thread) until ``clock()`` reaches ``when``."""
     if bar is not None:
         bar.set_description(f"waiting for the sending window ({format_beijing_time(when)})")
     while not stop.is_set():
-        left = (when - beijing_now()).total_seconds()
+        left = (when - clock()).total_seconds()
         if left <= 0:
             break
         time.sleep(min(left, 1.0))
@@ -375,20 +380,21 @@ def preflight(client: Any, summary: SendSummary, parts: int, opts: Options) -> b
             if not window.contains(opts.timer_send):
                 summary.stopped_reason = (
                     f"timer_send {format_beijing_time(opts.timer_send)} is outside the sending "
-                    f"window {window}; nothing was sent. Choose a time inside it or pass "
-                    "quiet_hours=None."
+                    f"window {window}; nothing was sent. Choose a time inside it or use "
+                    f"{say('quiet_hours', None)}."
                 )
                 return False
-        elif not window.contains(beijing_now()):
+        elif not window.contains(now := opts.clock()):
             if not opts.wait_for_window:
                 summary.stopped_reason = (
-                    f"it is {beijing_now().strftime('%H:%M')} in Beijing, outside the sending "
-                    f"window {window}; nothing was sent. Run send() again inside the window, "
-                    "pass wait_for_window=True, or quiet_hours=None."
+                    f"it is {now.strftime('%H:%M')} in Beijing, outside the sending "
+                    f"window {window}; nothing was sent. Run {say('send()')} again inside the "
+                    f"window, or use {say('wait_for_window', True)} (wait for it to open) or "
+                    f"{say('quiet_hours', None)} (no window)."
                 )
                 return False
             try:
-                wait_until(window.next_opening(beijing_now()), None, threading.Event())
+                wait_until(window.next_opening(now), None, threading.Event(), opts.clock)
             except KeyboardInterrupt as exc:
                 summary.stopped_reason = (
                     f"interrupted ({stopped_by(exc)}) while waiting for the window."

@@ -1,10 +1,13 @@
 """The ``mobset-campaign`` command line: thin commands over the library.
 
 Each command parses its arguments, calls the library and turns a library error into one
-readable line and a non-zero exit code. ``send`` is a dry run that prints the estimate unless
-``--send`` is given. Credentials come from ``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``,
-``MOBSET_PASSWORD`` (and optionally ``MOBSET_BASE_URL``); ``mobset-campaign simulator`` prints
-rehearsal credentials for a local simulator.
+readable line and an exit status (:data:`EXIT_CODES`). Reports go to stdout; errors,
+warnings and ``Stopped: …`` lines go to stderr, and advice names this command line's flags
+(``--wait``, ``--quiet-hours off``) where the library would name its parameters. ``send`` is
+a dry run that prints the estimate unless ``--send`` is given; the commands that only read a
+ledger (``status``, ``export``) open it read-only and never create one. Credentials come from
+``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``, ``MOBSET_PASSWORD`` (and optionally
+``MOBSET_BASE_URL``); ``mobset-campaign simulator`` prints rehearsal credentials.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._advice import NOTHING, spoken_as
 from .errors import InputError, MobsetError
 
 if TYPE_CHECKING:
@@ -27,8 +32,52 @@ __all__ = ["build_parser", "main"]
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_STOPPED = 3
 
+#: What each exit status means (also in ``--help`` and the README).
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done",
+    EXIT_ERROR: "an error (one line on stderr says what and what to do)",
+    EXIT_USAGE: "usage: a missing or malformed argument",
+    EXIT_STOPPED: "stopped with work left (window closed, balance, Ctrl-C, timeout): run the "
+    "same command again to go on",
+}
+
+
+def _flag(text: str) -> Callable[[object], str]:
+    return lambda value: text
+
+
+def _quiet_hours_flag(value: object) -> str:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return f"--quiet-hours {value[0]}-{value[1]}"
+    return "--quiet-hours off"
+
+
+def _phone_column_flag(value: object) -> str:
+    return "--phone-column NAME" if value is NOTHING else f"--phone-column {value}"
+
+
+#: Each library parameter (or call) a message may advise, as this command line spells it.
+FLAGS: dict[str, Callable[[object], str]] = {
+    "send()": _flag("the same command"),
+    "wait_for_window": _flag("--wait"),
+    "quiet_hours": _quiet_hours_flag,
+    "wait_for_lock": _flag("--wait-for-lock SECONDS"),
+    "ledger": _flag("--ledger (or MOBSET_LEDGER)"),
+    "phone_column": _phone_column_flag,
+    "sheet_name": _flag("--sheet"),
+    "pace": lambda value: f"--pace {value}",
+    "one_per_number": lambda value: (
+        "--several-texts-per-number"
+        if value is False
+        else "one message per number (no --several-texts-per-number)"
+    ),
+    "allow_empty_ledger": _flag("--ledger with the file the campaign was sent with"),
+    "timeout": lambda value: f"--timeout {value}",
+    "min_interval": lambda value: f"--interval {value}",
+    "price_per_part": lambda value: f"--price {value}",
+}
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -41,6 +90,20 @@ def _client(args: argparse.Namespace) -> MobsetClient:
     if getattr(args, "base_url", None):
         kwargs["base_url"] = args.base_url
     return MobsetClient.from_env(**kwargs)
+
+
+def _show(report: Any) -> None:
+    """A report's lines on stdout, its alert lines (stops, errors, warnings) on stderr."""
+    text, alerts = report.text_and_alerts()
+    print(text)
+    for line in alerts:
+        print(line, file=sys.stderr)
+
+
+def _stopped(summary: Any) -> int:
+    """The exit status of a run that returned a summary: stopped early with work left (3),
+    or done (0)."""
+    return EXIT_STOPPED if getattr(summary, "stopped_reason", None) else EXIT_OK
 
 
 def _has_credentials() -> bool:
@@ -106,6 +169,14 @@ def _existing_ledger(args: argparse.Namespace) -> str:
     return path
 
 
+def _reading_ledger(args: argparse.Namespace) -> Any:
+    """The ledger for a command that only reads it: opened read-only, so nothing is created
+    or written, and a ledger on read-only media can be read."""
+    from .ledger import Ledger
+
+    return Ledger(_existing_ledger(args), read_only=True)
+
+
 def _quiet_hours(value: str) -> tuple[str, str] | None:
     if value.lower() in ("", "none", "off"):
         return None
@@ -159,6 +230,20 @@ def _add_wait_for_lock_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_window_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quiet-hours",
+        type=_quiet_hours,
+        default=("08:00", "20:00"),
+        help="allowed sending window, Beijing time (default 08:00-20:00; 'off' to disable)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="outside the window, wait for it to open instead of stopping",
+    )
+
+
 def _add_gateway_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="gateway endpoint override (e.g. the simulator's URL)")
 
@@ -200,7 +285,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         if ledger.created:
             print(
                 f"Ledger: {ledger.path} — a NEW ledger file. If this campaign was sent before, "
-                "it was with another ledger: stop (Ctrl-C) and pass that one with --ledger."
+                "it was with another ledger: stop (Ctrl-C) and pass that one with --ledger.",
+                file=sys.stderr,
             )
         elif path != ":memory:":
             print(f"Ledger: {ledger.path}")
@@ -232,9 +318,10 @@ def cmd_send(args: argparse.Namespace) -> int:
             long_sms=not args.short_sms,
             one_per_number=one_per_number,
             wait_for_lock=_wait_for_lock(args),
+            clock=args.clock,
         )
-        print(summary)
-        return EXIT_OK if not getattr(summary, "stopped_reason", None) else EXIT_ERROR
+        _show(summary)
+        return _stopped(summary)
 
 
 def _wait_for_lock(args: argparse.Namespace) -> bool | float:
@@ -258,16 +345,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
             min_interval=args.interval,
             pace=args.pace,
         )
-        print(summary)
-    return EXIT_OK
+        _show(summary)
+    if summary.errors:
+        return EXIT_ERROR
+    return _stopped(summary)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Counts by state and delivery status for one campaign, or a list of campaigns."""
-    from .ledger import Ledger
     from .status import campaign_status
 
-    with Ledger(_existing_ledger(args)) as ledger:
+    with _reading_ledger(args) as ledger:
         if not args.campaign:
             table = ledger.campaigns()
             print(
@@ -282,23 +370,28 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write the campaign's Excel workbook (contacts merged with their statuses)."""
+    """Write the campaign's Excel workbook from the ledger, which keeps every text it sent.
+    With CONTACTS, the workbook has your own columns too, one row per contact (skipped rows
+    with their reason); --template is needed only for a campaign that sent several texts to
+    one number."""
+    from .contacts import read_contacts
     from .export import export_excel
-    from .ledger import Ledger
     from .merge import merge_status
 
-    with Ledger(_existing_ledger(args)) as ledger:
-        if args.contacts:
-            if not args.template:
-                raise InputError("export: give --template with CONTACTS (the same as for send).")
-            frame = _rendered(args, signature=args.signature)
-            merged = merge_status(frame, ledger, args.campaign)
+    with _reading_ledger(args) as ledger:
+        if ledger.campaign_options(args.campaign) is None:
+            raise InputError(f"The ledger {ledger.path} has no campaign named {args.campaign!r}.")
+        if args.contacts and args.template:
+            merged = merge_status(_rendered(args, signature=args.signature), ledger, args.campaign)
+        elif args.contacts:
+            contacts = read_contacts(
+                args.contacts,
+                phone_column=args.phone_column,
+                sheet_name=args.sheet if args.sheet is not None else 0,
+            )
+            merged = merge_status(contacts, ledger, args.campaign)
         else:
             merged = ledger.status_frame(args.campaign)
-            if merged.empty:
-                raise InputError(
-                    f"The ledger {ledger.path} has no campaign named {args.campaign!r}."
-                )
         replies = ledger.replies_frame(args.campaign)
         path = export_excel(
             merged,
@@ -319,8 +412,44 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
     client = _client(args)
     with Ledger(_existing_ledger(args)) as ledger:
-        print(cancel(args.campaign, ledger, client, wait_for_lock=_wait_for_lock(args)))
-    return EXIT_OK
+        summary = cancel(args.campaign, ledger, client, wait_for_lock=_wait_for_lock(args))
+        _show(summary)
+    return EXIT_ERROR if summary.failed else EXIT_OK
+
+
+def cmd_resend_unknown(args: argparse.Namespace) -> int:
+    """Messages whose outcome is unknown (a request that went out and lost its answer, a run
+    killed mid-request) may have been accepted: resending risks texting those people twice.
+    Without --send this lists them; wait for delivery reports first (collect), check the
+    gateway's console, then resend with --send (optionally only --phone NUMBER ...)."""
+    from .ledger import Ledger
+    from .sender import resend_unknown
+
+    with Ledger(_existing_ledger(args)) as ledger:
+        if ledger.campaign_options(args.campaign) is None:
+            raise InputError(f"The ledger {ledger.path} has no campaign named {args.campaign!r}.")
+        frame = ledger.status_frame(args.campaign)
+        unknown = frame[frame["send_state"].eq("unknown")]
+        if args.phone:
+            unknown = unknown[unknown["phone"].isin(args.phone)]
+        if not args.send:
+            print(f"{len(unknown):,} messages of {args.campaign!r} have an unknown outcome.")
+            if len(unknown):
+                print(unknown[["phone", "send_error"]].to_string(index=False))
+                print("\nDry run: nothing was sent. Add --send to send these again.")
+            return EXIT_OK
+        summary = resend_unknown(
+            args.campaign,
+            ledger,
+            _client(args),
+            phones=args.phone or None,
+            quiet_hours=args.quiet_hours,
+            wait_for_window=args.wait,
+            wait_for_lock=_wait_for_lock(args),
+            clock=args.clock,
+        )
+        _show(summary)
+    return _stopped(summary)
 
 
 def cmd_balance(args: argparse.Namespace) -> int:
@@ -360,7 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Credentials: MOBSET_CORP_ID, MOBSET_LOGIN_NAME, MOBSET_PASSWORD (optional "
-            "MOBSET_BASE_URL). Rehearse with `mobset-campaign simulator`."
+            "MOBSET_BASE_URL). Rehearse with `mobset-campaign simulator`. Exit status: "
+            + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+            + "."
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -397,17 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--timer-send", help="schedule for 'YYYY-MM-DD HH:MM:SS' Beijing time")
     p.add_argument("--add-num", help="extension digits for the sender number")
-    p.add_argument(
-        "--quiet-hours",
-        type=_quiet_hours,
-        default=("08:00", "20:00"),
-        help="allowed sending window, Beijing time (default 08:00-20:00; 'off' to disable)",
-    )
-    p.add_argument(
-        "--wait",
-        action="store_true",
-        help="outside the window, wait for it to open instead of stopping",
-    )
+    _add_window_args(p)
     p.add_argument("--price", type=_positive, help="price per part, for the cost estimate")
     p.add_argument(
         "--several-texts-per-number",
@@ -456,6 +577,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_for_lock_arg(p)
     _add_gateway_arg(p)
 
+    p = add(
+        "resend-unknown",
+        cmd_resend_unknown,
+        "list, or with --send resend, messages whose outcome is unknown",
+    )
+    p.add_argument("--campaign", "-c", required=True, help="campaign name")
+    p.add_argument(
+        "--phone",
+        action="append",
+        metavar="NUMBER",
+        help="only this number (repeat for several; default: every unknown message)",
+    )
+    _add_ledger_arg(p)
+    _add_window_args(p)
+    _add_wait_for_lock_arg(p)
+    p.add_argument("--send", action="store_true", help="really resend (without it: list them)")
+    _add_gateway_arg(p)
+
     p = add("balance", cmd_balance, "print the account's balance")
     _add_gateway_arg(p)
     p = add("sign", cmd_sign, "print the account's signature")
@@ -470,22 +609,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> int:
+    """Run one command; returns its exit status (see :data:`EXIT_CODES`). ``clock`` is the
+    time now for ``send`` (tests rehearse the sending window with it)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "simulator":
         from .simulator import main as simulator_main
 
         return simulator_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(args_list)  # a usage error exits 2 here, as argparse does
+    args.clock = clock
     try:
-        return int(args.func(args))
+        with spoken_as(FLAGS):
+            return int(args.func(args))
     except KeyboardInterrupt:
         print(
-            "Interrupted; the ledger is consistent and the campaign can be resumed.",
+            "Stopped: interrupted; the ledger is consistent: run the same command again to go on.",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_STOPPED
     except MobsetError as exc:
         print(f"mobset-campaign {args.command}: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -54,6 +54,7 @@ from typing import Any
 
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
+from ._advice import say
 from ._protocol import REPLIES_PER_FETCH, REPORTS_PER_FETCH
 from ._signals import held, stop_signals, stopped_by
 from .answers import RawAnswer, parse_items
@@ -223,8 +224,8 @@ def retention_warning(waiting: int, pace: float) -> str | None:
     return (
         f"draining {waiting:,} reports at 1 page of {REPORTS_PER_FETCH} every {pace:g} s takes "
         f"{hours:,.0f} hours, but the platform keeps a report {REPORT_RETENTION_HOURS} hours: "
-        f"reports would be lost. Collect with a shorter pace (pace={REPORT_RETENTION_HOURS * 3600 / pages:.1f} "
-        "or less)."
+        "reports would be lost. Collect with a shorter pace "
+        f"({say('pace', round(REPORT_RETENTION_HOURS * 3600 / pages, 1))} or less)."
     )
 
 
@@ -289,8 +290,8 @@ def collect(
         raise InputError(
             f"collect: the ledger {ledger.path} has sent nothing. Reports and replies can be "
             "fetched only once, so collecting here would take them away from the ledger that "
-            "sent your campaign: point at that ledger (--ledger), or pass "
-            "allow_empty_ledger=True if this is really where they belong."
+            f"sent your campaign: point at that ledger ({say('ledger')}), or use "
+            f"{say('allow_empty_ledger', True)} if this is really where they belong."
         )
     ledger.reserve_room()  # room for a fetched body if the disk fills up
     started = time.monotonic()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._advice import say
 from .codes import describe_error, error_info
 
 __all__ = [
@@ -137,7 +138,7 @@ class CampaignBusyError(LedgerError):
         super().__init__(
             f"Campaign {campaign!r} is busy: {command} has been running since {since} (Beijing) "
             f"as process {pid} on {host}. Wait for it to finish (or stop it), then run this "
-            "again; or ask to wait for it (wait_for_lock= / --wait-for-lock)."
+            f"again; or ask to wait for it ({say('wait_for_lock')})."
         )
 
     def __reduce__(self):  # type: ignore[no-untyped-def]

@@ -52,7 +52,9 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     index; the input is not modified; calling it again (after more reports arrived, or on
     its own output) gives a fresh answer without duplicating rows or columns. A column of
     the user's that happens to share one of those names (a ``status`` or ``reply`` of their
-    own) is kept as ``<name>_original``, as ``read_contacts`` does for ``phone``.
+    own) is kept as ``<name>_original``, as ``read_contacts`` does for ``phone``. A frame
+    without ``content`` (contacts as read, not rendered) also gets each message's
+    ``content`` and ``parts`` from the ledger, which keeps every text it sent.
 
     >>> from mobset_campaign.ledger import Ledger
     >>> ledger = Ledger(":memory:")
@@ -91,6 +93,9 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     fallback = not_registered(campaign)
     for col in STATUS_COLUMNS:
         out[col] = picked[col]
+    for col in ("content", "parts"):  # a contacts frame, not rendered: the text that went out
+        if col not in df.columns:
+            out[col] = picked[col].where(found)
     out["send_state"] = picked["send_state"].where(found, SKIPPED).astype("str")
     texts = reasons.texts
     out["send_error"] = picked["send_error"].where(found, texts.where(texts.notna(), fallback))

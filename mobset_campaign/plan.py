@@ -7,17 +7,19 @@
   in :func:`mobset_campaign.send`), parsed from ``("08:00", "20:00")``.
 * :func:`timer_send_time` reads a ``timer_send`` value (a datetime or ``YYYY-MM-DD
   HH:MM:SS``, Beijing time) and refuses one in the past.
+* :func:`beijing_clock` is the time now for both (``send(clock=...)`` rehearses another hour).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
 
+from ._advice import say
 from ._protocol import (
     BEIJING,
     MAX_NUMBERS_PER_SEND,
@@ -31,6 +33,7 @@ from .ledger import PendingMessage
 __all__ = [
     "PlannedBatch",
     "SendWindow",
+    "beijing_clock",
     "check_batch_size",
     "plan_batches",
     "timer_send_time",
@@ -164,7 +167,8 @@ class SendWindow:
         end = _parse_clock(quiet_hours[1], "end")
         if start == end:
             raise InputError(
-                f"quiet_hours {quiet_hours!r} is an empty window; pass None to allow any time."
+                f"quiet_hours {quiet_hours!r} is an empty window; use {say('quiet_hours', None)} "
+                "to allow any time."
             )
         return cls(start, end)
 
@@ -186,8 +190,26 @@ class SendWindow:
         return f"{self.start.strftime('%H:%M')}–{self.end.strftime('%H:%M')} Beijing time"
 
 
-def timer_send_time(value: datetime | str | None) -> datetime | None:
-    """A ``timer_send`` value as an aware Beijing time to the second (naive = Beijing).
+def beijing_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime]:
+    """``clock`` (naive = Beijing) as a function returning aware Beijing time; ``None``:
+    the machine's clock."""
+    if clock is None:
+        return beijing_now
+    if not callable(clock):
+        raise InputError(f"clock must be a function returning a datetime, not {clock!r}.")
+
+    def read() -> datetime:
+        when = clock()
+        if not isinstance(when, datetime):
+            raise InputError(f"clock() must return a datetime, not {when!r}.")
+        return when.replace(tzinfo=BEIJING) if when.tzinfo is None else when.astimezone(BEIJING)
+
+    return read
+
+
+def timer_send_time(value: datetime | str | None, now: datetime | None = None) -> datetime | None:
+    """A ``timer_send`` value as an aware Beijing time to the second (naive = Beijing),
+    which must be after ``now`` (default: the time now).
 
     Raises:
         InputError: not a time, or not in the future.
@@ -206,7 +228,7 @@ def timer_send_time(value: datetime | str | None) -> datetime | None:
             )
         when = parsed
     when = when.astimezone(BEIJING).replace(microsecond=0)
-    if when <= beijing_now():
+    if when <= (beijing_now() if now is None else now):
         raise InputError(
             f"timer_send {format_beijing_time(when)} (Beijing) is in the past; pass a future time "
             "or None to send now."

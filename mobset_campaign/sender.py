@@ -57,7 +57,7 @@ the first one's requests in flight ``unknown`` — safe, yet needlessly pessimis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._advice import say
 from ._engine import Engine, Options, preflight
 from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
 from ._signals import stop_signals
@@ -74,6 +75,7 @@ from .ledger import CancelOutcome, Ledger, PendingMessage, default_ledger_path
 from .plan import (
     PlannedBatch,
     SendWindow,
+    beijing_clock,
     check_batch_size,
     plan_batches,
     timer_send_time,
@@ -125,6 +127,7 @@ def send(
     long_sms: bool = True,
     one_per_number: bool | None = None,
     wait_for_lock: bool | float = False,
+    clock: Callable[[], datetime] | None = None,
 ) -> SendSummary:
     """Send a rendered frame as a campaign, at most once per number, resumably.
 
@@ -163,6 +166,9 @@ def send(
         wait_for_lock: one run per campaign: when another run (a send, resend_unknown or
             cancel, in any process) holds it, wait this many seconds (``True``: as long as
             it takes) instead of raising :class:`~mobset_campaign.errors.CampaignBusyError`.
+        clock: what time it is, for the sending window and ``timer_send`` (a function
+            returning a datetime; naive = Beijing). Default: the machine's clock. For
+            rehearsing a campaign at another hour, and for tests.
 
     Returns:
         A :class:`~mobset_campaign.summaries.SendSummary`; ``stopped_reason`` is set when
@@ -182,15 +188,17 @@ def send(
         add_num=add_num,
     )
     require_columns(df, _REQUIRED, "send")
+    read_clock = beijing_clock(clock)
     opts = Options(
         rate,
         concurrency,
-        timer_send_time(timer_send),
+        timer_send_time(timer_send, read_clock()),
         add_num,
         bool(long_sms),
         SendWindow.parse(quiet_hours),
         wait_for_window,
         progress,
+        clock=read_clock,
     )
     own = ledger is None
     if ledger is None:
@@ -232,8 +240,9 @@ def _one_per_number(ledger: Ledger, campaign: str, asked: bool | None) -> bool:
     stored = None if options is None else options["one_per_number"]
     if asked is not None and stored is not None and bool(asked) != stored:
         raise InputError(
-            f"Campaign {campaign!r} was started with one_per_number={stored}; a campaign keeps "
-            "that choice. Leave one_per_number out, or use a new campaign name."
+            f"Campaign {campaign!r} was started with {say('one_per_number', stored)}; a campaign "
+            f"keeps that choice. Leave {say('one_per_number', asked)} out, or use a new campaign "
+            "name."
         )
     if asked is not None:
         return bool(asked)
@@ -358,6 +367,7 @@ def resend_unknown(
     wait_for_window: bool = False,
     progress: bool = True,
     wait_for_lock: bool | float = False,
+    clock: Callable[[], datetime] | None = None,
 ) -> SendSummary:
     """Send again the messages whose outcome is ``unknown`` — an explicit, risky decision.
 
@@ -370,7 +380,8 @@ def resend_unknown(
     Before deciding, wait for delivery reports and look at what the gateway says it sent
     (the platform's web console lists sent messages); pass ``phones`` to resend only the
     numbers you have checked. The campaign's last ``add_num``/``long_sms`` are used; a
-    ``timer_send`` already past is dropped (the messages go now).
+    ``timer_send`` already past is dropped (the messages go now). The other parameters are
+    those of :func:`send`.
 
     Returns:
         A :class:`~mobset_campaign.summaries.SendSummary` of the resend (``reset_unknown`` =
@@ -389,7 +400,8 @@ def resend_unknown(
         raise InputError(f"resend_unknown: campaign {campaign!r} is not in {ledger!r}.")
     stored = options["timer_send"]
     timer = datetime.fromisoformat(stored) if stored else None
-    if timer is not None and timer <= beijing_now():
+    read_clock = beijing_clock(clock)
+    if timer is not None and timer <= read_clock():
         timer = None
     opts = Options(
         rate,
@@ -400,10 +412,13 @@ def resend_unknown(
         SendWindow.parse(quiet_hours),
         wait_for_window,
         progress,
+        clock=read_clock,
     )
     with (
         stop_signals(),
-        ledger.campaign_locked(campaign, "resend_unknown", wait=_lock_wait(wait_for_lock)) as holder,
+        ledger.campaign_locked(
+            campaign, "resend_unknown", wait=_lock_wait(wait_for_lock)
+        ) as holder,
     ):
         opts.holder = holder
         return _resend(campaign, ledger, client, opts, batch_size, phones)

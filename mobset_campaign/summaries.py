@@ -19,6 +19,7 @@ import html
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from ._advice import say
 from .segments import bracket_signature
 from .states import MESSAGE_STATES
 
@@ -54,7 +55,7 @@ def _ledger_lines(path: str, created: bool) -> list[Line]:
     return [
         Line(
             f"Ledger: {path} — a NEW ledger file: if this campaign was sent before, it was "
-            "with another ledger; point at that one (ledger= / --ledger / MOBSET_LEDGER).",
+            f"with another ledger; point at that one ({say('ledger')} or MOBSET_LEDGER).",
             alert=True,
         )
     ]
@@ -98,10 +99,21 @@ class Report(ABC):
         return lines
 
     def __str__(self) -> str:
-        lines = self._all_lines()
+        return self._text(self._all_lines())
+
+    def _text(self, lines: list[Line]) -> str:
         width = max((len(line.label) for line in lines if line.label), default=0)
         body = [f"  {x.label.ljust(width)}  {x.text}" if x.label else x.text for x in lines]
         return "\n".join([self._title(), *body])
+
+    def text_and_alerts(self) -> tuple[str, list[str]]:
+        """The report without its alert lines (a stop, errors, warnings), and those lines:
+        a command line prints the first on stdout and the second on stderr."""
+        lines = self._all_lines()
+        return (
+            self._text([x for x in lines if not x.alert]),
+            [x.text for x in lines if x.alert],
+        )
 
     def __repr__(self) -> str:
         # the readable report, also in a terminal IPython or a text export

@@ -6,7 +6,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -25,6 +27,7 @@ COMMANDS = [
     "status",
     "export",
     "cancel",
+    "resend-unknown",
     "balance",
     "sign",
     "demo",
@@ -229,24 +232,41 @@ def test_simulator_subcommand_runs_as_a_process() -> None:
             proc.wait(timeout=10)
 
 
-def test_send_outside_the_window_stops_and_says_so(
-    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def _at(hms: str) -> Any:
+    """A clock stopped at ``hms`` Beijing time on 2026-12-02."""
+    stopped = datetime.strptime(f"2026-12-02 {hms}", "%Y-%m-%d %H:%M:%S")
+    return lambda: stopped
+
+
+@pytest.mark.parametrize(
+    ("hms", "open_"),
+    [("07:59:59", False), ("08:00:00", True), ("19:59:59", True), ("20:00:00", False)],
+)
+def test_send_keeps_the_default_window_and_says_so_in_flags(
+    sim: Simulator,
+    contacts: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    hms: str,
+    open_: bool,
 ) -> None:
-    now = pd.Timestamp.now(tz="Asia/Shanghai")
-    closed = f"{(now + pd.Timedelta(hours=2)):%H:%M}-{(now + pd.Timedelta(hours=3)):%H:%M}"
-    args = [
-        "send",
-        str(contacts),
-        "-t",
-        "points_expiry.txt",
-        "-c",
-        "w",
-        "--ledger",
-        str(tmp_path / "l.sqlite"),
-    ]
-    assert main([*args, "--quiet-hours", closed, "--send"]) == 1
-    assert "window" in capsys.readouterr().out
-    assert sim.accepted() == []
+    """The CLI's own default window (no --quiet-hours), on both sides of each edge; a stop
+    is exit 3 with its `Stopped:` line on stderr, advising flags, not Python parameters."""
+    args = ["send", str(contacts), "-t", "points_expiry.txt", "-c", "w", "--ledger",
+            str(tmp_path / "l.sqlite"), "--send"]  # fmt: skip
+    status = main(args, clock=_at(hms))
+    out, err = capsys.readouterr()
+    if open_:
+        assert status == 0 and len(sim.accepted()) == 3
+        assert "Stopped" not in out + err
+        return
+    assert status == 3 and sim.accepted() == []
+    stop = [line for line in err.splitlines() if line.startswith("Stopped:")]
+    assert len(stop) == 1 and "Stopped" not in out
+    assert f"it is {hms[:5]} in Beijing, outside the sending window 08:00–20:00" in stop[0]
+    assert "--wait" in stop[0] and "--quiet-hours off" in stop[0]
+    assert "the same command" in stop[0]
+    assert "wait_for_window" not in err and "quiet_hours=" not in err
 
 
 @pytest.mark.parametrize("command", ["status", "collect", "export", "cancel"])
@@ -317,3 +337,127 @@ def test_a_full_ledger_is_one_readable_line_for_send_and_collect(
     # and nothing was lost: the next collect imports the kept body
     assert main(["collect", "--ledger", str(ledger), "--once", "--interval", "0"]) == 0
     assert "Imported 1 body" in capsys.readouterr().out
+
+
+
+def _sent_campaign(contacts: Path, ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["send", str(contacts), "-t", "points_expiry.txt", "-c", "spring", "--ledger",
+            str(ledger), "--quiet-hours", "off", "--opt-out", "--send"]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+
+
+def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["send", "--campaign", "x"])  # no contacts, no template
+    assert done.value.code == 2
+    assert "required" in capsys.readouterr().err
+
+
+def test_collect_that_times_out_with_work_left_exits_3(
+    contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    ledger = tmp_path / "l.sqlite"
+    with Simulator(seed=4, manual_clock=True) as sim:  # reports never come due
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        _sent_campaign(contacts, ledger, capsys)
+        status = main(["collect", "-c", "spring", "--ledger", str(ledger), "--interval", "0.1",
+                       "--timeout", "0.3"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 3
+    assert "Stopped: timeout" in err and "Stopped" not in out
+    assert "3 still without one" in out
+
+
+def test_export_from_the_ledger_alone_or_with_the_contacts_own_columns(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ledger keeps every text it sent: export needs neither the contacts, nor the
+    template, nor --opt-out again; the contacts add the user's own columns."""
+    ledger = tmp_path / "l.sqlite"
+    _sent_campaign(contacts, ledger, capsys)
+    alone, mine = tmp_path / "alone.xlsx", tmp_path / "mine.xlsx"
+    assert main(["export", "-c", "spring", "--ledger", str(ledger), "-o", str(alone)]) == 0
+    assert main(["export", str(contacts), "-c", "spring", "--ledger", str(ledger),
+                 "-o", str(mine)]) == 0  # fmt: skip
+    rows = pd.read_excel(alone, sheet_name=DETAILS_SHEET, dtype=str, engine="calamine")
+    assert len(rows) == 3 and rows["content"].str.endswith("拒收请回复R").all()
+    rows = pd.read_excel(mine, sheet_name=DETAILS_SHEET, dtype=str, engine="calamine")
+    assert len(rows) == 5 and "姓名" in rows.columns  # every contact, the skipped ones too
+    sent = rows[rows["send_state"] == "sent"]
+    assert len(sent) == 3 and sent["content"].str.contains("张伟|李娜|王芳").all()
+    assert sent["parts"].notna().all()
+    assert main(["export", "-c", "nope", "--ledger", str(ledger), "-o", str(alone)]) == 1
+    assert "no campaign named 'nope'" in capsys.readouterr().err
+
+
+def _read_only_copy(ledger: Path, where: Path) -> Iterator[Path]:
+    """``ledger`` copied onto read-only media: a tmpfs remounted read-only when this process
+    may mount (root), else a folder and file without write permission."""
+    import os
+    import shutil
+
+    where.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        made = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(where)], capture_output=True)
+        mounted = made.returncode == 0
+        if not mounted:
+            pytest.skip(f"running as root without permission to mount: {made.stderr!r}")
+    copy = where / ledger.name
+    shutil.copy(ledger, copy)
+    try:
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        else:
+            copy.chmod(0o444)
+            where.chmod(0o555)
+        yield copy
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(where)], check=True)
+        else:
+            where.chmod(0o755)
+
+
+def test_status_and_export_read_a_ledger_on_read_only_media(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "l.sqlite"
+    _sent_campaign(contacts, ledger, capsys)
+    gen = _read_only_copy(ledger, tmp_path / "media")
+    copy = next(gen)
+    try:
+        assert main(["status", "-c", "spring", "--ledger", str(copy)]) == 0
+        assert re.search(r"messages\s+3\b", capsys.readouterr().out)
+        out = tmp_path / "ro.xlsx"
+        assert main(["export", "-c", "spring", "--ledger", str(copy), "-o", str(out)]) == 0
+        assert len(pd.read_excel(out, sheet_name=DETAILS_SHEET, engine="calamine")) == 3
+        status = main(["send", str(contacts), "-t", "points_expiry.txt", "-c", "spring",
+                       "--ledger", str(copy), "--quiet-hours", "off", "--send"])  # fmt: skip
+        err = capsys.readouterr().err
+        assert status == 1 and len(err.strip().splitlines()) == 1
+        assert "cannot be written where it is" in err and "copy it to a folder" in err
+    finally:
+        next(gen, None)
+
+
+def test_resend_unknown_lists_and_resends_only_when_asked(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "l.sqlite"
+    sim.inject("SmsSend", "drop_after_accept", times=1)
+    args = ["send", str(contacts), "-t", "points_expiry.txt", "-c", "spring", "--ledger",
+            str(ledger), "--quiet-hours", "off", "--concurrency", "1", "--send"]  # fmt: skip
+    main(args)
+    capsys.readouterr()
+    base = ["resend-unknown", "-c", "spring", "--ledger", str(ledger), "--quiet-hours", "off"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "1 messages of 'spring' have an unknown outcome" in out and "Dry run" in out
+    assert len(sim.accepted()) == 3  # nothing resent by listing
+    assert main([*base, "--send"]) == 0
+    assert len(sim.accepted()) == 4  # the dropped answer's number, sent again on purpose
+    assert "0 messages of 'spring'" in (main(base), capsys.readouterr().out)[1]

@@ -54,6 +54,7 @@ def test_every_command_has_an_example() -> None:
         "status",
         "export",
         "cancel",
+        "resend-unknown",
         "balance",
         "sign",
         "demo",

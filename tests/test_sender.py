@@ -6,7 +6,7 @@ import _thread
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -668,3 +668,60 @@ def test_a_cleared_phone_problem_does_not_send_a_duplicate(sim: Simulator, ledge
     assert (summary.accepted, summary.skipped) == (1, {"duplicate": 1})
     assert accepted_phones(sim) == ["13500000001"]
     assert run(cleared.iloc[::-1], sim.client(), ledger).requests == 0
+
+
+# ------------------------------------------------------------------ the default sending window
+
+
+EDGES = [
+    ("07:59:59", False),
+    ("08:00:00", True),
+    ("13:00:00", True),
+    ("19:59:59", True),
+    ("20:00:00", False),
+    ("23:30:00", False),
+    ("00:00:00", False),
+]
+
+
+def _at(hms: str) -> Any:
+    """A clock stopped at ``hms`` on 2026-12-02, Beijing time (naive = Beijing)."""
+    stopped = datetime.strptime(f"2026-12-02 {hms}", "%Y-%m-%d %H:%M:%S")
+    return lambda: stopped
+
+
+@pytest.mark.parametrize(("hms", "open_"), EDGES)
+def test_by_default_send_sends_only_between_8_and_20_beijing(
+    sim: Simulator, ledger: Ledger, hms: str, open_: bool
+) -> None:
+    """No quiet_hours given: the default window, checked at fixed Beijing times on both
+    sides of each edge (the machine's own time zone plays no part)."""
+    summary = send(frame(shared=3), sim.client(), campaign="w", ledger=ledger, progress=False,
+                   clock=_at(hms))  # fmt: skip
+    if open_:
+        assert summary.accepted == 3 and summary.stopped_reason is None
+    else:
+        assert summary.accepted == 0 and len(sim.accepted()) == 0
+        assert f"it is {hms[:5]} in Beijing, outside the sending window 08:00–20:00" in (
+            summary.stopped_reason or ""
+        )
+        assert "wait_for_window=True" in summary.stopped_reason  # Python's words in Python
+
+
+def test_the_window_closing_during_a_run_leaves_the_rest_pending(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    before, after = _at("19:59:58")(), _at("20:00:00")()
+    ticks = iter([before] * 4)  # a few reads of the clock, then it is 20:00
+    summary = send(frame(personal=10), sim.client(), campaign="w", ledger=ledger, concurrency=1,
+                   progress=False, clock=lambda: next(ticks, after))  # fmt: skip
+    assert 0 < summary.accepted < 10
+    assert "the sending window 08:00–20:00 Beijing time closed" in summary.stopped_reason
+    assert summary.counts["pending"] == 10 - summary.accepted
+
+
+def test_a_clock_that_is_not_a_clock_is_an_input_error(sim: Simulator, ledger: Ledger) -> None:
+    with pytest.raises(InputError, match="clock"):
+        send(frame(shared=1), sim.client(), campaign="w", ledger=ledger, clock="08:00")
+    with pytest.raises(InputError, match="clock"):
+        send(frame(shared=1), sim.client(), campaign="w", ledger=ledger, clock=lambda: "08:00")

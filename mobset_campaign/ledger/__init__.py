@@ -79,10 +79,13 @@ class Ledger(Sending, Inbox, Suppression, Frames):
             ``MOBSET_LEDGER``, else ``ledger.sqlite`` in the user's data folder — the same
             ledger whatever the working folder. ``created`` says whether opening it created
             the file.
+        read_only: open an existing ledger for reading only (nothing is created, upgraded or
+            written; a write raises :class:`~mobset_campaign.errors.LedgerError`). This
+            reads a ledger on read-only media; ``status`` and ``export`` open ledgers so.
 
     Raises:
         LedgerError: the file cannot be opened, is not a ledger, or was written by a newer
-            version of mobset_campaign.
+            version of mobset_campaign (read-only: or an older one, which needs upgrading).
 
     A ledger may be shared between threads (one connection behind a lock) and opened by
     several processes at once (SQLite WAL). Use it as a context manager or call

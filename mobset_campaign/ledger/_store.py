@@ -54,6 +54,12 @@ def campaign_name(name: str) -> str:
     return text
 
 
+def _writable(path: Path) -> bool:
+    """Can the ledger and the files SQLite keeps beside it be written?"""
+    folder = path.resolve().parent
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
 def now() -> str:
     """The current Beijing time as the ledger stores times (ISO, milliseconds, offset)."""
     return datetime.now(BEIJING).isoformat(timespec="milliseconds")
@@ -71,15 +77,22 @@ def iso(when: datetime | None) -> str | None:
 class Store:
     """An open SQLite ledger file (see :class:`mobset_campaign.ledger.Ledger`)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> None:
         default = path is None
         path = default_ledger_path() if path is None else path
         self.path = str(path) if str(path) == ":memory:" else str(Path(path))
         self._lock = threading.RLock()
         self._sync = ""
         self._closed = False
+        #: True when the ledger was opened for reading only (nothing can be written to it)
+        self.read_only = read_only and self.path != ":memory:"
         #: True when opening the ledger created its file (a new, empty ledger)
         self.created = self.path != ":memory:" and not Path(self.path).exists()
+        if self.read_only:
+            self._open_read_only()
+            return
         if self.path != ":memory:":
             folder = Path(self.path).resolve().parent
             if default and not folder.exists():
@@ -107,6 +120,14 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
+            if self.path != ":memory:" and not _writable(Path(self.path)):
+                raise LedgerError(
+                    f"The ledger {self.path} cannot be written where it is (read-only media, or "
+                    f"a file or folder without write permission: {exc}). Commands that only "
+                    "read it (status, export; Ledger(path, read_only=True)) work; to send or "
+                    "collect, copy it to a folder you can write and use the copy.",
+                    reason="readonly",
+                ) from exc
             raise LedgerError(
                 f"Cannot open the ledger {self.path}: {exc}. Is it a mobset_campaign ledger? "
                 "Pass another path to Ledger() or move the file away."
@@ -114,6 +135,46 @@ class Store:
         except LedgerError:
             self._close_quietly()
             raise
+
+    def _open_read_only(self) -> None:
+        """Open for reading only: nothing is created, migrated or written, so a ledger on
+        read-only media (a CD, a read-only share, a snapshot) can be read. SQLite's WAL
+        mode needs a writable ``-shm`` file beside the ledger; where there is none and none
+        can be made, the file is read as immutable (nobody can be writing it there)."""
+        if not Path(self.path).is_file():
+            raise LedgerError(f"There is no ledger at {self.path}; pass the file it was sent with.")
+        uri = Path(self.path).resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for flags in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                self._conn = sqlite3.connect(
+                    uri + flags, uri=True, timeout=30.0, isolation_level=None,
+                    check_same_thread=False,
+                )  # fmt: skip
+                self._conn.execute("PRAGMA query_only = ON")
+                done = {row[0] for row in self._conn.execute("SELECT id FROM migrations")}
+                break
+            except sqlite3.Error as exc:
+                self._close_quietly()
+                last = exc
+        else:
+            raise LedgerError(
+                f"Cannot read the ledger {self.path} ({last}). Is it a mobset_campaign ledger?"
+            ) from last
+        known = {number for number, _, _ in MIGRATIONS}
+        if done - known:
+            self._close_quietly()
+            raise LedgerError(
+                f"The ledger {self.path} was written by a newer mobset_campaign (migration "
+                f"{max(done - known)}); upgrade mobset_campaign to read it."
+            )
+        if known - done:
+            self._close_quietly()
+            raise LedgerError(
+                f"The ledger {self.path} was written by an older mobset_campaign and must be "
+                "upgraded before it can be read, which cannot be done where it is (it is opened "
+                "read-only). Copy it to a folder you can write and use the copy."
+            )
 
     # -- life ---------------------------------------------------------------------------
 
@@ -218,8 +279,13 @@ class Store:
             reason, advice = "full", "free space on the disk that holds it, then run the command again"
         elif "locked" in lowered or "busy" in lowered:
             reason, advice = "locked", "another program is writing it; try again when it has finished"
-        elif "readonly" in lowered or "read-only" in lowered:
-            reason, advice = "readonly", "the file or its folder cannot be written; check their permissions"
+        elif self.read_only or "readonly" in lowered or "read-only" in lowered:
+            reason = "readonly"
+            advice = (
+                "it was opened read-only (read-only media, or a command that only reads)"
+                if self.read_only
+                else "the file or its folder cannot be written; check their permissions"
+            )
         elif "i/o" in lowered or "disk" in lowered:
             reason, advice = "io", "the disk failed to read or write; check it and run the command again"
         else:

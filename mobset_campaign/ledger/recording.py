@@ -72,10 +72,12 @@ class Outcome:
 class Recording(Store):
     """Answers to requests (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> None:
         #: answers kept aside by a ``":memory:"`` ledger (it has no folder for a file)
         self._kept_answers: list[dict[str, Any]] = []
-        super().__init__(path)
+        super().__init__(path, read_only=read_only)
 
     def record_answer(
         self,

@@ -1,0 +1,62 @@
+"""Advice in the reader's words: a Python parameter in a notebook or script, a flag on the
+command line.
+
+A message that tells the user what to change names the knob with :func:`say`:
+``say("wait_for_window", True)`` reads ``wait_for_window=True`` from Python and ``--wait``
+from ``mobset-campaign``, whose :func:`spoken_as` maps each parameter to its flag while a
+command runs. A parameter the command line has no flag for keeps its Python spelling.
+
+>>> say("quiet_hours", None)
+'quiet_hours=None'
+>>> with spoken_as({"quiet_hours": lambda v: "--quiet-hours off" if v is None else "?"}):
+...     say("quiet_hours", None)
+'--quiet-hours off'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+__all__ = ["NOTHING", "say", "spoken_as"]
+
+
+class _Nothing:
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+
+#: "No particular value": ``say("ledger")`` reads ``ledger=`` in Python.
+NOTHING: object = _Nothing()
+
+Spelling = Mapping[str, Callable[[object], str]]
+
+# one spelling for the whole process (a command line runs one command; worker threads
+# raise errors too, so a context variable would not reach them)
+_spelling: Spelling | None = None
+_lock = threading.Lock()
+
+
+def say(name: str, value: object = NOTHING) -> str:
+    """The parameter ``name`` (set to ``value``) as the reader writes it. A ``name`` ending
+    in ``()`` is a call, e.g. ``say("send()")``."""
+    spelling = _spelling
+    if spelling is not None and name in spelling:
+        return spelling[name](value)
+    if name.endswith("()") or value is NOTHING:
+        return name if name.endswith("()") else f"{name}="
+    return f"{name}={value!r}"
+
+
+@contextmanager
+def spoken_as(spelling: Spelling) -> Iterator[None]:
+    """While the block runs, :func:`say` uses ``spelling`` (name → its spelling for a value)."""
+    global _spelling
+    with _lock:
+        before, _spelling = _spelling, spelling
+    try:
+        yield
+    finally:
+        with _lock:
+            _spelling = before
