@@ -269,7 +269,7 @@ def test_send_keeps_the_default_window_and_says_so_in_flags(
     assert "wait_for_window" not in err and "quiet_hours=" not in err
 
 
-@pytest.mark.parametrize("command", ["status", "collect", "export", "cancel"])
+@pytest.mark.parametrize("command", ["status", "collect", "export", "cancel", "resend-unknown"])
 def test_reading_commands_never_create_a_ledger(
     sim: Simulator, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
