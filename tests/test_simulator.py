@@ -28,6 +28,7 @@ from mobset_campaign._protocol import (
     secret_key,
 )
 from mobset_campaign.errors import ConfigError, InputError
+from mobset_campaign.segments import SegmentRules, check_length
 from mobset_campaign.simulator import AcceptedMessage, Account, Simulator, main
 
 PHONE = "13512346789"
@@ -305,9 +306,13 @@ def test_content_empty_or_too_long_is_110() -> None:
         assert len(sim.accepted()) == 1
 
 
-def test_default_maximum_is_900_characters_with_signature(sim: Simulator) -> None:
-    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 894)) == 1
-    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 895)) == -110
+def test_default_maximum_is_the_estimators_500_characters_with_signature(sim: Simulator) -> None:
+    # A rehearsal refuses what the estimator refuses (SegmentRules().max_chars), no more.
+    assert SegmentRules().max_chars == 500
+    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 494)) == 1
+    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 495)) == -110
+    with pytest.raises(InputError):
+        check_length("a" * 495, sim.account.sign)
 
 
 def test_zero_or_more_than_50_numbers_is_112(sim: Simulator) -> None:

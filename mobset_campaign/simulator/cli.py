@@ -9,7 +9,7 @@ import sys
 import threading
 from types import FrameType
 
-from .._protocol import METHODS
+from .._protocol import MAX_CONTENT_CHARS, METHODS
 from ..errors import ConfigError, InputError
 from .faults import FAULTS
 from .model import Account
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-content",
         type=int,
-        default=900,
+        default=MAX_CONTENT_CHARS,
         help="longest content with signature, in characters (default %(default)s)",
     )
     p.add_argument("--seed", type=int, default=None, help="make every random choice reproducible")

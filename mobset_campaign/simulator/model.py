@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .._protocol import BEIJING
+from .._protocol import BEIJING, MAX_CONTENT_CHARS
 from ..codes import STATUS_CODES
 from ..errors import ConfigError, InputError, MobsetError
 from ..segments import bracket_signature
@@ -212,7 +212,7 @@ class Settings:
     opt_out_share: float = 0.3
     reply_delay: tuple[float, float] = (5.0, 120.0)
     style: str = "vendor"
-    max_content: int = 900
+    max_content: int = MAX_CONTENT_CHARS
     seed: int | None = None
 
     def __post_init__(self) -> None:

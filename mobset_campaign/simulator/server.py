@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .._protocol import PATH, format_timestamp, secret_key
+from .._protocol import MAX_CONTENT_CHARS, PATH, format_timestamp, secret_key
 from ..errors import ConfigError, InputError
 from .bodies import render
 from .faults import HTML_500, HTML_MALFORMED, Fault, FaultSet
@@ -70,7 +70,9 @@ class Simulator:
             replies that are opt-out words (R, T, TD, 退订); reply_delay: (min, max) seconds
             after delivery.
         style: ``"vendor"`` (bodies shaped like the vendor's examples) or ``"strict"`` JSON.
-        max_content: longest content accepted, in characters with the signature (else -110).
+        max_content: longest content accepted, in characters with the bracketed signature
+            (else -110); by default the estimator's limit (500), so a rehearsal refuses what
+            the estimate refuses.
         host, port: where to listen (loopback only; port 0 = a free port).
         verbose: print request lines on stderr.
 
@@ -111,7 +113,7 @@ class Simulator:
         opt_out_share: float = 0.3,
         reply_delay: tuple[float, float] = (5.0, 120.0),
         style: str = "vendor",
-        max_content: int = 900,
+        max_content: int = MAX_CONTENT_CHARS,
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
