@@ -16,8 +16,10 @@ What it simulates:
   numbers (-112), no signature (-132), insufficient balance (-129, nothing accepted) and the
   daily limit (-126). A number that is not a mainland mobile (``1[3-9]`` + 9 digits) gets
   SmsId 0 and is not billed.
-- **Billing** by parts per number with the bracketed signature counted
-  (:func:`mobset_campaign.segments.count_parts`); SmsGetBalance answers the balance as Code.
+- **Billing** by parts per number with the bracketed signature counted, by the simulator's
+  own reading of the vendor text (:mod:`.billing`, in UTF-16 units; it never uses the
+  package's counting code, so comparing an estimate with it proves something); SmsGetBalance
+  answers the balance as Code.
 - **Scheduled sends** (TimerSend, Beijing) wait on the sim clock; SmsCancel cancels what has
   not gone yet (Status 1, refunded) and answers -142 for anything else.
 - **Delivery reports** after ``report_delay`` seconds of sim time, with an ``outcomes`` mix

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from .._protocol import BEIJING, MAX_CONTENT_CHARS
 from ..codes import STATUS_CODES
 from ..errors import ConfigError, InputError, MobsetError
-from ..segments import bracket_signature
+from .billing import shown_signature
 
 __all__ = [
     "DEFAULT_OUTCOMES",
@@ -105,7 +105,7 @@ class Account:
             raise ConfigError(f"Account daily_limit {self.daily_limit} must be 0 or more, or None.")
         if not (self.sender_number.isascii() and self.sender_number.isdigit()):
             raise ConfigError(f"Account sender_number {self.sender_number!r} must be digits.")
-        if len(bracket_signature(self.sign)) > 30:
+        if len(shown_signature(self.sign)) > 30:
             raise ConfigError(f"Account sign {self.sign!r} is too long (at most 28 characters).")
 
     @property

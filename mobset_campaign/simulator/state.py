@@ -26,14 +26,13 @@ from .._protocol import (
     METHODS,
     TIMESTAMP_TOLERANCE,
     beijing_now,
-    normalise_newlines,
     parse_beijing_time,
     parse_timestamp,
     secret_key,
 )
 from ..codes import ERROR_CODES
 from ..errors import ConfigError, InputError
-from ..segments import bracket_signature, count_chars, count_parts
+from .billing import billed_length, billed_parts, shown_signature
 from .model import (
     OPT_OUT_TEXTS,
     REPLY_TEXTS,
@@ -368,11 +367,9 @@ class Gateway:
             return failure(-112)
         account = state.account
         content = p["Content"]
-        if not bracket_signature(account.sign):
+        if not shown_signature(account.sign):
             return failure(-132)
-        if not normalise_newlines(content) or count_chars(content, account.sign) > (
-            self.settings.max_content
-        ):
+        if not content or billed_length(content, account.sign) > self.settings.max_content:
             return failure(-110)
         timer_raw = p.get("TimerSend", "").strip()
         timer = parse_beijing_time(timer_raw) if timer_raw else None
@@ -384,7 +381,7 @@ class Gateway:
         ):
             return failure(-102, "AddNum")
         long_sms = p.get("LongSms", "").strip() != "0"
-        parts = count_parts(content, account.sign, long_sms=long_sms)
+        parts = billed_parts(content, account.sign, long_sms=long_sms)
         valid = [bool(_MOBILE.fullmatch(phone)) for phone in phones]
         cost = parts * sum(valid)
         now = self.clock.time()
