@@ -242,13 +242,17 @@ def test_get_and_post_with_query_and_body_both_work(sim: Simulator) -> None:
     assert code(resp) == 1_000_000
 
 
-def test_unknown_account_is_103(sim: Simulator) -> None:
+def test_unknown_login_is_103_and_unknown_corp_id_is_107(sim: Simulator) -> None:
+    # -103 帐号不存在 (the account, i.e. the login); -107 企业不存在 (the enterprise, the CorpID).
     other = Account(corp_id=300003, login_name="nobody", password="x")
     assert answer(call(sim, "SmsGetBalance", account=other)) == {
         "code": -103,
         "message": "帐号不存在",
     }
-    assert code(call(sim, "SmsGetBalance", account=Account(corp_id=399999))) == -103
+    assert answer(call(sim, "SmsGetBalance", account=Account(corp_id=399999))) == {
+        "code": -107,
+        "message": "企业不存在或状态异常",
+    }
 
 
 def test_a_wrong_secret_key_is_105_and_the_key_is_case_insensitive(sim: Simulator) -> None:
@@ -369,6 +373,34 @@ def test_bad_addnum_and_timersend_are_102(sim: Simulator) -> None:
     assert send(sim, PHONE, AddNum="12a")["message"] == "请求参数不完整或有误:AddNum"
     assert send(sim, PHONE, TimerSend="tomorrow")["message"] == "请求参数不完整或有误:TimerSend"
     assert sim.accepted() == []
+
+
+def test_addnum_length_is_not_capped(sim: Simulator) -> None:
+    # The vendor text: 可扩展号码的长度是不定的 (the length an extension may have varies): no cap.
+    long = "1234567890123"  # 14 + 13 = 27 digits with the sender number
+    assert send(sim, PHONE, AddNum=long)["code"] == "1"
+    assert [m.add_num for m in sim.accepted()] == [long]
+
+
+@pytest.mark.parametrize("content", [" ", "\r\n", "\u3000\t", "\xa0 \n"])
+def test_whitespace_only_content_is_110_as_the_client_refuses_it(
+    sim: Simulator, content: str
+) -> None:
+    assert answer(call(sim, "SmsSend", PhoneNumbers=PHONE, Content=content)) == {
+        "code": -110,
+        "message": "短信内容长度不符合要求",
+    }
+    assert sim.accepted() == [] and sim.balance() == 1_000_000
+    with sim.client() as client, pytest.raises(InputError, match="empty"):
+        client.send([PHONE], content)
+
+
+def test_a_number_twice_in_one_request_is_102_as_the_client_refuses_it(sim: Simulator) -> None:
+    body = send(sim, [PHONE, "13900000001", f" {PHONE}"])
+    assert body == {"code": -102, "message": "请求参数不完整或有误:PhoneNumbers"}
+    assert sim.accepted() == [] and sim.balance() == 1_000_000
+    with sim.client() as client, pytest.raises(InputError, match="more than once"):
+        client.send([PHONE, "13900000001", PHONE], "您好")
 
 
 # ----------------------------------------------------------------------------- billing

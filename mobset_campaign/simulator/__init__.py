@@ -9,13 +9,16 @@ notebooks and the tests. Users run it for rehearsals::
 What it simulates:
 
 - **Checks**: missing, invalid or repeated parameters (-102 ``请求参数不完整或有误:CorpID``),
-  unknown account (-103), wrong SecretKey (-105, ``MD5(CorpID+Password+TimeStamp)``, any
-  case), a TimeStamp more than 20 minutes off the *real* Beijing time (-105, as an
-  authentication failure; 14-digit and the vendor examples' 10-digit ``MMDDHHMMSS`` are both
-  read), unknown Methods (-191), empty or too long content (-110), zero or more than 50
-  numbers (-112), no signature (-132), insufficient balance (-129, nothing accepted) and the
-  daily limit (-126). A number that is not a mainland mobile (``1[3-9]`` + 9 digits) gets
-  SmsId 0 and is not billed.
+  an unknown CorpID (-107 企业不存在) or an unknown login of a known one (-103 帐号不存在),
+  wrong SecretKey (-105, ``MD5(CorpID+Password+TimeStamp)``, any case), a TimeStamp more than
+  20 minutes off the *real* Beijing time (-105, as an authentication failure; 14-digit and the
+  vendor examples' 10-digit ``MMDDHHMMSS`` are both read), unknown Methods (-191), content
+  that is empty, only whitespace or longer than ``max_content`` (-110; 500 with the signature
+  by default, the estimator's limit), zero or more than 50 numbers (-112), a number twice in
+  one request (-102 ``:PhoneNumbers``, as the client refuses it), an AddNum that is not
+  digits (-102; its length is not capped), no signature (-132), insufficient balance (-129,
+  nothing accepted) and the daily limit (-126). A number that is not a mainland mobile
+  (``1[3-9]`` + 9 digits) gets SmsId 0 and is not billed.
 - **Billing** by parts per number with the bracketed signature counted, by the simulator's
   own reading of the vendor text (:mod:`.billing`, in UTF-16 units; it never uses the
   package's counting code, so comparing an estimate with it proves something); SmsGetBalance
