@@ -1,8 +1,10 @@
 """A faithful simulator of the Mobset (广州首易 短信易) SDK3 SMS gateway, on 127.0.0.1.
 
-It is a real HTTP/1.1 server (keep-alive, GET and form-encoded UTF-8 POST) answering
-``/SDK3/Sms`` as the vendor text describes, and the embedded default of the demo, the
-notebooks and the tests. Users run it for rehearsals::
+It is a real HTTP/1.1 server answering ``/SDK3/Sms`` as the vendor text describes, and the
+embedded default of the demo, the notebooks and the tests. It reads what real clients send
+(:mod:`.wire`): keep-alive; GET queries in UTF-8, percent-encoded or raw as in the vendor's
+example URL (``...&Content=这是测试短信``); POST bodies form-encoded, ``multipart/form-data``
+or ``Transfer-Encoding: chunked``. Users run it for rehearsals::
 
     mobset-campaign simulator --port 0          # or: python -m mobset_campaign.simulator
 
@@ -36,9 +38,11 @@ What it simulates:
   truncated, malformed; always, on the next N calls or with a probability.
 
 Control and introspection over HTTP, for a simulator in another process: ``GET /_sim/accepted``,
-``GET /_sim/stats``, ``GET /_sim/faults``, ``POST /_sim/fault`` (JSON: method, fault, times,
-probability, delay, code), ``POST /_sim/clear_faults``, ``POST /_sim/reply`` (phone, content,
-add_num).
+``GET /_sim/handed_out``, ``GET /_sim/stats``, ``GET /_sim/faults``, ``POST /_sim/fault``
+(JSON: method, fault, times, probability, delay, code), ``POST /_sim/clear_faults``,
+``POST /_sim/reply`` (phone, content, add_num). They answer only a request whose Host header
+is a loopback name or address (``localhost``, ``127.0.0.1``, ``[::1]``), else 403, so a web
+page whose name was re-pointed at 127.0.0.1 (DNS rebinding) cannot drive them.
 """
 
 from .cli import main

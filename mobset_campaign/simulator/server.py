@@ -14,7 +14,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from .._protocol import MAX_CONTENT_CHARS, PATH, format_timestamp, secret_key
 from ..errors import ConfigError, InputError
@@ -22,6 +22,7 @@ from .bodies import render
 from .faults import HTML_500, HTML_MALFORMED, Fault, FaultSet
 from .model import AcceptedMessage, Account, Settings, SimClock
 from .state import Failure, Gateway, Replies, Reports, Request, Sent, failure
+from .wire import Refusal, ascii_request_line, form_pairs, is_loopback_host, read_chunked
 
 if TYPE_CHECKING:
     from ..client import MobsetClient
@@ -381,10 +382,17 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-IIS/8.5"
     sys_version = ""
     server: _Server
+    raw_requestline: bytes
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sim.verbose:
             super().log_message(format, *args)
+
+    def parse_request(self) -> bool:
+        # Raw UTF-8 in the request line (the vendor's example URL) is percent-encoded before
+        # http.server splits the line, which it reads as Latin-1: see .wire.
+        self.raw_requestline = ascii_request_line(self.raw_requestline)
+        return super().parse_request()
 
     def do_GET(self) -> None:
         self._route("GET")
@@ -394,44 +402,50 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, verb: str) -> None:
         body = self._read_body()
-        if body is None:
+        if isinstance(body, Refusal):
+            self._refuse(body)
             return
         url = urlsplit(self.path)
         if url.path.lower() == PATH.lower():
             self._gateway(url.query, body)
         elif url.path.startswith("/_sim/"):
-            self._control(verb, url.path, body)
+            if is_loopback_host(self.headers.get("Host")):
+                self._control(verb, url.path, body)
+            else:
+                host = self.headers.get("Host")
+                self._send_json(
+                    403,
+                    {
+                        "error": f"the control API answers a loopback Host only (localhost, "
+                        f"127.0.0.1, [::1]), not {host!r}"
+                    },
+                )
         else:
             self._send(404, "<html><body><h1>404 - 找不到文件或目录。</h1></body></html>", _HTML)
 
-    def _read_body(self) -> bytes | None:
+    def _read_body(self) -> bytes | Refusal:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._send(
-                411, "<html><body><h1>411 Length Required</h1></body></html>", _HTML, close=True
-            )
-            return None
+            return read_chunked(self.rfile, _MAX_BODY)
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            length = -1
+            return Refusal(400, "Bad Content-Length")
         if not 0 <= length <= _MAX_BODY:
-            self._send(
-                413,
-                "<html><body><h1>413 Request Entity Too Large</h1></body></html>",
-                _HTML,
-                close=True,
-            )
-            return None
+            return Refusal(413, "Request Entity Too Large")
         return self.rfile.read(length) if length else b""
+
+    def _refuse(self, refusal: Refusal) -> None:
+        page = f"<html><body><h1>{refusal.status} {refusal.reason}</h1></body></html>"
+        self._send(refusal.status, page, _HTML, close=True)
 
     # ---- /SDK3/Sms
 
     def _gateway(self, query: str, body: bytes) -> None:
         sim = self.server.sim
-        pairs = parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace")
-        ctype = self.headers.get("Content-Type", "").lower()
-        if body and ("x-www-form-urlencoded" in ctype or "text/plain" in ctype or not ctype):
-            pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        pairs = form_pairs(query, body, self.headers.get("Content-Type", ""))
+        if isinstance(pairs, Refusal):
+            self._refuse(pairs)
+            return
         request = Request.from_pairs(pairs)
         sim._gateway.count(request.method)
         style = sim.settings.style
