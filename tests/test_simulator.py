@@ -27,7 +27,7 @@ from mobset_campaign._protocol import (
     parse_body,
     secret_key,
 )
-from mobset_campaign.errors import ConfigError, InputError
+from mobset_campaign.errors import BusyError, ConfigError, InputError
 from mobset_campaign.segments import SegmentRules, check_length
 from mobset_campaign.simulator import AcceptedMessage, Account, Simulator, main
 
@@ -553,6 +553,41 @@ def test_the_same_seed_reproduces_everything() -> None:
     first = run(5)
     assert first == run(5)
     assert first != run(6)
+
+
+def test_polling_faster_than_min_poll_interval_is_refused_with_189() -> None:
+    # The vendor warns that polling too often gets an account disabled (建议30-300秒) and
+    # names no code; the simulator answers -189 系统繁忙2 and hands nothing out.
+    other = Account(corp_id=300004, login_name="b", password="pw")
+    with Simulator(
+        accounts=[Account(), other],
+        manual_clock=True,
+        clock_start=START,
+        min_poll_interval=30,
+        report_delay=(1, 1),
+        outcomes={12: 1},
+        seed=0,
+    ) as sim:
+        assert reports(sim) == []  # served: the first call of the account
+        send(sim, PHONE)
+        sim.clock.advance(29.9)
+        assert answer(call(sim, "SmsGetReport")) == {"code": -189, "message": "系统繁忙2"}
+        assert code(call(sim, "SmsGetRecv")) == 0  # each Method has its own pace
+        assert code(call(sim, "SmsGetReport", account=other)) == 0  # and each account
+        sim.clock.advance(0.1)  # 30 s after the last call served, not after the refused one
+        assert [r["smsid"] for r in reports(sim)] == ["1355555551"]  # it waited, not lost
+        assert code(call(sim, "SmsGetBalance")) == 1_000_000 - 1  # other Methods: no pace
+        sim.clock.advance(30)
+        with sim.client(backoff=(0, 0), max_retries=1) as client:
+            assert client.get_reports() == []
+            with pytest.raises(BusyError, match="-189"):
+                client.get_reports()  # retried once, refused again: the client says busy
+
+
+def test_polling_has_no_pace_by_default(sim: Simulator) -> None:
+    assert [code(call(sim, "SmsGetReport")) for _ in range(3)] == [0, 0, 0]
+    with pytest.raises(ConfigError):
+        Simulator(min_poll_interval=-1)
 
 
 # ----------------------------------------------------------------------------- replies

@@ -32,6 +32,11 @@ What it simulates:
   at most 50 per SmsGetReport, each handed out once, oldest first, kept 48 hours.
 - **Replies** from a ``reply_rate`` share of delivered recipients, an ``opt_out_share`` of
   them opt-out words (R, T, TD, 退订); at most 20 per SmsGetRecv, once only, kept 10 days.
+- **Polling pace** (``min_poll_interval``, ``--min-poll-interval``, off by default): an
+  account's SmsGetReport or SmsGetRecv sooner than that many sim-clock seconds after its last
+  one served is answered -189 系统繁忙2 and hands nothing out. The vendor warns that polling
+  too often gets an account disabled (30–300 s suggested) but names no code; see
+  :mod:`.state` for why -189.
 - **Body shapes** of the vendor's examples (``style="vendor"``: lowercase ``code`` for reports
   and replies, string codes, trailing commas) or strict JSON (``style="strict"``).
 - **Faults** per method (:mod:`.faults`): latency, busy, http500, drop_after_accept, slow,

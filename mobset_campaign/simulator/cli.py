@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_CONTENT_CHARS,
         help="longest content with signature, in characters (default %(default)s)",
     )
+    p.add_argument(
+        "--min-poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="answer -189 (系统繁忙2) to an SmsGetReport or SmsGetRecv that comes sooner than "
+        "this after the account's last one served (the vendor suggests 30-300 s; default: "
+        "no pace)",
+    )
     p.add_argument("--seed", type=int, default=None, help="make every random choice reproducible")
     p.add_argument(
         "--style",
@@ -138,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             interim_share=args.interim_share,
             style=args.style,
             max_content=args.max_content,
+            min_poll_interval=args.min_poll_interval,
             host=host,
             port=args.port,
             verbose=args.verbose,

@@ -214,6 +214,7 @@ class Settings:
     style: str = "vendor"
     max_content: int = MAX_CONTENT_CHARS
     seed: int | None = None
+    min_poll_interval: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("report_delay", "reply_delay"):
@@ -230,6 +231,11 @@ class Settings:
             raise ConfigError(f"style must be 'vendor' or 'strict', not {self.style!r}.")
         if self.max_content < 1:
             raise ConfigError(f"max_content must be at least 1, not {self.max_content!r}.")
+        if self.min_poll_interval is not None and not self.min_poll_interval >= 0:
+            raise ConfigError(
+                f"min_poll_interval must be 0 or more seconds (or None), not "
+                f"{self.min_poll_interval!r}."
+            )
         self.outcome_table()  # validates
 
     def outcome_table(self) -> tuple[list[tuple[int | None, str]], list[float]]:

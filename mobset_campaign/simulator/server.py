@@ -74,6 +74,10 @@ class Simulator:
         max_content: longest content accepted, in characters with the bracketed signature
             (else -110); by default the estimator's limit (500), so a rehearsal refuses what
             the estimate refuses.
+        min_poll_interval: seconds of sim time an account must leave between two served calls
+            of one Method, SmsGetReport or SmsGetRecv; a call sooner is answered -189 系统繁忙2
+            and hands nothing out (see :mod:`.state`: the vendor warns of a ban for polling too
+            often and suggests 30–300 s, but names no code). ``None`` (default): no pace.
         host, port: where to listen (loopback only; port 0 = a free port).
         verbose: print request lines on stderr.
 
@@ -115,6 +119,7 @@ class Simulator:
         reply_delay: tuple[float, float] = (5.0, 120.0),
         style: str = "vendor",
         max_content: int = MAX_CONTENT_CHARS,
+        min_poll_interval: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
@@ -132,6 +137,7 @@ class Simulator:
             style=style,
             max_content=max_content,
             seed=seed,
+            min_poll_interval=min_poll_interval,
         )
         self.clock = SimClock(manual=manual_clock, time_scale=time_scale, start=clock_start)
         accounts = [Account()] if accounts is None else list(accounts)

@@ -71,6 +71,13 @@ MAX_CANCEL_IDS = 50  # SmsID per SmsCancel
 MAX_REPORTS = 50  # per SmsGetReport
 MAX_REPLIES = 20  # per SmsGetRecv
 REPORT_RETENTION = 48 * 3600.0  # the platform keeps reports 48 hours
+# Polling too often (Settings.min_poll_interval). The vendor text warns, for SmsGetRecv and
+# SmsGetReport: 为避免请求频繁被平台禁用，调用此功能间隔时间建议30-300秒 (call every 30-300 s so
+# the platform does not disable the account for frequent requests), and names no code. The
+# closest documented answer to "not now" is system busy (PROTOCOL.md reads throttling so);
+# -189 系统繁忙2 keeps it apart from the busy fault's -190. Like a busy answer it hands
+# nothing out: the reports and replies wait for a call that respects the pace.
+POLL_TOO_SOON = -189
 REPLY_RETENTION = 10 * 86400.0  # and replies 10 days
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
@@ -203,6 +210,7 @@ class _AccountState:
     daily: dict[date, int] = field(default_factory=dict)
     reports: deque[ReportRecord] = field(default_factory=deque)
     replies: deque[ReplyRecord] = field(default_factory=deque)
+    served: dict[str, float] = field(default_factory=dict)  # Method → sim time of last served
 
 
 _UNSET: tuple[int | None, str] = (-1, "unset")
@@ -495,6 +503,11 @@ class Gateway:
 
     def _fetch(self, state: _AccountState, method: str) -> Result:
         now = self.clock.time()
+        pace = self.settings.min_poll_interval
+        last = state.served.get(method)
+        if pace and last is not None and now - last < pace:
+            return failure(POLL_TOO_SOON)
+        state.served[method] = now
         self._pump(now)
         if method == "SmsGetReport":
             taken = _take(state.reports, MAX_REPORTS, now)
