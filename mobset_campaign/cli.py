@@ -3,8 +3,8 @@
 Each command parses its arguments, calls the library and turns a library error into one
 readable line and a non-zero exit code. ``send`` is a dry run that prints the estimate unless
 ``--send`` is given. Credentials come from ``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``,
-``MOBSET_PASSWORD`` (and optionally ``MOBSET_BASE_URL``); ``mobset-campaign simulator`` prints
-rehearsal credentials for a local simulator.
+``MOBSET_PASSWORD`` (and optionally ``MOBSET_BASE_URL`` and ``MOBSET_CA_BUNDLE``);
+``mobset-campaign simulator`` prints rehearsal credentials for a local simulator.
 """
 
 from __future__ import annotations
@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Credentials: MOBSET_CORP_ID, MOBSET_LOGIN_NAME, MOBSET_PASSWORD (optional "
-            "MOBSET_BASE_URL). Rehearse with `mobset-campaign simulator`."
+            "MOBSET_BASE_URL, MOBSET_CA_BUNDLE). Rehearse with `mobset-campaign simulator`."
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

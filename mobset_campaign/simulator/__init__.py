@@ -7,6 +7,12 @@ example URL (``...&Content=这是测试短信``); POST bodies form-encoded, ``mu
 or ``Transfer-Encoding: chunked``. Users run it for rehearsals::
 
     mobset-campaign simulator --port 0          # or: python -m mobset_campaign.simulator
+    mobset-campaign simulator --tls             # HTTPS, as the real gateway's port 843
+
+With ``tls=True`` (``--tls``) it speaks HTTPS with a certificate made at start by a new
+certificate authority (:mod:`.tls`); ``sim.url`` is ``https://…``, ``sim.ca_bundle`` the
+authority's PEM file, and ``sim.client()`` / ``sim.env()`` (``MOBSET_CA_BUNDLE``) pass it so
+the client trusts it, with verification on.
 
 What it simulates:
 

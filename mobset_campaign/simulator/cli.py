@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"inject a fault (repeatable); METHOD is a Methods name or '*', FAULT one "
         f"of {', '.join(FAULTS)}; TIMES empty = every call; DELAY seconds for latency/slow",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak HTTPS, as the real gateway's port 843 does, with a certificate made at start; "
+        "prints the MOBSET_CA_BUNDLE file clients must trust",
+    )
     p.add_argument("--verbose", action="store_true", help="print request lines on stderr")
     return p
 
@@ -150,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             min_poll_interval=args.min_poll_interval,
             host=host,
             port=args.port,
+            tls=args.tls,
             verbose=args.verbose,
         )
         for spec in args.fault:

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from .bodies import render
 from .faults import HTML_500, HTML_MALFORMED, Fault, FaultSet
 from .model import AcceptedMessage, Account, Settings, SimClock
 from .state import Failure, Gateway, Replies, Reports, Request, Sent, failure
+from .tls import Certificate, make_certificate
 from .wire import Refusal, ascii_request_line, form_pairs, is_loopback_host, read_chunked
 
 if TYPE_CHECKING:
@@ -33,7 +35,8 @@ logger = logging.getLogger("mobset_campaign.simulator")
 
 _JSON = "application/json; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
-_MAX_BODY = 1 << 20  # a 50-number SmsSend of 900 characters is far below this
+_MAX_BODY = 1 << 20  # a 50-number SmsSend of 500 characters is far below this
+_HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to finish the TLS handshake
 
 
 def check_loopback(host: str) -> str:
@@ -79,6 +82,9 @@ class Simulator:
             and hands nothing out (see :mod:`.state`: the vendor warns of a ban for polling too
             often and suggests 30–300 s, but names no code). ``None`` (default): no pace.
         host, port: where to listen (loopback only; port 0 = a free port).
+        tls: speak HTTPS with a certificate made now by a new certificate authority (see
+            :mod:`.tls`); :attr:`ca_bundle` is its PEM file, which :meth:`client` and
+            :meth:`env` pass on (``ca_bundle=`` / ``MOBSET_CA_BUNDLE``).
         verbose: print request lines on stderr.
 
     The TimeStamp check uses the real wall clock, not the sim clock: clients sign with their
@@ -122,6 +128,7 @@ class Simulator:
         min_poll_interval: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: bool = False,
         verbose: bool = False,
     ) -> None:
         self.host = check_loopback(host)
@@ -148,6 +155,7 @@ class Simulator:
         self._gateway = Gateway(self.settings, self.clock, accounts)
         self._faults = FaultSet(None if seed is None else seed + 1)
         self._requested_port = port
+        self._certificate: Certificate | None = make_certificate(self) if tls else None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -211,11 +219,21 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        """The full endpoint, ``http://127.0.0.1:PORT/SDK3/Sms``."""
+        """The full endpoint, ``http://127.0.0.1:PORT/SDK3/Sms`` (``https://`` with tls)."""
         if self._server is None:
             raise ConfigError("The simulator is not running; call start() or use `with`.")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{PATH}"
+        scheme = "https" if self._certificate is not None else "http"
+        return f"{scheme}://{host}:{self.port}{PATH}"
+
+    @property
+    def tls(self) -> bool:
+        return self._certificate is not None
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """With tls, the PEM file of the certificate authority a client must trust."""
+        return None if self._certificate is None else self._certificate.ca_file
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"
@@ -228,17 +246,23 @@ class Simulator:
         from ..client import MobsetClient
 
         a = self.account
+        if self.ca_bundle is not None:
+            kwargs.setdefault("ca_bundle", self.ca_bundle)
         return MobsetClient(a.corp_id, a.login_name, a.password, base_url=self.url, **kwargs)
 
     def env(self) -> dict[str, str]:
-        """The ``MOBSET_*`` variables that point a client at this simulator."""
+        """The ``MOBSET_*`` variables that point a client at this simulator (with tls, also
+        ``MOBSET_CA_BUNDLE``, the certificate authority to trust)."""
         a = self.account
-        return {
+        env = {
             "MOBSET_CORP_ID": str(a.corp_id),
             "MOBSET_LOGIN_NAME": a.login_name,
             "MOBSET_PASSWORD": a.password,
             "MOBSET_BASE_URL": self.url,
         }
+        if self.ca_bundle is not None:
+            env["MOBSET_CA_BUNDLE"] = self.ca_bundle
+        return env
 
     def signed_params(
         self, method: str, account: Account | None = None, **extra: str
@@ -349,6 +373,17 @@ class _Server(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        certificate = self.sim._certificate
+        if certificate is not None:
+            # The handshake happens in the connection's own thread (_Handler.setup), so a
+            # client that connects and stays silent does not hold up the accept loop.
+            sock = certificate.context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, address
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
             self._open.add(request)
@@ -371,7 +406,8 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
+        if isinstance(exc, ConnectionError | TimeoutError | ssl.SSLError):
+            # a client gone, silent, or refusing the TLS certificate (it does not trust it)
             logger.debug("connection from %s ended: %s", client_address, exc)
         else:
             logger.error("simulator error serving %s", client_address, exc_info=True)
@@ -393,6 +429,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sim.verbose:
             super().log_message(format, *args)
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(_HANDSHAKE_TIMEOUT)
+            self.request.do_handshake()
+        super().setup()
 
     def parse_request(self) -> bool:
         # Raw UTF-8 in the request line (the vendor's example URL) is percent-encoded before
