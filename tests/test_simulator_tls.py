@@ -3,12 +3,17 @@ client trusts it only when told to (ca_bundle / MOBSET_CA_BUNDLE), and says so p
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -134,6 +139,22 @@ def test_the_ca_file_goes_away_with_the_simulator() -> None:
     assert not os.path.exists(path)
 
 
+def _first_lines(stream: IO[str], n: int, within: float) -> list[str]:
+    """Up to ``n`` lines that ``stream`` prints within ``within`` seconds (a process that
+    prints fewer fails the test instead of hanging it)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line.strip()) for line in iter(stream.readline, "")],
+        daemon=True,
+    ).start()
+    got: list[str] = []
+    deadline = time.monotonic() + within
+    with contextlib.suppress(queue.Empty):
+        while len(got) < n:
+            got.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+    return got
+
+
 @pytest.mark.slow
 def test_process_mode_with_tls_prints_the_ca_bundle_and_paces_polls() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBSET_")}
@@ -144,7 +165,7 @@ def test_process_mode_with_tls_prints_the_ca_bundle_and_paces_polls() -> None:
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().strip() for _ in range(6)]
+        lines = _first_lines(proc.stdout, 6, within=20)
         assert lines[0].startswith("mobset simulator listening on https://127.0.0.1:"), lines
         url = lines[0].rsplit(" ", 1)[1]
         exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[1:])
