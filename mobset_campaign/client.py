@@ -6,9 +6,10 @@ TimeStamp)`` where the TimeStamp is Beijing time whatever the machine's zone. Th
 never sent, logged, shown in a ``repr`` or put in an exception.
 
 Retries happen only when nothing can have happened on the gateway: the connection could not be
-made, or the gateway said it is busy (-189/-190). A TLS certificate the client does not trust
-is a connection never made too, but waiting does not make it trusted: it fails at once with
-one line that says so and how to trust it (``ca_bundle=`` or ``MOBSET_CA_BUNDLE``). An SmsSend whose request went out but whose
+made, or the gateway said it is busy (-189/-190). A failed TLS handshake is a connection never
+made too; but a certificate the client does not trust is not retried (waiting does not make
+it trusted): it fails at once with one line that says so and how to trust it (``ca_bundle=``
+or ``MOBSET_CA_BUNDLE``). An SmsSend whose request went out but whose
 answer was lost (read timeout, dropped connection, any HTTP error status, unreadable body) raises
 :class:`~mobset_campaign.errors.AmbiguousSendError` and is never retried: the gateway may
 have accepted it, and sending again could text the same people twice.
@@ -113,10 +114,14 @@ def _connection_never_made(exc: requests.RequestException) -> bool:
     return False
 
 
-def _untrusted_certificate(exc: requests.RequestException) -> str | None:
-    """The verifier's reason when the server's TLS certificate was not trusted, else None.
+def _handshake_error(exc: requests.RequestException) -> ssl.SSLError | None:
+    """The TLS error when the connection failed in its handshake, else None.
 
-    Certificate verification happens in the handshake, before a byte of the request is sent.
+    The handshake comes before a byte of the request is sent, so such a failure is a
+    connection never made. A certificate that is not trusted is one (the certificate and its
+    name are checked while connecting); any other TLS error counts only when it was raised
+    by the handshake itself (``do_handshake`` in its traceback): one raised while the answer
+    was read may follow a request the gateway received.
     """
     if not isinstance(exc, requests.exceptions.SSLError):
         return None
@@ -127,11 +132,22 @@ def _untrusted_certificate(exc: requests.RequestException) -> str | None:
         if id(cause) in seen:
             continue
         seen.add(id(cause))
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return str(cause.verify_message or cause.reason or cause)
+        if isinstance(cause, ssl.SSLCertVerificationError) or (
+            isinstance(cause, ssl.SSLError) and _raised_in_handshake(cause)
+        ):
+            return cause
         links = (getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args)
         todo += [link for link in links if isinstance(link, BaseException)]
     return None
+
+
+def _raised_in_handshake(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "do_handshake":
+            return True
+        tb = tb.tb_next
+    return False
 
 
 class MobsetClient:
@@ -494,6 +510,40 @@ class MobsetClient:
             self._sleep(delay)
             attempt += 1
 
+    def _tls_failure(
+        self, method: str, tls: ssl.SSLError
+    ) -> tuple[str, GatewayError | None, str]:
+        """A failed TLS handshake: nothing was sent. An untrusted certificate is not retried
+        (waiting does not make it trusted); another handshake failure may be, a few times."""
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            reason = tls.verify_message or tls.reason or str(tls)
+            error = TransportError(
+                0,
+                f"could not connect to {self.base_url}: its TLS certificate is not trusted "
+                f"({reason})",
+                method=method,
+                hint=(
+                    "Nothing was sent. For `mobset-campaign simulator --tls`, trust its "
+                    "certificate authority: pass ca_bundle= or set MOBSET_CA_BUNDLE to the "
+                    "file it prints (sim.client() and sim.env() do). For the real gateway, "
+                    "check the machine's clock and its certificate authorities, or give "
+                    "ca_bundle / MOBSET_CA_BUNDLE the authority your network uses."
+                ),
+            )
+            return _Reach.UNTRUSTED, error, ""
+        error = TransportError(
+            0,
+            f"could not connect to {self.base_url}: the TLS handshake failed "
+            f"({tls.reason or tls})",
+            method=method,
+            hint=(
+                "Nothing was sent. Check the scheme and port of the URL: the gateway speaks "
+                "HTTPS on port 843 and HTTP on 8095, and `mobset-campaign simulator` speaks "
+                "HTTPS only when started with --tls."
+            ),
+        )
+        return _Reach.NEVER_LEFT, error, ""
+
     def _attempt(
         self, method: str, params: Mapping[str, str], phones: Sequence[str]
     ) -> tuple[str, GatewayError | None, str]:
@@ -513,26 +563,9 @@ class MobsetClient:
                 "not connected" if never_made else "request went out",
             )
             detail = f"{type(exc).__name__} talking to {self.base_url}"
-            untrusted = _untrusted_certificate(exc)
-            if untrusted is not None:
-                return (
-                    _Reach.UNTRUSTED,
-                    TransportError(
-                        0,
-                        f"could not connect to {self.base_url}: its TLS certificate is not "
-                        f"trusted ({untrusted})",
-                        method=method,
-                        hint=(
-                            "Nothing was sent. For `mobset-campaign simulator --tls`, trust "
-                            "its certificate authority: pass ca_bundle= or set "
-                            "MOBSET_CA_BUNDLE to the file it prints (sim.client() and "
-                            "sim.env() do). For the real gateway, check the machine's clock "
-                            "and its certificate authorities, or give ca_bundle / "
-                            "MOBSET_CA_BUNDLE the authority your network uses."
-                        ),
-                    ),
-                    "",
-                )
+            tls = _handshake_error(exc)
+            if tls is not None:
+                return self._tls_failure(method, tls)
             if never_made:
                 return (
                     _Reach.NEVER_LEFT,

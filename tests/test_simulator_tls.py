@@ -104,6 +104,22 @@ def test_an_untrusted_certificate_is_one_clear_error_never_retried(
     assert sim.requests["total"] == 0 and sim.accepted() == []
 
 
+def test_https_to_a_plain_http_server_is_a_failed_handshake_not_an_unknown_send() -> None:
+    # A handshake that fails (here: the server does not speak TLS) is a connection never
+    # made: nothing was sent, it may be retried, a few times, then one clear line.
+    with Simulator(manual_clock=True) as plain:
+        a = plain.account
+        url = plain.url.replace("http://", "https://")
+        client = CountingClient(a.corp_id, a.login_name, a.password, base_url=url, max_retries=2)
+        with client, pytest.raises(TransportError) as caught:
+            client.send([PHONE], "x")
+        assert not isinstance(caught.value, AmbiguousSendError)
+        assert len(client.pauses) == 2  # max_retries, then it gives up
+        text = str(caught.value)
+        assert "TLS handshake failed" in text and "--tls" in text and "\n" not in text
+        assert plain.requests["total"] == 0 and plain.accepted() == []
+
+
 def test_a_certificate_from_another_authority_is_not_trusted(sim: Simulator) -> None:
     with Simulator(tls=True, manual_clock=True) as other:
         assert other.ca_bundle != sim.ca_bundle
