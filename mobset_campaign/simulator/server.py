@@ -1,4 +1,5 @@
-"""The HTTP side of the simulator: a loopback-only threading server and :class:`Simulator`."""
+"""The HTTP side of the simulator: a loopback-only threading server (HTTPS with ``tls``) and
+:class:`Simulator`."""
 
 from __future__ import annotations
 
