@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "BEIJING",
+    "MAX_CONTENT_CHARS",
     "MAX_IDS_PER_CANCEL",
     "MAX_NUMBERS_PER_SEND",
     "METHODS",
@@ -46,6 +47,11 @@ MAX_NUMBERS_PER_SEND = 50
 MAX_IDS_PER_CANCEL = 50
 REPORTS_PER_FETCH = 50
 REPLIES_PER_FETCH = 20
+#: The longest message accepted, in characters with the bracketed signature. The vendor text
+#: states no maximum (only -110 "content length invalid"); the project reads it as 500, the
+#: estimator refuses above it (``SegmentRules.max_chars``) and the simulator answers -110
+#: above it (``max_content``), so a rehearsal refuses exactly what the estimate refuses.
+MAX_CONTENT_CHARS = 500
 
 #: CorpID range → (http host:port, https host:port); from the vendor's platform table.
 PLATFORMS: tuple[tuple[range, str, str], ...] = (

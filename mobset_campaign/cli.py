@@ -7,7 +7,8 @@ warnings and ``Stopped: …`` lines go to stderr, and advice names this command 
 a dry run that prints the estimate unless ``--send`` is given; the commands that only read a
 ledger (``status``, ``export``) open it read-only and never create one. Credentials come from
 ``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``, ``MOBSET_PASSWORD`` (and optionally
-``MOBSET_BASE_URL``); ``mobset-campaign simulator`` prints rehearsal credentials.
+``MOBSET_BASE_URL``,
+``MOBSET_CA_BUNDLE``); ``mobset-campaign simulator`` prints rehearsal credentials.
 """
 
 from __future__ import annotations
@@ -489,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Credentials: MOBSET_CORP_ID, MOBSET_LOGIN_NAME, MOBSET_PASSWORD (optional "
-            "MOBSET_BASE_URL). Rehearse with `mobset-campaign simulator`. Exit status: "
+            "MOBSET_BASE_URL, MOBSET_CA_BUNDLE). Rehearse with `mobset-campaign simulator`. Exit status: "
             + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
             + "."
         ),

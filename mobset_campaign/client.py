@@ -6,7 +6,10 @@ TimeStamp)`` where the TimeStamp is Beijing time whatever the machine's zone. Th
 never sent, logged, shown in a ``repr`` or put in an exception.
 
 Retries happen only when nothing can have happened on the gateway: the connection could not be
-made, or the gateway said it is busy (-189/-190). An SmsSend whose request went out but whose
+made, or the gateway said it is busy (-189/-190). A failed TLS handshake is a connection never
+made too; but a certificate the client does not trust is not retried (waiting does not make
+it trusted): it fails at once with one line that says so and how to trust it (``ca_bundle=``
+or ``MOBSET_CA_BUNDLE``). An SmsSend whose request went out but whose
 answer was lost (read timeout, dropped connection, any HTTP error status, unreadable body) raises
 :class:`~mobset_campaign.errors.AmbiguousSendError` and is never retried: the gateway may
 have accepted it, and sending again could text the same people twice.
@@ -25,6 +28,7 @@ import logging
 import os
 import random
 import re
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -93,6 +97,7 @@ class _Reach:
     """How far a failed attempt went, which decides whether it may be retried."""
 
     NEVER_LEFT = "never_left"  # the request never reached the gateway: safe to retry
+    UNTRUSTED = "untrusted"  # never left either, but the certificate will not change: no retry
     WENT_OUT = "went_out"  # it may have been processed
 
 
@@ -110,6 +115,42 @@ def _connection_never_made(exc: requests.RequestException) -> bool:
     return False
 
 
+def _handshake_error(exc: requests.RequestException) -> ssl.SSLError | None:
+    """The TLS error when the connection failed in its handshake, else None.
+
+    The handshake comes before a byte of the request is sent, so such a failure is a
+    connection never made. A certificate that is not trusted is one (the certificate and its
+    name are checked while connecting); any other TLS error counts only when it was raised
+    by the handshake itself (``do_handshake`` in its traceback): one raised while the answer
+    was read may follow a request the gateway received.
+    """
+    if not isinstance(exc, requests.exceptions.SSLError):
+        return None
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo:
+        cause = todo.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError) or (
+            isinstance(cause, ssl.SSLError) and _raised_in_handshake(cause)
+        ):
+            return cause
+        links = (getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args)
+        todo += [link for link in links if isinstance(link, BaseException)]
+    return None
+
+
+def _raised_in_handshake(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "do_handshake":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class MobsetClient:
     """A client for one Mobset account.
 
@@ -124,10 +165,13 @@ class MobsetClient:
         max_retries: retries for a refused connection or a busy answer (not for anything
             the gateway may have acted on).
         backoff: (base, cap) seconds of the capped exponential backoff with jitter.
+        ca_bundle: a PEM file of the certificate authorities to trust for HTTPS instead of
+            the system's (``MOBSET_CA_BUNDLE``); the simulator's ``--tls`` prints one.
+            Verification is always on.
 
     Raises:
         ConfigError: the CorpID is not a number, or is outside the platform table and no
-            ``base_url`` was given.
+            ``base_url`` was given, or ``ca_bundle`` is not a file.
     """
 
     def __init__(
@@ -141,6 +185,7 @@ class MobsetClient:
         timeout: tuple[float, float] = (10, 60),
         max_retries: int = 3,
         backoff: tuple[float, float] = (0.5, 8.0),
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         try:
             self.corp_id = int(str(corp_id).strip())
@@ -178,8 +223,19 @@ class MobsetClient:
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
         self.backoff = backoff
+        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
+        if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
+            raise ConfigError(
+                f"ca_bundle (MOBSET_CA_BUNDLE) {self.ca_bundle!r} is not a file; give the PEM "
+                "file of the certificate authority to trust (`mobset-campaign simulator --tls` "
+                "prints its own), or leave it unset to trust the system's authorities."
+            )
         self._settings = dict(
-            base_url=self.base_url, timeout=timeout, max_retries=max_retries, backoff=backoff
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            ca_bundle=self.ca_bundle,
         )
         self._session = self._new_session()
 
@@ -188,7 +244,8 @@ class MobsetClient:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> MobsetClient:
         """A client from ``MOBSET_CORP_ID``, ``MOBSET_LOGIN_NAME``, ``MOBSET_PASSWORD`` and the
-        optional ``MOBSET_BASE_URL``. Keyword arguments are passed to the constructor.
+        optional ``MOBSET_BASE_URL`` and ``MOBSET_CA_BUNDLE``. Keyword arguments are passed to
+        the constructor.
 
         Raises:
             ConfigError: naming every missing variable and how to set or rehearse them.
@@ -204,6 +261,8 @@ class MobsetClient:
             )
         if env.get("MOBSET_BASE_URL") and "base_url" not in kwargs:
             kwargs["base_url"] = env["MOBSET_BASE_URL"]
+        if env.get("MOBSET_CA_BUNDLE") and "ca_bundle" not in kwargs:
+            kwargs["ca_bundle"] = env["MOBSET_CA_BUNDLE"]
         return cls(
             env["MOBSET_CORP_ID"], env["MOBSET_LOGIN_NAME"], env["MOBSET_PASSWORD"], **kwargs
         )
@@ -219,7 +278,7 @@ class MobsetClient:
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
-        session.verify = True
+        session.verify = self.ca_bundle or True  # a given authority, or the system's
         session.trust_env = False  # no proxy or netrc surprises; TLS verification stays on
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
         session.mount("http://", adapter)
@@ -454,13 +513,49 @@ class MobsetClient:
                     return body
                 error = error_for_code(busy, _message(body), method=method, body=body)
                 outcome = _Reach.NEVER_LEFT
-            retryable = outcome == _Reach.NEVER_LEFT or idempotent
+            retryable = outcome == _Reach.NEVER_LEFT or (
+                idempotent and outcome == _Reach.WENT_OUT
+            )
             if not retryable or attempt >= self.max_retries:
                 raise error
             delay = self._backoff(attempt)
             log.info("%s: %s; retrying in %.1f s", method, type(error).__name__, delay)
             self._sleep(delay)
             attempt += 1
+
+    def _tls_failure(
+        self, method: str, tls: ssl.SSLError
+    ) -> tuple[str, GatewayError | None, str]:
+        """A failed TLS handshake: nothing was sent. An untrusted certificate is not retried
+        (waiting does not make it trusted); another handshake failure may be, a few times."""
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            reason = tls.verify_message or tls.reason or str(tls)
+            error = TransportError(
+                0,
+                f"could not connect to {self.base_url}: its TLS certificate is not trusted "
+                f"({reason})",
+                method=method,
+                hint=(
+                    "Nothing was sent. For `mobset-campaign simulator --tls`, trust its "
+                    "certificate authority: pass ca_bundle= or set MOBSET_CA_BUNDLE to the "
+                    "file it prints (sim.client() and sim.env() do). For the real gateway, "
+                    "check the machine's clock and its certificate authorities, or give "
+                    "ca_bundle / MOBSET_CA_BUNDLE the authority your network uses."
+                ),
+            )
+            return _Reach.UNTRUSTED, error, ""
+        error = TransportError(
+            0,
+            f"could not connect to {self.base_url}: the TLS handshake failed "
+            f"({tls.reason or tls})",
+            method=method,
+            hint=(
+                "Nothing was sent. Check the scheme and port of the URL: the gateway speaks "
+                "HTTPS on port 843 and HTTP on 8095, and `mobset-campaign simulator` speaks "
+                "HTTPS only when started with --tls."
+            ),
+        )
+        return _Reach.NEVER_LEFT, error, ""
 
     def _attempt(
         self, method: str, params: Mapping[str, str], phones: Sequence[str]
@@ -481,6 +576,9 @@ class MobsetClient:
                 "not connected" if never_made else "request went out",
             )
             detail = f"{type(exc).__name__} talking to {self.base_url}"
+            tls = _handshake_error(exc)
+            if tls is not None:
+                return self._tls_failure(method, tls)
             if never_made:
                 return (
                     _Reach.NEVER_LEFT,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._protocol import normalise_newlines
+from ._protocol import MAX_CONTENT_CHARS, normalise_newlines
 from .errors import InputError
 
 __all__ = [
@@ -62,7 +62,7 @@ class SegmentRules:
 
     single_limit: int = 70
     part_limit: int = 67
-    max_chars: int = 500
+    max_chars: int = MAX_CONTENT_CHARS
     non_bmp_width: int = 2
     brackets: tuple[str, str] = ("【", "】")
 

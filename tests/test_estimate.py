@@ -164,6 +164,40 @@ def test_accessor_calls_the_functions(frame: pd.DataFrame) -> None:
 # ------------------------------------------------------------------ against the gateway
 
 
+#: Message lengths (【广州首易】 included) on each side of the part boundaries: 70|71 (one part or
+#: two), 134|135|136|137 (67 × 2, 68 × 2), 201..205 (67 × 3, 68 × 3); with three emoji each.
+_PLAIN = [70, 71, 134, 135, 136, 137, 201, 202, 203, 204, 205]
+_WITH_EMOJI = [71, 72, 135, 136, 137]
+
+
+def _width(text: str) -> int:
+    """Counted by hand here, apart from segments: 1 a character, 2 one outside the BMP."""
+    return len(text) + sum(ord(ch) > 0xFFFF for ch in text)
+
+
+def _on_every_boundary(df: pd.DataFrame) -> pd.DataFrame:
+    """Pad names from row 5 on so that rendered messages land on each side of every part
+    boundary: a wrong part size or emoji width in the estimator cannot then agree with the
+    simulator's own billing by luck."""
+    first = render(df, "points_expiry.txt", opt_out=True)
+    names = df["姓名"].tolist()
+    rows = [
+        i
+        for i in range(5, len(df))
+        if first["sendable"].iloc[i] and isinstance(names[i], str) and names[i]
+    ]
+    wanted = [(n, "") for n in _PLAIN] + [(n, "😀" * 3) for n in _WITH_EMOJI]
+    assert len(rows) >= len(wanted)
+    for i, (target, emoji) in zip(rows, wanted, strict=False):
+        base = 6 + _width(first["content"].iloc[i]) + _width(emoji)
+        names[i] = names[i] + emoji + "字" * (target - base)
+    padded = df.assign(姓名=names)
+    again = render(padded, "points_expiry.txt", opt_out=True)
+    got = [6 + _width(again["content"].iloc[i]) for i in rows[: len(wanted)]]
+    assert got == [n for n, _ in wanted]
+    return padded
+
+
 @pytest.mark.parametrize("long_sms", [True, False])
 def test_estimate_matches_what_the_simulator_bills(long_sms: bool) -> None:
     from mobset_campaign.simulator import Simulator
@@ -173,7 +207,7 @@ def test_estimate_matches_what_the_simulator_bills(long_sms: bool) -> None:
     names[1] = names[1] + "会员" * 20  # a row that takes two parts
     names[2] = names[2] + "😀" * 3  # characters outside the BMP
     names[4] = names[4] + "欢迎光临" * 30  # three parts or more
-    df = df.assign(姓名=names)
+    df = _on_every_boundary(df.assign(姓名=names))
     with Simulator(seed=5, reply_rate=0.0) as sim:
         client = sim.client()
         frame = render(

@@ -259,3 +259,22 @@ def _caught_around(func: ast.AST, raise_node: ast.Raise, name: str) -> bool:
             if any(issubclass(kind, getattr(builtins, n, ())) for n in names if hasattr(builtins, n)):
                 return True
     return False
+
+
+def test_the_simulator_bills_by_its_own_reading() -> None:
+    """No simulator module reaches the package's counting code, directly or through another
+    module: a test comparing the estimate with the simulator's billing would compare the
+    estimator with itself (STYLE: the simulator bills by its own reading of the vendor text)."""
+    graph = _graph()
+    counting = {"segments", "estimate", "render", "rows", "checks", "templates"}
+    reached: dict[str, str] = {}
+    for module in (m for m in graph if _family(m) == "simulator"):
+        todo, seen = [module], {module}
+        while todo:
+            for dep in graph.get(todo.pop(), {}):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        for dep in seen & counting:
+            reached[f"{module} -> {dep}"] = dep
+    assert not reached, "the simulator reaches counting code: " + ", ".join(sorted(reached))

@@ -27,7 +27,8 @@ from mobset_campaign._protocol import (
     parse_body,
     secret_key,
 )
-from mobset_campaign.errors import ConfigError, InputError
+from mobset_campaign.errors import BusyError, ConfigError, InputError
+from mobset_campaign.segments import SegmentRules, check_length
 from mobset_campaign.simulator import AcceptedMessage, Account, Simulator, main
 
 PHONE = "13512346789"
@@ -241,13 +242,17 @@ def test_get_and_post_with_query_and_body_both_work(sim: Simulator) -> None:
     assert code(resp) == 1_000_000
 
 
-def test_unknown_account_is_103(sim: Simulator) -> None:
+def test_unknown_login_is_103_and_unknown_corp_id_is_107(sim: Simulator) -> None:
+    # -103 帐号不存在 (the account, i.e. the login); -107 企业不存在 (the enterprise, the CorpID).
     other = Account(corp_id=300003, login_name="nobody", password="x")
     assert answer(call(sim, "SmsGetBalance", account=other)) == {
         "code": -103,
         "message": "帐号不存在",
     }
-    assert code(call(sim, "SmsGetBalance", account=Account(corp_id=399999))) == -103
+    assert answer(call(sim, "SmsGetBalance", account=Account(corp_id=399999))) == {
+        "code": -107,
+        "message": "企业不存在或状态异常",
+    }
 
 
 def test_a_wrong_secret_key_is_105_and_the_key_is_case_insensitive(sim: Simulator) -> None:
@@ -305,9 +310,13 @@ def test_content_empty_or_too_long_is_110() -> None:
         assert len(sim.accepted()) == 1
 
 
-def test_default_maximum_is_900_characters_with_signature(sim: Simulator) -> None:
-    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 894)) == 1
-    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 895)) == -110
+def test_default_maximum_is_the_estimators_500_characters_with_signature(sim: Simulator) -> None:
+    # A rehearsal refuses what the estimator refuses (SegmentRules().max_chars), no more.
+    assert SegmentRules().max_chars == 500
+    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 494)) == 1
+    assert code(call(sim, "SmsSend", PhoneNumbers=PHONE, Content="a" * 495)) == -110
+    with pytest.raises(InputError):
+        check_length("a" * 495, sim.account.sign)
 
 
 def test_zero_or_more_than_50_numbers_is_112(sim: Simulator) -> None:
@@ -364,6 +373,34 @@ def test_bad_addnum_and_timersend_are_102(sim: Simulator) -> None:
     assert send(sim, PHONE, AddNum="12a")["message"] == "请求参数不完整或有误:AddNum"
     assert send(sim, PHONE, TimerSend="tomorrow")["message"] == "请求参数不完整或有误:TimerSend"
     assert sim.accepted() == []
+
+
+def test_addnum_length_is_not_capped(sim: Simulator) -> None:
+    # The vendor text: 可扩展号码的长度是不定的 (the length an extension may have varies): no cap.
+    long = "1234567890123"  # 14 + 13 = 27 digits with the sender number
+    assert send(sim, PHONE, AddNum=long)["code"] == "1"
+    assert [m.add_num for m in sim.accepted()] == [long]
+
+
+@pytest.mark.parametrize("content", [" ", "\r\n", "\u3000\t", "\xa0 \n"])
+def test_whitespace_only_content_is_110_as_the_client_refuses_it(
+    sim: Simulator, content: str
+) -> None:
+    assert answer(call(sim, "SmsSend", PhoneNumbers=PHONE, Content=content)) == {
+        "code": -110,
+        "message": "短信内容长度不符合要求",
+    }
+    assert sim.accepted() == [] and sim.balance() == 1_000_000
+    with sim.client() as client, pytest.raises(InputError, match="empty"):
+        client.send([PHONE], content)
+
+
+def test_a_number_twice_in_one_request_is_102_as_the_client_refuses_it(sim: Simulator) -> None:
+    body = send(sim, [PHONE, "13900000001", f" {PHONE}"])
+    assert body == {"code": -102, "message": "请求参数不完整或有误:PhoneNumbers"}
+    assert sim.accepted() == [] and sim.balance() == 1_000_000
+    with sim.client() as client, pytest.raises(InputError, match="more than once"):
+        client.send([PHONE, "13900000001", PHONE], "您好")
 
 
 # ----------------------------------------------------------------------------- billing
@@ -516,6 +553,41 @@ def test_the_same_seed_reproduces_everything() -> None:
     first = run(5)
     assert first == run(5)
     assert first != run(6)
+
+
+def test_polling_faster_than_min_poll_interval_is_refused_with_189() -> None:
+    # The vendor warns that polling too often gets an account disabled (建议30-300秒) and
+    # names no code; the simulator answers -189 系统繁忙2 and hands nothing out.
+    other = Account(corp_id=300004, login_name="b", password="pw")
+    with Simulator(
+        accounts=[Account(), other],
+        manual_clock=True,
+        clock_start=START,
+        min_poll_interval=30,
+        report_delay=(1, 1),
+        outcomes={12: 1},
+        seed=0,
+    ) as sim:
+        assert reports(sim) == []  # served: the first call of the account
+        send(sim, PHONE)
+        sim.clock.advance(29.9)
+        assert answer(call(sim, "SmsGetReport")) == {"code": -189, "message": "系统繁忙2"}
+        assert code(call(sim, "SmsGetRecv")) == 0  # each Method has its own pace
+        assert code(call(sim, "SmsGetReport", account=other)) == 0  # and each account
+        sim.clock.advance(0.1)  # 30 s after the last call served, not after the refused one
+        assert [r["smsid"] for r in reports(sim)] == ["1355555551"]  # it waited, not lost
+        assert code(call(sim, "SmsGetBalance")) == 1_000_000 - 1  # other Methods: no pace
+        sim.clock.advance(30)
+        with sim.client(backoff=(0, 0), max_retries=1) as client:
+            assert client.get_reports() == []
+            with pytest.raises(BusyError, match="-189"):
+                client.get_reports()  # retried once, refused again: the client says busy
+
+
+def test_polling_has_no_pace_by_default(sim: Simulator) -> None:
+    assert [code(call(sim, "SmsGetReport")) for _ in range(3)] == [0, 0, 0]
+    with pytest.raises(ConfigError):
+        Simulator(min_poll_interval=-1)
 
 
 # ----------------------------------------------------------------------------- replies

@@ -9,7 +9,7 @@ import sys
 import threading
 from types import FrameType
 
-from .._protocol import METHODS
+from .._protocol import MAX_CONTENT_CHARS, METHODS
 from ..errors import ConfigError, InputError
 from .faults import FAULTS
 from .model import Account
@@ -66,8 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-content",
         type=int,
-        default=900,
+        default=MAX_CONTENT_CHARS,
         help="longest content with signature, in characters (default %(default)s)",
+    )
+    p.add_argument(
+        "--min-poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="answer -189 (系统繁忙2) to an SmsGetReport or SmsGetRecv that comes sooner than "
+        "this after the account's last one served (the vendor suggests 30-300 s; default: "
+        "no pace)",
     )
     p.add_argument("--seed", type=int, default=None, help="make every random choice reproducible")
     p.add_argument(
@@ -89,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METHOD:FAULT[:TIMES[:DELAY]]",
         help=f"inject a fault (repeatable); METHOD is a Methods name or '*', FAULT one "
         f"of {', '.join(FAULTS)}; TIMES empty = every call; DELAY seconds for latency/slow",
+    )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak HTTPS, as the real gateway's port 843 does, with a certificate made at start; "
+        "prints the MOBSET_CA_BUNDLE file clients must trust",
     )
     p.add_argument("--verbose", action="store_true", help="print request lines on stderr")
     return p
@@ -138,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             interim_share=args.interim_share,
             style=args.style,
             max_content=args.max_content,
+            min_poll_interval=args.min_poll_interval,
             host=host,
             port=args.port,
+            tls=args.tls,
             verbose=args.verbose,
         )
         for spec in args.fault:

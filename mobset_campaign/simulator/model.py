@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .._protocol import BEIJING
+from .._protocol import BEIJING, MAX_CONTENT_CHARS
 from ..codes import STATUS_CODES
 from ..errors import ConfigError, InputError, MobsetError
-from ..segments import bracket_signature
+from .billing import shown_signature
 
 __all__ = [
     "DEFAULT_OUTCOMES",
@@ -105,7 +105,7 @@ class Account:
             raise ConfigError(f"Account daily_limit {self.daily_limit} must be 0 or more, or None.")
         if not (self.sender_number.isascii() and self.sender_number.isdigit()):
             raise ConfigError(f"Account sender_number {self.sender_number!r} must be digits.")
-        if len(bracket_signature(self.sign)) > 30:
+        if len(shown_signature(self.sign)) > 30:
             raise ConfigError(f"Account sign {self.sign!r} is too long (at most 28 characters).")
 
     @property
@@ -212,8 +212,9 @@ class Settings:
     opt_out_share: float = 0.3
     reply_delay: tuple[float, float] = (5.0, 120.0)
     style: str = "vendor"
-    max_content: int = 900
+    max_content: int = MAX_CONTENT_CHARS
     seed: int | None = None
+    min_poll_interval: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("report_delay", "reply_delay"):
@@ -230,6 +231,11 @@ class Settings:
             raise ConfigError(f"style must be 'vendor' or 'strict', not {self.style!r}.")
         if self.max_content < 1:
             raise ConfigError(f"max_content must be at least 1, not {self.max_content!r}.")
+        if self.min_poll_interval is not None and not self.min_poll_interval >= 0:
+            raise ConfigError(
+                f"min_poll_interval must be 0 or more seconds (or None), not "
+                f"{self.min_poll_interval!r}."
+            )
         self.outcome_table()  # validates
 
     def outcome_table(self) -> tuple[list[tuple[int | None, str]], list[float]]:

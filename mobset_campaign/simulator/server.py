@@ -1,4 +1,5 @@
-"""The HTTP side of the simulator: a loopback-only threading server and :class:`Simulator`."""
+"""The HTTP side of the simulator: a loopback-only threading server (HTTPS with ``tls``) and
+:class:`Simulator`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -14,14 +16,16 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from .._protocol import PATH, format_timestamp, secret_key
+from .._protocol import MAX_CONTENT_CHARS, PATH, format_timestamp, secret_key
 from ..errors import ConfigError, InputError
 from .bodies import render
 from .faults import HTML_500, HTML_MALFORMED, Fault, FaultSet
 from .model import AcceptedMessage, Account, Settings, SimClock
 from .state import Failure, Gateway, Replies, Reports, Request, Sent, failure
+from .tls import Certificate, make_certificate
+from .wire import Refusal, ascii_request_line, form_pairs, is_loopback_host, read_chunked
 
 if TYPE_CHECKING:
     from ..client import MobsetClient
@@ -32,7 +36,8 @@ logger = logging.getLogger("mobset_campaign.simulator")
 
 _JSON = "application/json; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
-_MAX_BODY = 1 << 20  # a 50-number SmsSend of 900 characters is far below this
+_MAX_BODY = 1 << 20  # a 50-number SmsSend of 500 characters is far below this
+_HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to finish the TLS handshake
 
 
 def check_loopback(host: str) -> str:
@@ -70,8 +75,17 @@ class Simulator:
             replies that are opt-out words (R, T, TD, 退订); reply_delay: (min, max) seconds
             after delivery.
         style: ``"vendor"`` (bodies shaped like the vendor's examples) or ``"strict"`` JSON.
-        max_content: longest content accepted, in characters with the signature (else -110).
+        max_content: longest content accepted, in characters with the bracketed signature
+            (else -110); by default the estimator's limit (500), so a rehearsal refuses what
+            the estimate refuses.
+        min_poll_interval: seconds of sim time an account must leave between two served calls
+            of one Method, SmsGetReport or SmsGetRecv; a call sooner is answered -189 系统繁忙2
+            and hands nothing out (see :mod:`.state`: the vendor warns of a ban for polling too
+            often and suggests 30–300 s, but names no code). ``None`` (default): no pace.
         host, port: where to listen (loopback only; port 0 = a free port).
+        tls: speak HTTPS with a certificate made now by a new certificate authority (see
+            :mod:`.tls`); :attr:`ca_bundle` is its PEM file, which :meth:`client` and
+            :meth:`env` pass on (``ca_bundle=`` / ``MOBSET_CA_BUNDLE``).
         verbose: print request lines on stderr.
 
     The TimeStamp check uses the real wall clock, not the sim clock: clients sign with their
@@ -111,9 +125,11 @@ class Simulator:
         opt_out_share: float = 0.3,
         reply_delay: tuple[float, float] = (5.0, 120.0),
         style: str = "vendor",
-        max_content: int = 900,
+        max_content: int = MAX_CONTENT_CHARS,
+        min_poll_interval: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: bool = False,
         verbose: bool = False,
     ) -> None:
         self.host = check_loopback(host)
@@ -129,6 +145,7 @@ class Simulator:
             style=style,
             max_content=max_content,
             seed=seed,
+            min_poll_interval=min_poll_interval,
         )
         self.clock = SimClock(manual=manual_clock, time_scale=time_scale, start=clock_start)
         accounts = [Account()] if accounts is None else list(accounts)
@@ -139,6 +156,7 @@ class Simulator:
         self._gateway = Gateway(self.settings, self.clock, accounts)
         self._faults = FaultSet(None if seed is None else seed + 1)
         self._requested_port = port
+        self._certificate: Certificate | None = make_certificate(self) if tls else None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -202,11 +220,21 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        """The full endpoint, ``http://127.0.0.1:PORT/SDK3/Sms``."""
+        """The full endpoint, ``http://127.0.0.1:PORT/SDK3/Sms`` (``https://`` with tls)."""
         if self._server is None:
             raise ConfigError("The simulator is not running; call start() or use `with`.")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{PATH}"
+        scheme = "https" if self._certificate is not None else "http"
+        return f"{scheme}://{host}:{self.port}{PATH}"
+
+    @property
+    def tls(self) -> bool:
+        return self._certificate is not None
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """With tls, the PEM file of the certificate authority a client must trust."""
+        return None if self._certificate is None else self._certificate.ca_file
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"
@@ -219,17 +247,23 @@ class Simulator:
         from ..client import MobsetClient
 
         a = self.account
+        if self.ca_bundle is not None:
+            kwargs.setdefault("ca_bundle", self.ca_bundle)
         return MobsetClient(a.corp_id, a.login_name, a.password, base_url=self.url, **kwargs)
 
     def env(self) -> dict[str, str]:
-        """The ``MOBSET_*`` variables that point a client at this simulator."""
+        """The ``MOBSET_*`` variables that point a client at this simulator (with tls, also
+        ``MOBSET_CA_BUNDLE``, the certificate authority to trust)."""
         a = self.account
-        return {
+        env = {
             "MOBSET_CORP_ID": str(a.corp_id),
             "MOBSET_LOGIN_NAME": a.login_name,
             "MOBSET_PASSWORD": a.password,
             "MOBSET_BASE_URL": self.url,
         }
+        if self.ca_bundle is not None:
+            env["MOBSET_CA_BUNDLE"] = self.ca_bundle
+        return env
 
     def signed_params(
         self, method: str, account: Account | None = None, **extra: str
@@ -340,6 +374,17 @@ class _Server(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        certificate = self.sim._certificate
+        if certificate is not None:
+            # The handshake happens in the connection's own thread (_Handler.setup), so a
+            # client that connects and stays silent does not hold up the accept loop.
+            sock = certificate.context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, address
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
             self._open.add(request)
@@ -362,7 +407,8 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
+        if isinstance(exc, ConnectionError | TimeoutError | ssl.SSLError):
+            # a client gone, silent, or refusing the TLS certificate (it does not trust it)
             logger.debug("connection from %s ended: %s", client_address, exc)
         else:
             logger.error("simulator error serving %s", client_address, exc_info=True)
@@ -379,10 +425,23 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-IIS/8.5"
     sys_version = ""
     server: _Server
+    raw_requestline: bytes
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sim.verbose:
             super().log_message(format, *args)
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(_HANDSHAKE_TIMEOUT)
+            self.request.do_handshake()
+        super().setup()
+
+    def parse_request(self) -> bool:
+        # Raw UTF-8 in the request line (the vendor's example URL) is percent-encoded before
+        # http.server splits the line, which it reads as Latin-1: see .wire.
+        self.raw_requestline = ascii_request_line(self.raw_requestline)
+        return super().parse_request()
 
     def do_GET(self) -> None:
         self._route("GET")
@@ -392,44 +451,50 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, verb: str) -> None:
         body = self._read_body()
-        if body is None:
+        if isinstance(body, Refusal):
+            self._refuse(body)
             return
         url = urlsplit(self.path)
         if url.path.lower() == PATH.lower():
             self._gateway(url.query, body)
         elif url.path.startswith("/_sim/"):
-            self._control(verb, url.path, body)
+            if is_loopback_host(self.headers.get("Host")):
+                self._control(verb, url.path, body)
+            else:
+                host = self.headers.get("Host")
+                self._send_json(
+                    403,
+                    {
+                        "error": f"the control API answers a loopback Host only (localhost, "
+                        f"127.0.0.1, [::1]), not {host!r}"
+                    },
+                )
         else:
             self._send(404, "<html><body><h1>404 - 找不到文件或目录。</h1></body></html>", _HTML)
 
-    def _read_body(self) -> bytes | None:
+    def _read_body(self) -> bytes | Refusal:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._send(
-                411, "<html><body><h1>411 Length Required</h1></body></html>", _HTML, close=True
-            )
-            return None
+            return read_chunked(self.rfile, _MAX_BODY)
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            length = -1
+            return Refusal(400, "Bad Content-Length")
         if not 0 <= length <= _MAX_BODY:
-            self._send(
-                413,
-                "<html><body><h1>413 Request Entity Too Large</h1></body></html>",
-                _HTML,
-                close=True,
-            )
-            return None
+            return Refusal(413, "Request Entity Too Large")
         return self.rfile.read(length) if length else b""
+
+    def _refuse(self, refusal: Refusal) -> None:
+        page = f"<html><body><h1>{refusal.status} {refusal.reason}</h1></body></html>"
+        self._send(refusal.status, page, _HTML, close=True)
 
     # ---- /SDK3/Sms
 
     def _gateway(self, query: str, body: bytes) -> None:
         sim = self.server.sim
-        pairs = parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace")
-        ctype = self.headers.get("Content-Type", "").lower()
-        if body and ("x-www-form-urlencoded" in ctype or "text/plain" in ctype or not ctype):
-            pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        pairs = form_pairs(query, body, self.headers.get("Content-Type", ""))
+        if isinstance(pairs, Refusal):
+            self._refuse(pairs)
+            return
         request = Request.from_pairs(pairs)
         sim._gateway.count(request.method)
         style = sim.settings.style

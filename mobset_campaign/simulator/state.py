@@ -26,14 +26,13 @@ from .._protocol import (
     METHODS,
     TIMESTAMP_TOLERANCE,
     beijing_now,
-    normalise_newlines,
     parse_beijing_time,
     parse_timestamp,
     secret_key,
 )
 from ..codes import ERROR_CODES
 from ..errors import ConfigError, InputError
-from ..segments import bracket_signature, count_chars, count_parts
+from .billing import billed_length, billed_parts, shown_signature
 from .model import (
     OPT_OUT_TEXTS,
     REPLY_TEXTS,
@@ -72,6 +71,13 @@ MAX_CANCEL_IDS = 50  # SmsID per SmsCancel
 MAX_REPORTS = 50  # per SmsGetReport
 MAX_REPLIES = 20  # per SmsGetRecv
 REPORT_RETENTION = 48 * 3600.0  # the platform keeps reports 48 hours
+# Polling too often (Settings.min_poll_interval). The vendor text warns, for SmsGetRecv and
+# SmsGetReport: 为避免请求频繁被平台禁用，调用此功能间隔时间建议30-300秒 (call every 30-300 s so
+# the platform does not disable the account for frequent requests), and names no code. The
+# closest documented answer to "not now" is system busy (PROTOCOL.md reads throttling so);
+# -189 系统繁忙2 keeps it apart from the busy fault's -190. Like a busy answer it hands
+# nothing out: the reports and replies wait for a call that respects the pace.
+POLL_TOO_SOON = -189
 REPLY_RETENTION = 10 * 86400.0  # and replies 10 days
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
@@ -204,6 +210,7 @@ class _AccountState:
     daily: dict[date, int] = field(default_factory=dict)
     reports: deque[ReportRecord] = field(default_factory=deque)
     replies: deque[ReplyRecord] = field(default_factory=deque)
+    served: dict[str, float] = field(default_factory=dict)  # Method → sim time of last served
 
 
 _UNSET: tuple[int | None, str] = (-1, "unset")
@@ -338,7 +345,10 @@ class Gateway:
         with self._lock:
             state = self._accounts.get(key)
             if state is None:
-                return failure(-103)
+                # -107 企业不存在: no enterprise has this CorpID; -103 帐号不存在: it has no
+                # such login.
+                known = any(corp_id == key[0] for corp_id, _ in self._accounts)
+                return failure(-103 if known else -107)
             expected = secret_key(corp, state.account.password, p["TimeStamp"].strip())
             given = p["SecretKey"].strip().lower().encode()
             if not hmac.compare_digest(expected.encode(), given):
@@ -366,25 +376,28 @@ class Gateway:
         phones = [x.strip() for x in p["PhoneNumbers"].split(",") if x.strip()]
         if not 0 < len(phones) <= MAX_NUMBERS:
             return failure(-112)
+        if len(set(phones)) < len(phones):
+            # A number twice in one request: refused as the client refuses it. The vendor text
+            # has no code for it; -112 speaks of the count of numbers, so the list is read as
+            # an invalid parameter.
+            return failure(-102, "PhoneNumbers")
         account = state.account
         content = p["Content"]
-        if not bracket_signature(account.sign):
+        if not shown_signature(account.sign):
             return failure(-132)
-        if not normalise_newlines(content) or count_chars(content, account.sign) > (
-            self.settings.max_content
-        ):
-            return failure(-110)
+        if not content.strip() or billed_length(content, account.sign) > self.settings.max_content:
+            return failure(-110)  # nothing to send (only spaces or line breaks), or too long
         timer_raw = p.get("TimerSend", "").strip()
         timer = parse_beijing_time(timer_raw) if timer_raw else None
         if timer_raw and timer is None:
             return failure(-102, "TimerSend")
         add_num = p.get("AddNum", "").strip()
-        if add_num and not (
-            add_num.isascii() and add_num.isdigit() and len(account.sender_number + add_num) <= 20
-        ):
+        # Digits only; no length cap: the vendor text says the length an extension may have
+        # varies by carrier and region (可扩展号码的长度是不定的).
+        if add_num and not (add_num.isascii() and add_num.isdigit()):
             return failure(-102, "AddNum")
         long_sms = p.get("LongSms", "").strip() != "0"
-        parts = count_parts(content, account.sign, long_sms=long_sms)
+        parts = billed_parts(content, account.sign, long_sms=long_sms)
         valid = [bool(_MOBILE.fullmatch(phone)) for phone in phones]
         cost = parts * sum(valid)
         now = self.clock.time()
@@ -490,6 +503,11 @@ class Gateway:
 
     def _fetch(self, state: _AccountState, method: str) -> Result:
         now = self.clock.time()
+        pace = self.settings.min_poll_interval
+        last = state.served.get(method)
+        if pace and last is not None and now - last < pace:
+            return failure(POLL_TOO_SOON)
+        state.served[method] = now
         self._pump(now)
         if method == "SmsGetReport":
             taken = _take(state.reports, MAX_REPORTS, now)
