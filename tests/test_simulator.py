@@ -854,7 +854,7 @@ def test_sim_endpoints_report_and_control_over_http(sim: Simulator) -> None:
     assert code(call(sim, "SmsGetBalance")) == -190
     requests.post(f"{base}/_sim/fault", json={"method": "*", "fault": "busy"}, timeout=10)
     assert code(call(sim, "SmsGetSign")) == -190
-    assert requests.post(f"{base}/_sim/clear_faults", timeout=10).json() == {"ok": True}
+    assert requests.post(f"{base}/_sim/clear_faults", json={}, timeout=10).json() == {"ok": True}
     assert code(call(sim, "SmsGetSign")) == 0
     requests.post(f"{base}/_sim/reply", json={"phone": PHONE, "content": "T"}, timeout=10)
     assert [r["content"] for r in replies(sim)] == ["T"]

@@ -194,3 +194,17 @@ def test_control_refuses_other_host_names_against_dns_rebinding(sim: Simulator, 
 def test_control_refuses_a_request_without_a_host(sim: Simulator) -> None:
     status, _ = raw_request(sim, b"GET /_sim/stats HTTP/1.0\r\n\r\n")
     assert status == 403
+
+
+def test_control_posts_take_json_only_against_cross_site_forms() -> None:
+    """A web page can POST a form to 127.0.0.1 from another site without asking the
+    server; a JSON body needs a CORS preflight, which the simulator never grants."""
+    with Simulator() as sim:
+        base = sim.url.split("/SDK3/")[0]
+        form = requests.post(f"{base}/_sim/fault", data={"fault": "busy"}, timeout=10)
+        plain = requests.post(f"{base}/_sim/clear_faults", data=b"{}", timeout=10,
+                              headers={"Content-Type": "text/plain"})  # fmt: skip
+        assert (form.status_code, plain.status_code) == (415, 415)
+        assert sim.faults == []
+        ok = requests.post(f"{base}/_sim/fault", json={"fault": "busy"}, timeout=10)
+        assert ok.status_code == 200 and len(sim.faults) == 1

@@ -557,6 +557,11 @@ class _Handler(BaseHTTPRequestHandler):
         if verb != "POST":
             self._send_json(405, {"error": f"use POST for {path}"})
             return
+        if self.headers.get_content_type() != "application/json":
+            # a web page can POST a form cross-site without asking; JSON needs a CORS
+            # preflight, which this server never grants
+            self._send_json(415, {"error": f"{path} takes Content-Type: application/json"})
+            return
         try:
             data = json.loads(body or b"{}")
             if not isinstance(data, dict):
