@@ -60,3 +60,36 @@ def spoken_as(spelling: Spelling) -> Iterator[None]:
     finally:
         with _lock:
             _spelling = before
+
+
+def out_of_range(
+    name: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    what: str,
+    integer: bool = False,
+    none_means: str = "",
+) -> str | None:
+    """Why ``value`` is not a usable ``name`` (a finite number from ``low`` to ``high``,
+    whole when ``integer``), or None when it is. ``what`` says what the number counts
+    (``"messages per second"``); ``none_means`` what None does, when None is allowed.
+
+    >>> out_of_range("rate", 1e-10, 0.001, 1e6, what="messages per second")
+    'rate=1e-10 is out of range: messages per second must be from 0.001 to 1,000,000.'
+    >>> out_of_range("rate", 2, 0.001, 1e6, what="messages per second") is None
+    True
+    """
+    if value is None and none_means:
+        return None
+    kinds = (int,) if integer else (int, float)
+    number = value if isinstance(value, kinds) and not isinstance(value, bool) else None
+    if number is not None and low <= number <= high:  # NaN and ±inf fail this
+        return None
+    whole = "a whole number of " if integer else ""
+    tail = f", or None {none_means}" if none_means else ""
+    return (
+        f"{say(name, value)} is out of range: {whole}{what} must be from {low:,g} to "
+        f"{high:,.0f}{tail}."
+    )

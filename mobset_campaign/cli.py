@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._advice import NOTHING, spoken_as
 from .errors import InputError, MobsetError
@@ -78,6 +78,11 @@ FLAGS: dict[str, Callable[[object], str]] = {
     "timeout": lambda value: f"--timeout {value}",
     "min_interval": lambda value: f"--interval {value}",
     "price_per_part": lambda value: f"--price {value}",
+    "rate": lambda value: f"--rate {value}",
+    "concurrency": lambda value: f"--concurrency {value}",
+    "header": lambda value: (
+        "--no-header" if value is None else f"--header-row {int(cast(int, value)) + 1}"
+    ),
 }
 
 
@@ -121,18 +126,34 @@ def _opt_out(value: str | None) -> bool | str | None:
     return True if value == "" else value
 
 
+def _contacts(args: argparse.Namespace, *, suppress: Any = None) -> pd.DataFrame:
+    """The contact file as read_contacts reads it; how it was read, when that differs from
+    how it was written (a first row of numbers read as a contact), goes to stderr."""
+    import warnings
+
+    from .contacts import read_contacts
+    from .errors import InputWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputWarning)  # said once below, without a traceback
+        contacts = read_contacts(
+            args.contacts,
+            phone_column=args.phone_column,
+            sheet_name=args.sheet if args.sheet is not None else 0,
+            header=None if args.no_header else (args.header_row - 1 if args.header_row else "auto"),
+            suppress=suppress,
+        )
+    for note in contacts.attrs.get("notes", []):
+        print(f"Note: {note}", file=sys.stderr)
+    return contacts
+
+
 def _rendered(
     args: argparse.Namespace, *, signature: str | None, suppress: Any = None
 ) -> pd.DataFrame:
-    from .contacts import read_contacts
     from .render import render
 
-    contacts = read_contacts(
-        args.contacts,
-        phone_column=args.phone_column,
-        sheet_name=args.sheet if args.sheet is not None else 0,
-        suppress=suppress,
-    )
+    contacts = _contacts(args, suppress=suppress)
     return render(
         contacts,
         args.template,
@@ -140,6 +161,12 @@ def _rendered(
         opt_out=_opt_out(args.opt_out),
         long_sms=not args.short_sms,
     )
+
+
+def _row_number(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a row number (1, 2, …)")
+    return int(value)
 
 
 def _positive(value: str) -> float:
@@ -202,6 +229,19 @@ def _add_contacts_args(p: argparse.ArgumentParser, *, required: bool = True) -> 
         "--phone-column", help="the column holding phone numbers (found automatically otherwise)"
     )
     p.add_argument("--sheet", help="sheet name (default: the first sheet)")
+    rows = p.add_mutually_exclusive_group()
+    rows.add_argument(
+        "--no-header",
+        action="store_true",
+        help="the file has no header row: every row is a contact, columns are numbered 0, 1, … "
+        "(a first row of numbers is recognised as data without this)",
+    )
+    rows.add_argument(
+        "--header-row",
+        type=_row_number,
+        metavar="N",
+        help="the column names are on the N-th non-blank row (default: found automatically)",
+    )
     p.add_argument(
         "--opt-out",
         nargs="?",
@@ -273,8 +313,17 @@ def cmd_send(args: argparse.Namespace) -> int:
     """Dry run by default (estimate only); --send sends for real, recording every step."""
     from .estimate import estimate
     from .ledger import Ledger
-    from .sender import send
+    from .sender import check_options, send
 
+    check_options(  # a dry run refuses what --send would refuse
+        campaign=args.campaign,
+        rate=args.rate,
+        concurrency=args.concurrency,
+        add_num=args.add_num,
+        timer_send=args.timer_send,
+        quiet_hours=args.quiet_hours,
+        clock=args.clock,
+    )
     client = _client(args)
     signature = client.get_sign()
     path = _ledger_path(args)
@@ -375,7 +424,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     With CONTACTS, the workbook has your own columns too, one row per contact (skipped rows
     with their reason); --template is needed only for a campaign that sent several texts to
     one number."""
-    from .contacts import read_contacts
     from .export import export_excel
     from .merge import merge_status
 
@@ -385,12 +433,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.contacts and args.template:
             merged = merge_status(_rendered(args, signature=args.signature), ledger, args.campaign)
         elif args.contacts:
-            contacts = read_contacts(
-                args.contacts,
-                phone_column=args.phone_column,
-                sheet_name=args.sheet if args.sheet is not None else 0,
-            )
-            merged = merge_status(contacts, ledger, args.campaign)
+            merged = merge_status(_contacts(args), ledger, args.campaign)
         else:
             merged = ledger.status_frame(args.campaign)
         replies = ledger.replies_frame(args.campaign)

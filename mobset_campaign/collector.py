@@ -54,7 +54,7 @@ from typing import Any
 
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
-from ._advice import say
+from ._advice import out_of_range, say
 from ._protocol import REPLIES_PER_FETCH, REPORTS_PER_FETCH
 from ._signals import held, stop_signals, stopped_by
 from .answers import RawAnswer, parse_items
@@ -70,6 +70,9 @@ _STORE_RETRY_SECONDS = 60.0
 #: How long the platform keeps a report (the vendor text).
 REPORT_RETENTION_HOURS = 48
 _VENDOR_INTERVAL = 30.0
+#: The longest wait any of collect's seconds may ask for: 30 days (a longer one is a typo,
+#: and 1e300 would overflow the clock).
+_MAX_WAIT = 30 * 86_400
 
 
 class _Collector:
@@ -279,11 +282,15 @@ def collect(
     """
     if until not in ("final", None):
         raise InputError(f"collect: until must be 'final' or None, not {until!r}.")
-    for name, value in (("timeout", timeout), ("min_interval", min_interval), ("pace", pace)):
-        if value is None and name == "timeout":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise InputError(f"collect: {name} must be 0 or more seconds, not {value!r}.")
+    for problem in (
+        out_of_range(
+            "timeout", timeout, 0, _MAX_WAIT, what="seconds", none_means="to wait without end"
+        ),
+        out_of_range("min_interval", min_interval, 0, _MAX_WAIT, what="seconds"),
+        out_of_range("pace", pace, 0, _MAX_WAIT, what="seconds"),
+    ):
+        if problem:
+            raise InputError(f"collect: {problem}")
     if campaign is not None and ledger.campaign_options(campaign) is None:
         raise InputError(f"collect: campaign {campaign!r} is not in {ledger!r}.")
     if not allow_empty_ledger and not int(ledger.campaigns()["messages"].sum()):

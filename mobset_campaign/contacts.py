@@ -1,37 +1,33 @@
 """Read a contact list from a spreadsheet, a CSV/text file or a DataFrame, and check its numbers.
 
 :func:`read_contacts` is the entry point. Workbooks (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``,
-``.ods``) are read with python-calamine, text files (``.csv``, ``.txt``, ``.tsv``) with the
-standard library after the encoding has been detected (UTF-8, UTF-8 with BOM, UTF-16 with BOM
-as Excel's "Unicode text" export writes it, or GB18030/GBK as Chinese Excel writes CSV).
-Number repair and validation are in :mod:`mobset_campaign.phones`.
+``.ods``) and text files (``.csv``, ``.txt``, ``.tsv``) are read into rows of cells by
+:mod:`mobset_campaign.sheets`; this module finds the header, the columns and their types, and
+checks the numbers (repair and validation are in :mod:`mobset_campaign.phones`).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import os
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
-import python_calamine
 
+from ._advice import say
 from ._cells import cell_text, is_missing, object_array
-from .errors import InputError
+from .errors import InputError, InputWarning
 from .phones import DIGITS_LOST, DUPLICATE, OPTED_OUT, integer_texts, normalise_phones
 from .rows import keep_user_columns
+from .sheets import Table, read_file
 
-__all__ = ["PHONE_HEADERS", "TEXT_SUFFIXES", "WORKBOOK_SUFFIXES", "read_contacts"]
+__all__ = ["PHONE_HEADERS", "read_contacts"]
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
-TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 
 #: Header names recognised as the phone column, best first (compared after removing spaces,
 #: ``*``, colons and a trailing "(必填)", case-insensitively).
@@ -42,8 +38,6 @@ PHONE_HEADERS = (
     "客户电话", "phone", "phonenumber", "phoneno", "tel", "telephone", "号码",
 )  # fmt: skip
 _HEADER_HINTS = ("手机", "mobile", "cell", "电话", "phone", "号码")
-_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP = b"PK\x03\x04"
 _OUR_COLUMNS = ("phone", "phone_problem", "row")
 
 
@@ -58,7 +52,7 @@ def read_contacts(
     *,
     phone_column: str | int | None = None,
     sheet_name: str | int = 0,
-    header: int | None = 0,
+    header: int | Literal["auto"] | None = "auto",
     suppress: Iterable[object] | SuppressionSource | None = None,
 ) -> pd.DataFrame:
     """Read contacts and check every phone number; rows are never dropped silently.
@@ -71,10 +65,15 @@ def read_contacts(
             from its contents (the column where most values are mainland mobiles).
         sheet_name: sheet name or 0-based position (workbooks only).
         header: which non-blank row holds the column names (0 = the first; ``None`` = no
-            header, columns are numbered). With the default 0, a lone title cell above the
-            real header (``会员名单`` over ``姓名 | 手机 | …``) is recognised and skipped, and a
-            two-row header whose top cells are merged (``联系方式`` over ``手机 | 邮箱``) gives
-            the lower names.
+            header, columns are numbered 0, 1, …). The default ``"auto"`` reads the first
+            non-blank row as the header unless that row is itself data (a cell holds a
+            mainland mobile number, or every cell is a whole number): a file of bare numbers
+            is then read without a header, so its first number stays a contact, and an
+            :class:`~mobset_campaign.errors.InputWarning` says so (also in
+            ``df.attrs["notes"]``). With ``"auto"`` or 0, a lone title cell above the real
+            header (``会员名单`` over ``姓名 | 手机 | …``) is recognised and skipped, and a
+            two-row header whose top cells are merged (``联系方式`` over ``手机 | 邮箱``)
+            gives the lower names.
         suppress: numbers that must not be texted (any format, normalised like the phone
             column), or an object with a ``suppressed_phones()`` method such as the ledger.
             Their rows get the problem ``opted out``. An entry whose digits were lost in a
@@ -121,9 +120,20 @@ def read_contacts(
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         where = f"'{path}'"
-        table = _read_file(path, sheet_name)
-        frame, rows, skipped, phone_column = _table_to_frame(table, header, where, phone_column)
-        attrs = {"source": str(path), "blank_rows_skipped": skipped}
+        table = read_file(path, sheet_name)
+        if header != "auto" and not (
+            header is None or (isinstance(header, int) and not isinstance(header, bool))
+        ):
+            raise InputError(
+                f"header={header!r}: give the 0-based non-blank row of the column names, "
+                "None for a file without one, or 'auto' (the default)."
+            )
+        frame, rows, skipped, phone_column, notes = _table_to_frame(
+            table, header, where, phone_column
+        )
+        attrs = {"source": str(path), "blank_rows_skipped": skipped, "notes": notes}
+        for note in notes:
+            warnings.warn(note, InputWarning, stacklevel=2)
     else:
         raise InputError(
             "read_contacts: source must be a file path (str or pathlib.Path) or a pandas "
@@ -133,142 +143,15 @@ def read_contacts(
     return _check_numbers(frame, rows, where, phone_column, suppress, attrs)
 
 
-# ---------------------------------------------------------------- files -> rows of cells
-
-
-class _Table:
-    """Raw cells of one sheet: ``cells[i]`` is sheet row ``i + 1``."""
-
-    def __init__(
-        self, cells: list[list[Any]], merged: Sequence[tuple[tuple[int, int], tuple[int, int]]]
-    ) -> None:
-        self.cells = cells
-        self.merged = list(merged)
-
-
-def _read_file(path: Path, sheet_name: str | int) -> _Table:
-    where = f"'{path}'"
-    if not path.exists():
-        raise InputError(
-            f"Contact file {where} does not exist (the current folder is '{Path.cwd()}'). "
-            "Check the name and the folder."
-        )
-    if path.is_dir():
-        raise InputError(f"{where} is a folder; give the path of the contact file inside it.")
-    suffix = path.suffix.lower()
-    if suffix not in WORKBOOK_SUFFIXES + TEXT_SUFFIXES:
-        raise InputError(
-            f"Contact file {where} has an unsupported type '{suffix or '(none)'}'; save it as "
-            f"one of {', '.join(WORKBOOK_SUFFIXES + TEXT_SUFFIXES)}."
-        )
-    data = path.read_bytes()
-    if suffix in TEXT_SUFFIXES:
-        if isinstance(sheet_name, str):
-            raise InputError(f"{where} is a text file and has no sheets; drop sheet_name=.")
-        return _read_text(data, where)
-    return _read_workbook(data, suffix, sheet_name, where)
-
-
-def _read_workbook(data: bytes, suffix: str, sheet_name: str | int, where: str) -> _Table:
-    if not data:
-        raise InputError(f"Workbook {where} is an empty file (0 bytes); export it again.")
-    if data.startswith(_OLE2) and suffix in (".xlsx", ".xlsm", ".xlsb"):
-        raise InputError(
-            f"Workbook {where} is encrypted (password-protected). Open it in Excel, remove the "
-            "password (File > Info > Protect Workbook > Encrypt with Password, clear it) and "
-            "save it again, or export the sheet as CSV."
-        )
-    if suffix == ".xls" and not data.startswith((_OLE2, _ZIP)):
-        head = data[:512].lstrip().lower()
-        if head.startswith((b"<", b"\xef\xbb\xbf<")):
-            raise InputError(
-                f"{where} is a web page (HTML) saved with an .xls name, as some web systems "
-                "export. Open it in Excel and save it as .xlsx, then read that file."
-            )
-        return _read_text(data, where)  # a CSV or tab-separated text named .xls
-    try:
-        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except python_calamine.PasswordError as exc:
-        raise InputError(
-            f"Workbook {where} is encrypted (password-protected): {exc}. Remove the password "
-            "in Excel and save it again."
-        ) from exc
-    except python_calamine.CalamineError as exc:
-        raise InputError(
-            f"Workbook {where} could not be read; it is corrupt or not really a {suffix} file "
-            f"({exc}). Open it in Excel or WPS and save it again as .xlsx."
-        ) from exc
-    names = list(book.sheet_names)
-    if isinstance(sheet_name, int):
-        if not -len(names) <= sheet_name < len(names):
-            raise InputError(
-                f"Workbook {where} has {len(names)} sheet(s), so there is no sheet number "
-                f"{sheet_name}; its sheets are: {', '.join(names)}."
-            )
-        name = names[sheet_name]
-    elif sheet_name in names:
-        name = sheet_name
-    else:
-        raise InputError(
-            f"Workbook {where} has no sheet named '{sheet_name}'; its sheets are: "
-            f"{', '.join(repr(n) for n in names)}."
-        )
-    try:
-        sheet = book.get_sheet_by_name(name)
-        cells = sheet.to_python(skip_empty_area=False)
-        merged = sheet.merged_cell_ranges or []
-    except python_calamine.CalamineError as exc:
-        raise InputError(
-            f"Sheet '{name}' of workbook {where} could not be read ({exc}); open the file in "
-            "Excel and save it again."
-        ) from exc
-    if not cells:
-        raise InputError(f"Sheet '{name}' of workbook {where} is empty; pick another sheet.")
-    return _Table(cells, merged)
-
-
-def _decode(data: bytes, where: str) -> str:
-    if data.startswith(codecs.BOM_UTF8):
-        encoding, data = "utf-8", data[len(codecs.BOM_UTF8) :]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = "gb18030"  # Chinese Excel saves CSV in GBK, a subset of GB18030
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"Text file {where} is neither UTF-8 nor GBK/GB18030 (undecodable byte at "
-            f"position {exc.start}). Save it again as 'CSV UTF-8' from Excel."
-        ) from exc
-
-
-def _read_text(data: bytes, where: str) -> _Table:
-    text = _decode(data, where)
-    lines = [line for line in text.splitlines()[:20] if line.strip()]
-    if not lines:
-        raise InputError(f"Text file {where} is empty; export the contact list again.")
-
-    def score(delimiter: str) -> float:
-        counts = sorted(line.count(delimiter) for line in lines)
-        return float(counts[len(counts) // 2])
-
-    delimiter = max(",\t;|", key=score) if any(score(d) for d in ",\t;|") else ","
-    cells = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-    return _Table(cells, [])
-
-
 # ------------------------------------------------------------- rows of cells -> a frame
 
 
 def _table_to_frame(
-    table: _Table, header: int | None, where: str, phone_column: str | int | None
-) -> tuple[pd.DataFrame, np.ndarray, int, Any]:
+    table: Table, header: int | str | None, where: str, phone_column: str | int | None
+) -> tuple[pd.DataFrame, np.ndarray, int, Any, list[str]]:
     """The frame, the sheet row number of each of its rows, how many blank rows were skipped
-    between the header and the last contact, and the phone column (already text)."""
+    between the header and the last contact, the phone column (already text) and notes on
+    how the sheet was read."""
     cells, table.cells = table.cells, []
     lengths = set(map(len, cells))
     width = max(lengths, default=0)
@@ -293,28 +176,42 @@ def _table_to_frame(
     if len(filled) == 0:
         raise InputError(f"{where} has no data: the sheet is empty. Pick the right sheet or file.")
 
+    notes: list[str] = []
+    row: int | None = header if not isinstance(header, str) else 0
+    if header == "auto":
+        example = _data_in_row(grid[filled[0]][~blank[filled[0]]])
+        if example is not None:
+            row = None
+            at = int(filled[0]) + 1
+            notes.append(
+                f"{where[:1].upper()}{where[1:]}: row {at} holds data ({example}), not column "
+                f"names, so the file was read without a header row: row {at} is a contact and "
+                "the columns are numbered 0, 1, …. If it really is the header, give its "
+                f"columns names that are not numbers (or pass {say('header', 0)})."
+            )
     spread: set[int] = set()
-    if header is None:
+    if row is None:
         labels: list[Any] = ["\0"] * width
         last_header = -1
         body = filled
     else:
-        if not 0 <= header < len(filled):
+        if not 0 <= row < len(filled):
             raise InputError(
-                f"{where} has {len(filled)} non-blank rows, so header={header} is past the end; "
-                "use header=0 for a header in the first row, or header=None for none."
+                f"{where} has {len(filled)} non-blank rows, so {say('header', row)} is past the end; "
+                f"use {say('header', 0)} for a header in the first row, or {say('header', None)} "
+                "for none."
             )
-        first = 1 if header == 0 and _is_title(blank, filled) else header
+        first = 1 if row == 0 and _is_title(blank, filled) else row
         labels, first, spread = _labels(grid, blank, filled, first, table.merged, width)
         last_header = int(filled[first])
         body = filled[first + 1 :]
     if len(body) == 0:
         raise InputError(
-            f"{where} has column names but no contacts below them; check the sheet or header=."
+            f"{where} has column names but no contacts below them; check the sheet or {say('header', None)}."
         )
     # a column with neither a name nor any data is spreadsheet formatting, not a column
     keep = [j for j in range(width) if not (labels[j] == "\0" and blank[body, j].all())]
-    if header is None:
+    if row is None:
         names: list[Any] = list(range(len(keep)))
     else:
         texts = [_label_text(labels[j], j) for j in keep]
@@ -323,13 +220,15 @@ def _table_to_frame(
         _no_duplicate_names([t for t, _ in typed], where, [_column_letter(j) for _, j in typed])
         names = _unique_names(texts)
     raw = {name: (grid[body, j], blank[body, j]) for name, j in zip(names, keep, strict=True)}
+    if row is None and isinstance(phone_column, str) and phone_column.isdigit():
+        phone_column = int(phone_column)  # numbered columns, named from the command line
     if phone_column is None:
         phone_column = _find_phone_column(
             list(raw), lambda c: pd.Series(raw[c][0][~raw[c][1]][:200], dtype=object), where
         )
     elif phone_column not in raw:
         raise InputError(
-            f"phone_column={phone_column!r} is not a column of {where}; columns: "
+            f"{say('phone_column', phone_column)} is not a column of {where}; columns: "
             f"{', '.join(map(str, raw))}."
         )
     data = {
@@ -340,7 +239,19 @@ def _table_to_frame(
     }
     frame = pd.DataFrame(data, index=pd.RangeIndex(len(body)))
     skipped = int(body[-1] - last_header - len(body))
-    return frame, body + 1, skipped, phone_column
+    return frame, body + 1, skipped, phone_column, notes
+
+
+def _data_in_row(cells: np.ndarray) -> str | None:
+    """The cell that shows a would-be header row is data (a mainland mobile number, else
+    the first cell when every cell is a whole number), or None for a real header."""
+    texts = _as_text(pd.Series(cells, dtype=object))
+    valid = normalise_phones(texts)["phone"].notna().to_numpy()
+    if valid.any():
+        return str(texts[int(np.argmax(valid))])
+    if len(texts) and all(t.isascii() and t.isdigit() for t in texts):
+        return str(texts[0])
+    return None
 
 
 def _is_title(blank: np.ndarray, filled: np.ndarray) -> bool:
@@ -515,7 +426,7 @@ def _find_phone_column(columns: list[Any], sample: Callable[[Any], pd.Series], w
     raise InputError(
         f"No phone column found in {where}: no header looks like 手机号码/手机/电话/mobile/phone "
         f"and no column mostly holds mainland mobile numbers. Columns: "
-        f"{', '.join(map(str, columns))}. Pass phone_column='<name>'."
+        f"{', '.join(map(str, columns))}. Pass {say('phone_column', '<name>')}."
     )
 
 
@@ -556,7 +467,7 @@ def _check_numbers(
         )
     elif phone_column not in frame.columns:
         raise InputError(
-            f"phone_column={phone_column!r} is not a column of {where}; columns: "
+            f"{say('phone_column', phone_column)} is not a column of {where}; columns: "
             f"{', '.join(map(str, frame.columns))}."
         )
     earlier = frame["phone_problem"] if again else None

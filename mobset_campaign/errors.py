@@ -21,7 +21,8 @@
         └── (GatewayError itself for any other code)
 
 :func:`error_for_code` is the one place that maps a gateway code to its class.
-Every ``str()`` reads as a sentence a marketer can act on: what failed, the code, the vendor's
+:class:`InputWarning` (a :class:`UserWarning`, not an error) says how input was read when that
+differs from how it was written. Every ``str()`` reads as a sentence a marketer can act on: what failed, the code, the vendor's
 text and what to do next. None of them ever carries the password or the SecretKey.
 """
 
@@ -43,6 +44,7 @@ __all__ = [
     "ContentError",
     "GatewayError",
     "InputError",
+    "InputWarning",
     "LedgerError",
     "LimitError",
     "MobsetError",
@@ -69,6 +71,12 @@ class UnpicklableError(ConfigError, TypeError):
 class InputError(MobsetError, ValueError):
     """Input data or a parameter is unusable; the message names the file, row, column or
     parameter and says what to do. Raised before anything is sent."""
+
+
+class InputWarning(UserWarning):
+    """The input was read, but not quite as written; the message says how and what to pass
+    if that was wrong (e.g. a first row of phone numbers read as a contact, not as the
+    header). Also kept in ``df.attrs["notes"]``."""
 
 
 class LedgerError(MobsetError):

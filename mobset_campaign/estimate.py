@@ -17,7 +17,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._advice import out_of_range
 from .checks import Check, blank_cells, check_messages, marketing_mask
+from .errors import InputError
 from .rows import FrameRows, assign_messages, require_columns, skip_reasons
 from .segments import (
     DEFAULT_RULES,
@@ -96,6 +98,11 @@ def estimate(
     (2, 4, 0.2, {'not a mainland mobile': 1})
     """
     _require_rendered(df, "estimate")
+    problem = out_of_range(
+        "price_per_part", price_per_part, 0, 100, what="yuan per part", none_means="for no cost"
+    )
+    if problem:
+        raise InputError(f"estimate: {problem}")
     settings = _settings(df)
     rules = rules or settings.get("rules") or DEFAULT_RULES
     long_sms = bool(settings.get("long_sms", True))

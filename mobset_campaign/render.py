@@ -30,7 +30,8 @@ from typing import Any, cast
 import jinja2
 import numpy as np
 import pandas as pd
-from jinja2 import meta, nodes
+from jinja2 import nodes
+from jinja2.sandbox import SecurityError
 
 from ._cells import object_array
 from ._protocol import normalise_newlines
@@ -44,6 +45,7 @@ from .templates import (
     context_value,
     display_column,
     display_value,
+    free_names,
     load_template,
     mask_text,
 )
@@ -61,8 +63,10 @@ _FAST_FILTERS = ("default", "d", "mask")
 
 def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> dict[str, Any]:
     """``{placeholder: column}`` for every column the template uses (compared as text)."""
-    names = meta.find_undeclared_variables(ast) - set(ENVIRONMENT.globals)
     texts = [str(c) for c in columns]
+    # a column shadows Jinja's global of the same name (a column named range is the column)
+    names = {n for n in free_names(ast) if n in texts or n not in ENVIRONMENT.globals}
+    _no_printed_globals(ast, texts, label)
     unknown = sorted(n for n in names if n not in texts)
     if unknown:
         listed = ", ".join(f"{{{{ {n} }}}}" for n in unknown)
@@ -127,6 +131,30 @@ def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> dic
 _READ_COLUMNS = {"row": "row number", "phone": "checked number", "phone_problem": "number problem"}
 
 
+def _no_printed_globals(ast: nodes.Template, texts: Sequence[str], label: str) -> None:
+    """InputError for ``{{ dict }}``, ``{{ namespace }}``, ``{{ self }}``…: printing one of
+    Jinja's own objects (not calling it) is a placeholder that meant a column."""
+    printed = set()
+    for output in ast.find_all(nodes.Output):
+        for child in output.nodes:
+            while isinstance(child, nodes.Filter) and child.node is not None:
+                child = child.node
+            if (
+                isinstance(child, nodes.Name)
+                and child.name not in texts
+                and (child.name in ENVIRONMENT.globals or child.name in ("self", "loop", "caller"))
+            ):
+                printed.add(child.name)
+    if printed:
+        listed = ", ".join(f"{{{{ {n} }}}}" for n in sorted(printed))
+        raise InputError(
+            f"{label.capitalize()} prints {listed}: {'that is' if len(printed) == 1 else 'those are'} "
+            f"Jinja's own name{'s' if len(printed) > 1 else ''}, not a column, and would print "
+            f"a Python object into the SMS. Columns: {', '.join(texts)}. Rename the "
+            "placeholder to the column you meant."
+        )
+
+
 def _unguarded_names(ast: nodes.Template) -> set[str]:
     """Names printed somewhere without a guard against an empty cell.
 
@@ -170,8 +198,6 @@ def _unguarded_names(ast: nodes.Template) -> set[str]:
     return found
 
 
-
-
 # ------------------------------------------------------------------- the fast path
 
 
@@ -189,8 +215,9 @@ def _arithmetic_names(ast: nodes.Template) -> list[str]:
 _Piece = tuple[str, Any, list[tuple[str, tuple[Any, ...]]]]
 
 
-def _fast_plan(ast: nodes.Template) -> list[_Piece] | None:
-    """The template as literal text and column substitutions, or None if it needs Jinja."""
+def _fast_plan(ast: nodes.Template, used: dict[str, Any]) -> list[_Piece] | None:
+    """The template as literal text and column substitutions, or None if it needs Jinja
+    (``used`` maps each placeholder that is a column to the column)."""
     plan: list[_Piece] = []
     for node in ast.body:
         if not isinstance(node, nodes.Output):
@@ -217,12 +244,10 @@ def _fast_plan(ast: nodes.Template) -> list[_Piece] | None:
                 if inner is None:
                     return None
                 child = inner
-            if not isinstance(child, nodes.Name):
+            if not isinstance(child, nodes.Name) or child.name not in used:
                 return None
-            plan.append(("column", child.name, filters[::-1]))
+            plan.append(("column", used[child.name], filters[::-1]))
     return plan
-
-
 
 
 def _fast_render(df: pd.DataFrame, plan: list[_Piece]) -> tuple[np.ndarray, list[Any]]:
@@ -266,19 +291,19 @@ def _jinja_render(
     label: str,
     ast: nodes.Template,
 ) -> np.ndarray:
-    columns = {
-        n: [context_value(v) for v in df[c].to_numpy(dtype=object)] for n, c in used.items()
-    }
+    columns = {n: [context_value(v) for v in df[c].to_numpy(dtype=object)] for n, c in used.items()}
     rows = df["row"].to_numpy() if "row" in df.columns else np.arange(len(df)) + 2
     out = np.empty(len(df), dtype=object)
     for i in range(len(df)):
         context = {n: columns[n][i] for n in used}
         try:
             out[i] = tpl.render(context)
-        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+        except Exception as exc:  # whatever a template does wrong is the template's error
             hint = _type_hint(ast, context) if isinstance(exc, TypeError) else ""
+            if isinstance(exc, RecursionError | MemoryError | AssertionError | SecurityError):
+                hint = "Fix the template."
             raise InputError(
-                f"{label.capitalize()} failed on row {rows[i]}: {str(exc).rstrip('.')}. "
+                f"{label.capitalize()} failed on row {rows[i]}: {_why(exc)}. "
                 + (
                     hint
                     or "Fix that cell or the template (a default filter handles empty cells: "
@@ -286,6 +311,22 @@ def _jinja_render(
                 )
             ) from exc
     return out
+
+
+def _why(exc: Exception) -> str:
+    """A template failure in words (Jinja's own asserts and Python's limits say little)."""
+    if isinstance(exc, RecursionError):
+        return "a macro calls itself without end (RecursionError)"
+    if isinstance(exc, MemoryError):
+        return "the template built a text too large for memory"
+    text = str(exc).rstrip(".")
+    if isinstance(exc, AssertionError):  # e.g. truncate(-1): "expected length >= 3, got -1"
+        return f"a filter was given an argument it cannot use ({text or 'assertion failed'})"
+    if isinstance(
+        exc, jinja2.TemplateError | InputError | ArithmeticError | ValueError | TypeError
+    ):
+        return text
+    return f"{text} ({type(exc).__name__})"
 
 
 def _type_hint(ast: nodes.Template, context: dict[str, Any]) -> str:
@@ -308,6 +349,43 @@ def _strip_and_normalise(content: np.ndarray) -> np.ndarray:
     return object_array(list(map(str.strip, content)))
 
 
+def _encodable(
+    content: np.ndarray,
+    df: pd.DataFrame,
+    used: dict[str, Any],
+    label: str,
+    parameters: dict[str, object],
+) -> None:
+    """InputError naming the row and column (or the parameter) of a character that cannot
+    be sent: a lone surrogate (``\ud800``, left by a broken copy-paste or a damaged file)
+    has no UTF-8 form, so the request could not even be built."""
+    for name, value in parameters.items():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(
+                    f"render: {name}= holds a broken character ({value[exc.start]!r} at "
+                    f"position {exc.start + 1}) that no SMS can carry; type it again."
+                ) from exc
+    try:
+        "\n".join(content).encode("utf-8")  # one pass in C over every message
+        return
+    except UnicodeEncodeError:
+        pass
+    rows = df["row"].to_numpy() if "row" in df.columns else np.arange(len(df)) + 2
+    for i, text in enumerate(content):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = text[exc.start]
+            where = [str(c) for c in used.values() if bad in display_value(df[c].iloc[i])]
+            place = f"column {', '.join(where)}" if where else label
+            raise InputError(
+                f"Row {rows[i]}: {place} holds a broken character ({bad!r}, half of a "
+                "character pair, as a damaged file or a bad copy-paste leaves) that no SMS can "
+                "carry. Retype that cell (or remove the character) and render again."
+            ) from exc
 
 
 # ------------------------------------------------------------------- render
@@ -392,14 +470,12 @@ def render(
         df, _ = keep_user_columns(df, OUTPUT_COLUMNS)  # not the output of an earlier render
     columns = [c for c in df.columns if c not in OUTPUT_COLUMNS]
     used = _check_names(ast, columns, label)
-    plan = _fast_plan(ast)
+    plan = _fast_plan(ast, used)
     content: np.ndarray | None = None
     pieces: list[Any] | None = None
     if plan is not None:
         try:
-            content, pieces = _fast_render(
-                df, [(k, used.get(v, v) if k == "column" else v, f) for k, v, f in plan]
-            )
+            content, pieces = _fast_render(df, plan)
         except _NeedsJinja:
             content = None
     if content is None:
@@ -414,6 +490,7 @@ def render(
         )
         content = np.where(has | (content == ""), content, content + suffix)
     sig = bracket_signature(signature, rules)
+    _encodable(content, df, used, label, {"signature": signature, "opt_out": suffix})
     body = content  # what the checks read: the text without an embedded signature
     counted_sig = sig
     if embed_signature and sig:
@@ -456,5 +533,3 @@ def render(
         },
     )
     return result
-
-

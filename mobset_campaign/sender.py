@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._advice import say
+from ._advice import out_of_range, say
 from ._engine import Engine, Options, preflight
 from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
 from ._signals import stop_signals
@@ -86,6 +86,35 @@ from .summaries import CancelSummary, SendSummary
 __all__ = ["cancel", "resend_unknown", "send"]
 
 _REQUIRED = ("phone", "content", "parts", "sendable")
+#: ``rate`` bounds: one message in 1,000 seconds (slower is no campaign, and a pace of 1e-10
+#: would overflow the clock's waits) to a million a second (far above any gateway).
+MIN_RATE, MAX_RATE = 0.001, 1_000_000
+#: Requests in flight at most: each is a thread with its own connection.
+MAX_CONCURRENCY = 64
+
+
+def check_options(
+    *,
+    campaign: str,
+    rate: float | None = None,
+    concurrency: int = 4,
+    batch_size: int = MAX_NUMBERS_PER_SEND,
+    add_num: str | None = None,
+    timer_send: str | datetime | None = None,
+    quiet_hours: Sequence[object] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
+    """InputError for the first parameter of :func:`send` that cannot be used, so that a
+    dry run (which sends nothing) refuses what the real run would refuse."""
+    _check_options(
+        campaign=campaign,
+        rate=rate,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        add_num=add_num,
+    )
+    timer_send_time(timer_send, beijing_clock(clock)())
+    SendWindow.parse(quiet_hours)
 
 
 def _check_options(
@@ -98,12 +127,16 @@ def _check_options(
 ) -> None:
     if not isinstance(campaign, str) or not campaign.strip():
         raise InputError("campaign must be a non-empty name, e.g. campaign='2024-spring-promo'.")
-    if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0
+    for problem in (
+        out_of_range(
+            "rate", rate, MIN_RATE, MAX_RATE, what="messages per second", none_means="for no limit"
+        ),
+        out_of_range(
+            "concurrency", concurrency, 1, MAX_CONCURRENCY, what="requests in flight", integer=True
+        ),
     ):
-        raise InputError(f"rate must be messages per second above 0, or None, not {rate!r}.")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InputError(f"concurrency must be a whole number of 1 or more, not {concurrency!r}.")
+        if problem:
+            raise InputError(problem)
     check_batch_size(batch_size)
     if add_num is not None and not (str(add_num).isascii() and str(add_num).isdigit()):
         raise InputError(f"add_num {add_num!r} must be digits only (the sender extension).")

@@ -38,8 +38,9 @@ from pathlib import Path
 import jinja2
 import numpy as np
 import pandas as pd
-from jinja2 import StrictUndefined, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, meta, nodes
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from ._cells import cell_text, is_missing, object_array
 from .errors import InputError
@@ -52,6 +53,7 @@ __all__ = [
     "context_value",
     "display_column",
     "display_value",
+    "free_names",
     "load_template",
     "mask_text",
     "template_dirs",
@@ -166,6 +168,19 @@ def _default_filter(value: object, fallback: object = "", boolean: bool = False)
 
 
 def mask_text(text: str, start: int = 3, end: int = 4, char: str = "*") -> str:
+    """``text`` with all but its first ``start`` and last ``end`` characters replaced by ``char``.
+
+    Raises:
+        InputError: ``start``/``end`` not whole numbers from 0 to 100, or ``char`` not text.
+    """
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise InputError(
+                f"mask({name}=…) must be a whole number from 0 to 100, not {value!r}: "
+                "{{ 手机 | mask(3, 4) }} keeps the first 3 and the last 4 characters."
+            )
+    if not isinstance(char, str):
+        raise InputError(f"mask(char=…) must be text such as '*', not {char!r}.")
     if len(text) <= start + end:
         return text
     return text[:start] + char * (len(text) - start - end) + (text[-end:] if end else "")
@@ -175,8 +190,41 @@ def _mask_filter(value: object, start: int = 3, end: int = 4, char: str = "*") -
     return mask_text(display_value(value), start, end, char)
 
 
+#: The longest text or list a template expression may build: far above any SMS (500
+#: characters), far below what would exhaust memory (``{{ 'x' * 10**10 }}``).
+MAX_BUILT = 100_000
+#: The largest exponent ``**`` takes (``{{ 9 ** 9 ** 9 }}`` would compute for hours).
+MAX_EXPONENT = 1_000
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with ``*`` and ``**`` bounded: a template cannot make the run hang or
+    exhaust memory (the error names the row like any other template error)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: object, right: object) -> object:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(
+                    f"the exponent {right} is above {MAX_EXPONENT}; this is an SMS template"
+                )
+            return super().call_binop(context, operator, left, right)
+        for seq, count in ((left, right), (right, left)):
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(count, int)
+                and len(seq) * count > MAX_BUILT
+            ):
+                raise SecurityError(
+                    f"repeating a text or list {count} times would build {len(seq) * count:,} "
+                    f"items (the limit is {MAX_BUILT:,}); this is an SMS template"
+                )
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, finalize=display_value, autoescape=False)
+    env = _Sandbox(undefined=StrictUndefined, finalize=display_value, autoescape=False)
     env.filters.update(
         date=_date_filter,
         thousands=_thousands_filter,
@@ -188,6 +236,19 @@ def _environment() -> SandboxedEnvironment:
 
 
 ENVIRONMENT = _environment()
+# the same sandbox without globals, only to list a template's names (its code generator
+# folds constants: a plain Environment would compute {{ 'x' * 10**10 }} while looking)
+_NAMES_ONLY = _environment()
+_NAMES_ONLY.globals.clear()
+
+
+def free_names(ast: nodes.Template) -> set[str]:
+    """Every name the template reads without setting it, Jinja's globals included
+    (``meta.find_undeclared_variables`` leaves those out, so a column named ``range`` would
+    print the function instead of the column)."""
+    tracker = meta.TrackingCodeGenerator(_NAMES_ONLY)
+    tracker.visit(ast)
+    return tracker.undeclared_identifiers
 
 
 # ------------------------------------------------------------------- finding templates
@@ -262,8 +323,6 @@ def load_template(template: str | Path) -> tuple[str, str]:
     )
 
 
-
-
 def compile_template(source: str, label: str) -> tuple[jinja2.Template, nodes.Template]:
     """The compiled template and its syntax tree; ``label`` names it in errors.
 
@@ -277,7 +336,6 @@ def compile_template(source: str, label: str) -> tuple[jinja2.Template, nodes.Te
         raise InputError(
             f"{label.capitalize()} has a syntax error on line {exc.lineno}: {exc.message}"
         ) from exc
-
 
 
 def display_column(column: pd.Series) -> np.ndarray:
@@ -312,4 +370,3 @@ def display_column(column: pd.Series) -> np.ndarray:
     if pd.api.types.infer_dtype(values, skipna=True) == "string":
         return np.where(pd.isna(values), "", values)
     return np.array([display_value(v) for v in values], dtype=object)
-

@@ -461,3 +461,58 @@ def test_resend_unknown_lists_and_resends_only_when_asked(
     assert main([*base, "--send"]) == 0
     assert len(sim.accepted()) == 4  # the dropped answer's number, sent again on purpose
     assert "0 messages of 'spring'" in (main(base), capsys.readouterr().out)[1]
+
+
+@pytest.mark.parametrize(
+    ("file_text", "argv", "says"),
+    [
+        ('手机,姓名\n13512346789,"张三\n13612345678,李四\n', ["preview"], "is never closed"),
+        ("手机,姓名\n13512346789,张三\n", ["preview", "-t", "{{ namespace }}"], "Jinja's own"),
+        ("手机,姓名\n13512346789,张三\n", ["preview", "-t", "{{ dict }}"], "Jinja's own"),
+        ("手机,姓名\n13512346789,张三\n", ["preview", "-t", "{{ 姓名 | truncate(-1) }}"],
+         "row 2: a filter"),
+        ("手机,姓名\n13512346789,张三\n",
+         ["preview", "-t", "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"], "calls itself"),
+        ("手机,姓名\n13512346789,张三\n", ["send", "-c", "x", "--rate", "1e-10"],
+         "--rate 1e-10 is out of range"),
+        ("手机,姓名\n13512346789,张三\n", ["send", "-c", "x", "--concurrency", "100000"],
+         "--concurrency 100000 is out of range"),
+        ("手机,姓名\n13512346789,张三\n", ["preview", "--price", "1e300"],
+         "--price 1e+300 is out of range"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_on_stderr_and_exit_1(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, file_text: str, argv: list[str], says: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("MOBSET_LEDGER", str(tmp_path / "never.sqlite"))
+    path = tmp_path / "list.csv"
+    path.write_text(file_text, encoding="utf-8")
+    template = [] if "-t" in argv else ["-t", "{{ 姓名 }}您好"]
+    assert main([argv[0], str(path), *template, *argv[1:]]) == 1
+    out, err = capsys.readouterr()
+    assert says in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "never.sqlite").exists()
+    assert sim.requests.get("SmsSend", 0) == 0
+
+
+def test_a_list_of_bare_numbers_is_read_whole_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bare.csv"
+    path.write_text("13512346789\n13612345678\n", encoding="utf-8")
+    assert main(["preview", str(path), "-t", "您好", "-n", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert "2 sendable of 2 rows" in out
+    assert err.startswith("Note: ") and "row 1 holds data (13512346789)" in err
+    assert "--header-row 1" in err and "header=0" not in err and "InputWarning" not in err
+    assert main(["preview", str(path), "-t", "您好", "--no-header"]) == 0
+    out, err = capsys.readouterr()
+    assert "2 sendable of 2 rows" in out and err == ""
+    assert main(["preview", str(path), "-t", "您好", "--header-row", "1",
+                 "--phone-column", "13512346789"]) == 0  # fmt: skip
+    assert "1 sendable of 1 row" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["preview", str(path), "-t", "您好", "--header-row", "1", "--no-header"])
+    assert done.value.code == 2

@@ -234,6 +234,9 @@ def test_progress_bar_counts_final_statuses(
         ({"until": "all"}, "until"),
         ({"timeout": -1}, "timeout"),
         ({"min_interval": -1}, "min_interval"),
+        ({"timeout": 1e300}, r"timeout=1e\+300 is out of range"),
+        ({"min_interval": float("nan")}, "min_interval=nan is out of range"),
+        ({"pace": 10**12}, "pace=1000000000000 is out of range"),
         ({"campaign": "nope"}, "not in"),
     ],
 )

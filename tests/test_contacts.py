@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import xlwt
 
 from mobset_campaign.contacts import read_contacts
-from mobset_campaign.errors import InputError
+from mobset_campaign.errors import InputError, InputWarning
 
 SAMPLE = Path(__file__).resolve().parents[1] / "mobset_campaign" / "data" / "sample_contacts.csv"
 
@@ -310,6 +311,77 @@ def test_header_none_numbers_the_columns(tmp_path: Path) -> None:
     assert list(df.columns)[:2] == [0, 1]
     assert df["row"].tolist() == [1, 2]
     assert df["phone"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        ("bare.csv", "13512346789\n13612345678\n13712345678\n"),
+        ("two.csv", "13512346789,张三\n13612345678,李四\n13712345678,王五\n"),
+        ("ids.csv", "1001,13512346789\n1002,13612345678\n1003,13712345678\n"),
+        ("bare.xlsx", [[13512346789], [13612345678], [13712345678]]),
+        ("float.xlsx", [[13512346789.0, "张三"], [13612345678.0, "李四"], [13712345678, "王五"]]),
+    ],
+)
+def test_a_list_without_a_header_row_keeps_its_first_number(
+    tmp_path: Path, name: str, rows: str | list[list[object]]
+) -> None:
+    path = tmp_path / name
+    if isinstance(rows, str):
+        path.write_text(rows, encoding="utf-8")
+    else:
+        write_xlsx(path, rows)
+    with pytest.warns(InputWarning, match=r"row 1 holds data \(1"):
+        df = read_contacts(path)
+    assert df["phone"].tolist() == ["13512346789", "13612345678", "13712345678"]
+    assert df["row"].tolist() == [1, 2, 3]
+    assert df["phone_problem"].isna().all()
+    assert df.attrs["notes"] and name in df.attrs["notes"][0]
+    assert all(isinstance(c, int) for c in df.columns[: -3])
+
+
+def test_a_real_header_is_not_taken_for_data(tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text(
+        "手机,2024积分,会员号\n13512346789,12,0001\n", encoding="utf-8"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        df = read_contacts(tmp_path / "h.csv")
+        assert list(df.columns[:3]) == ["手机", "2024积分", "会员号"] and df.attrs["notes"] == []
+        forced = read_contacts(tmp_path / "h.csv", header=None)  # asked for: no note
+    assert forced["row"].tolist() == [1, 2] and forced["phone"].tolist()[1] == "13512346789"
+    (tmp_path / "n.csv").write_text("13512346789\n13612345678\n", encoding="utf-8")
+    kept = read_contacts(tmp_path / "n.csv", header=0, phone_column="13512346789")
+    assert kept["phone"].tolist() == ["13612345678"]  # header=0 is obeyed as written
+    with pytest.raises(InputError, match="header="):
+        read_contacts(tmp_path / "n.csv", header="none")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('手机,姓名\n13512346789,"张三\n13612345678,李四\n', "line 2 is never closed"),
+        (
+            '手机,姓名\n13512346789,"张三\n13612345678,李四\n13712345678,"王五\n',
+            "line 2 has a quoted cell that runs over 3 lines",
+        ),
+        ('手机,备注\n13512346789,"' + "长" * 140_000 + '"\n', "longer than 131,072"),
+    ],
+)
+def test_a_broken_quote_in_a_csv_is_one_clear_error(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "q.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=match) as err:
+        read_contacts(tmp_path / "q.csv")
+    assert "q.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_stray_quote_inside_a_cell_is_read_as_excel_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text(
+        '手机,姓名\n13512346789,"张三"先生\n13612345678,李"四\n', encoding="utf-8"
+    )
+    df = read_contacts(tmp_path / "s.csv")
+    assert df["姓名"].tolist() == ["张三先生", '李"四']
+    assert df["row"].tolist() == [2, 3]
 
 
 def test_a_dataframe_is_not_mutated_and_keeps_order_and_index() -> None:

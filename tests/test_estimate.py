@@ -249,3 +249,10 @@ def test_the_estimate_counts_rows_with_empty_cells() -> None:
     report = estimate(frame)
     assert report.warnings == {"empty cells in the template's columns": 1}
     assert "empty cells" in str(report)
+
+
+@pytest.mark.parametrize("price", [-0.05, float("nan"), float("inf"), 1e300, "0.05", True])
+def test_a_price_that_is_not_a_price_is_an_input_error(frame: pd.DataFrame, price: object) -> None:
+    with pytest.raises(InputError, match=r"price_per_part=.* is out of range: yuan per part"):
+        estimate(frame, price_per_part=price)  # type: ignore[arg-type]
+    assert estimate(frame, price_per_part=0).cost == 0

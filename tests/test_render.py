@@ -383,3 +383,55 @@ def test_comparing_a_text_column_names_it_and_suggests_int(tmp_path: Path) -> No
         render(df, "{% if 积分 > 500 %}VIP{% endif %}{{ 姓名 }}")
     out = render(df, "{% if 积分 | int > 500 %}VIP{% endif %}{{ 姓名 }}")  # the sandbox allows int
     assert out["content"].tolist() == ["VIP张三", "李四"]
+
+
+@pytest.mark.parametrize(
+    "name", ["namespace", "dict", "joiner", "self", "range", "lipsum", "cycler", "loop"]
+)
+def test_printing_one_of_jinjas_own_names_is_an_input_error(name: str) -> None:
+    df = contacts(姓名=["张三"])
+    for template in (f"您好{{{{ {name} }}}}", f"{{{{ {name} | default('x') }}}}{FORCE_JINJA}"):
+        with pytest.raises(InputError, match=rf"prints \{{\{{ {name} \}}\}}.*not a column") as err:
+            render(df, template)
+        assert "姓名" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_column_named_like_a_jinja_global_is_the_column_on_both_paths() -> None:
+    df = contacts(range=["A区", "B区"], dict=[1, 2])
+    fast, slow = both_paths(df, "{{ range }}-{{ dict }}")
+    assert fast["content"].tolist() == slow["content"].tolist() == ["A区-1", "B区-2"]
+    calls = render(contacts(姓名=["张三"]), "{% for i in range(2) %}{{ i }}{% endfor %}{{ 姓名 }}")
+    assert calls["content"].tolist() == ["01张三"]  # calling a global stays allowed
+
+
+@pytest.mark.parametrize(
+    ("template", "match"),
+    [
+        ("{{ 姓名 | truncate(-1) }}", "row 2: a filter was given an argument it cannot use"),
+        ("{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}", "row 2: a macro calls itself"),
+        ("{{ 'x' * 10**10 }}{{ 姓名 }}", "row 2: repeating a text or list 10000000000 times"),
+        ("{{ 姓名 * 100000 }}", "row 2: repeating a text or list 100000 times"),
+        ("{{ 2 ** 10000000 }}{{ 姓名 }}", "row 2: the exponent 10000000 is above 1000"),
+        ("{{ 积分 / 0 }}", "row 2: division by zero"),
+        ("{{ 姓名[5] }}", "row 2: str object has no element 5"),
+        ("{{ 姓名 | mask('a') }}", r"mask\(start=…\) must be a whole number"),
+        ("{{ 姓名 | mask(3, -1) }}", r"mask\(end=…\) must be a whole number"),
+    ],
+)
+def test_a_template_that_cannot_run_is_one_input_error(template: str, match: str) -> None:
+    df = contacts(姓名=["张三", "李四"], 积分=[10, 20])
+    with pytest.raises(InputError, match=match) as err:
+        render(df, template)
+    assert "\n" not in str(err.value)
+
+
+def test_a_lone_surrogate_is_caught_at_render_naming_row_and_column() -> None:
+    df = contacts(姓名=["张三", "李\ud800四"], 店=["天河", "越秀"])
+    for template in ("{{ 店 }}{{ 姓名 }}您好", "{{ 店 }}{{ 姓名 }}您好" + FORCE_JINJA):
+        with pytest.raises(InputError, match=r"^Row 3: column 姓名 holds a broken character"):
+            render(df, template)
+    assert render(df, "{{ 店 }}您好")["sendable"].all()  # a column not sent is no problem
+    with pytest.raises(InputError, match="signature= holds a broken character"):
+        render(contacts(姓名=["张三"]), "{{ 姓名 }}", signature="首\udc80易")
+    with pytest.raises(InputError, match="the template text holds a broken character"):
+        render(contacts(姓名=["张三"]), "{{ 姓名 }}\udfff")
