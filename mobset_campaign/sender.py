@@ -106,25 +106,6 @@ def check_options(
 ) -> None:
     """InputError for the first parameter of :func:`send` that cannot be used, so that a
     dry run (which sends nothing) refuses what the real run would refuse."""
-    _check_options(
-        campaign=campaign,
-        rate=rate,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        add_num=add_num,
-    )
-    timer_send_time(timer_send, beijing_clock(clock)())
-    SendWindow.parse(quiet_hours)
-
-
-def _check_options(
-    *,
-    campaign: str,
-    rate: float | None,
-    concurrency: int,
-    batch_size: int,
-    add_num: str | None,
-) -> None:
     if not isinstance(campaign, str) or not campaign.strip():
         raise InputError("campaign must be a non-empty name, e.g. campaign='2024-spring-promo'.")
     for problem in (
@@ -138,6 +119,8 @@ def _check_options(
         if problem:
             raise InputError(problem)
     check_batch_size(batch_size)
+    timer_send_time(timer_send, beijing_clock(clock)())
+    SendWindow.parse(quiet_hours)
     if add_num is not None and not (str(add_num).isascii() and str(add_num).isdigit()):
         raise InputError(f"add_num {add_num!r} must be digits only (the sender extension).")
 
@@ -213,12 +196,15 @@ def send(
         CampaignBusyError: another run holds the campaign (see ``wait_for_lock``).
         LedgerError: the ledger cannot be written.
     """
-    _check_options(
+    check_options(
         campaign=campaign,
         rate=rate,
         concurrency=concurrency,
         batch_size=batch_size,
         add_num=add_num,
+        timer_send=timer_send,
+        quiet_hours=quiet_hours,
+        clock=clock,
     )
     require_columns(df, _REQUIRED, "send")
     read_clock = beijing_clock(clock)
@@ -425,7 +411,7 @@ def resend_unknown(
         CampaignBusyError: another run (a send still going, in any process) holds the
             campaign: its requests in flight are not unknown, and would be sent twice.
     """
-    _check_options(
+    check_options(
         campaign=campaign, rate=rate, concurrency=concurrency, batch_size=batch_size, add_num=None
     )
     options = ledger.campaign_options(campaign)

@@ -490,7 +490,7 @@ def test_bad_input_is_one_line_on_stderr_and_exit_1(
     path.write_text(file_text, encoding="utf-8")
     template = [] if "-t" in argv else ["-t", "{{ 姓名 }}您好"]
     assert main([argv[0], str(path), *template, *argv[1:]]) == 1
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "never.sqlite").exists()
