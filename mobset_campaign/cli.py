@@ -188,13 +188,23 @@ def _ledger_path(args: argparse.Namespace) -> str:
 
 def _existing_ledger(args: argparse.Namespace) -> str:
     """Commands that only read a campaign must not create an empty ledger by a typo."""
+    from .ledger import ledger_exists
+
     path = _ledger_path(args)
-    if path != ":memory:" and not Path(path).is_file():
+    if not ledger_exists(path):
         raise InputError(
-            f"No ledger at {path}: `mobset-campaign send ... --send` creates it. Pass --ledger "
-            "(or set MOBSET_LEDGER) with the file your campaign was sent with."
+            f"No ledger at {_shown_ledger(path)}: `mobset-campaign send ... --send` creates "
+            "it. Pass --ledger (or set MOBSET_LEDGER) with the ledger your campaign was sent "
+            "with."
         )
     return path
+
+
+def _shown_ledger(path: str) -> str:
+    """A ledger's path or URL as it may be printed (a URL's password hidden)."""
+    from .ledger import shown_location
+
+    return shown_location(path)
 
 
 def _reading_ledger(args: argparse.Namespace) -> Any:
@@ -258,7 +268,8 @@ def _add_contacts_args(p: argparse.ArgumentParser, *, required: bool = True) -> 
 def _add_ledger_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ledger",
-        help="ledger file (default: $MOBSET_LEDGER, else ledger.sqlite in your data folder)",
+        help="ledger file or postgresql://user@host/db URL (default: $MOBSET_LEDGER, else "
+        "ledger.sqlite in your data folder)",
     )
 
 
@@ -312,7 +323,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     """Dry run by default (estimate only); --send sends for real, recording every step."""
     from .estimate import estimate
-    from .ledger import Ledger
+    from .ledger import Ledger, ledger_exists
     from .sender import check_options, send
 
     check_options(  # a dry run refuses what --send would refuse
@@ -327,9 +338,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     client = _client(args)
     signature = client.get_sign()
     path = _ledger_path(args)
-    exists = path == ":memory:" or Path(path).is_file()
-    if not args.send and not exists:
-        print(f"Ledger: {path} (none yet: nothing was sent from it; a dry run creates none)")
+    if not args.send and not ledger_exists(path):
+        print(
+            f"Ledger: {_shown_ledger(path)} (none yet: nothing was sent from it; a dry run "
+            "creates none)"
+        )
         path = ":memory:"
     with Ledger(path) as ledger:
         if ledger.created:

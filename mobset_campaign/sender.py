@@ -59,7 +59,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,7 +70,13 @@ from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
 from ._signals import stop_signals
 from .codes import describe_error, error_info
 from .errors import AuthError, GatewayError, InputError, MobsetError, TransportError
-from .ledger import CancelOutcome, Ledger, PendingMessage, default_ledger_path
+from .ledger import (
+    CancelOutcome,
+    Ledger,
+    PendingMessage,
+    default_ledger_path,
+    ledger_exists,
+)
 from .plan import (
     PlannedBatch,
     SendWindow,
@@ -221,7 +226,7 @@ def send(
     )
     own = ledger is None
     if ledger is None:
-        if dry_run and not Path(default_ledger_path()).exists():
+        if dry_run and not ledger_exists(default_ledger_path()):
             ledger = Ledger(":memory:")  # a dry run writes nothing, not even an empty ledger
         else:
             ledger = Ledger()

@@ -40,12 +40,6 @@ def send_quietly(df: pd.DataFrame, client: Any, ledger: Ledger, **kw: Any) -> No
     assert summary.stopped_reason is None
 
 
-@pytest.fixture
-def ledger() -> Iterator[Ledger]:
-    with Ledger(":memory:") as led:
-        yield led
-
-
 def test_collect_until_every_message_is_final(ledger: Ledger) -> None:
     with Simulator(
         seed=1,
@@ -371,8 +365,9 @@ def test_a_lock_released_while_retrying_stores_the_body_directly(
 
 
 def test_a_memory_ledger_that_cannot_store_puts_the_body_in_the_error(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    ledger = Ledger(":memory:")
     monkeypatch.setattr(collector_module, "_STORE_RETRY_SECONDS", 0.1)
 
     def locked(*args: Any, **kw: Any) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,12 +19,6 @@ from mobset_campaign.answers import Reply, Report
 from mobset_campaign.errors import InputError, LedgerError
 from mobset_campaign.ledger import Ledger, Outcome, is_opt_out
 from mobset_campaign.ledger._schema import MIGRATIONS
-
-
-@pytest.fixture
-def ledger() -> Ledger:
-    with Ledger(":memory:") as led:
-        yield led
 
 
 def _register(led: Ledger, campaign: str, n: int, content: str = "hi") -> None:
@@ -313,8 +309,8 @@ def test_fail_batch_back_to_pending_or_unknown(ledger: Ledger) -> None:
         ledger.fail_batch(b1, "sent", code=None, error="")
 
 
-def test_concurrent_claims_from_threads_never_overlap(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as led:
+def test_concurrent_claims_from_threads_never_overlap(ledger_url: str) -> None:
+    with Ledger(ledger_url) as led:
         _register(led, "c", 200)
         ids = [m.id for m in led.pending("c")]
         got: list[int] = []
@@ -334,9 +330,8 @@ def test_concurrent_claims_from_threads_never_overlap(tmp_path: Path) -> None:
         assert sorted(got) == sorted(ids)  # every message claimed exactly once
 
 
-def test_two_ledger_objects_on_one_file_share_claims(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
-    with Ledger(path) as a, Ledger(path) as b:
+def test_two_ledger_objects_on_one_file_share_claims(ledger_url: str) -> None:
+    with Ledger(ledger_url) as a, Ledger(ledger_url) as b:
         _register(a, "c", 5)
         ids = [m.id for m in b.pending("c")]
         _, first = a.claim("c", ids)
@@ -683,3 +678,69 @@ def test_claims_and_fetched_bodies_are_durable_and_the_journal_is_wal(tmp_path: 
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     con.close()
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+
+def test_a_postgres_ledger_never_shows_its_password(postgres_db_url: str) -> None:
+    url = postgres_db_url.replace("postgres@", "postgres:s3cret-pw@", 1)
+    with Ledger(url) as led:
+        assert led.is_postgres and led.created
+        assert "s3cret" not in repr(led) and "s3cret" not in led.path and "***" in led.path
+        assert "s3cret" not in led.location
+    with Ledger(url) as again:
+        assert not again.created and [m[0] for m in again.migrations()] == [1, 2, 3]
+    wrong = url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(LedgerError) as err:
+        Ledger(wrong)
+    assert "s3cret" not in str(err.value) and "no_such_database" in str(err.value)
+
+
+def test_processes_claiming_one_campaign_on_postgres_never_take_a_row_twice(
+    postgres_db_url: str,
+) -> None:
+    with Ledger(postgres_db_url) as led:
+        _register(led, "c", 300)
+    script = f"""
+import sys
+from mobset_campaign.ledger import Ledger
+with Ledger({postgres_db_url!r}) as led:
+    ids = [m.id for m in led.pending("c")]
+    got = []
+    for start in range(0, len(ids), 10):
+        _, claimed = led.claim("c", ids[start:start + 10])
+        got += [mid for mid, _ in claimed]
+print(",".join(map(str, got)))
+"""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    got = [int(x) for out in outs for x in out.split(",") if x]
+    assert len(got) == len(set(got)) == 300  # each row claimed once, by one process
+
+
+def test_a_read_only_postgres_ledger_reads_and_refuses_writes(postgres_db_url: str) -> None:
+    with Ledger(postgres_db_url) as led:
+        _register(led, "c", 3)
+    with Ledger(postgres_db_url, read_only=True) as ro:
+        assert ro.counts("c")["pending"] == 3
+        with pytest.raises(LedgerError, match="read-only") as err:
+            ro.ensure_campaign("d")
+        assert err.value.reason == "readonly"
+
+
+def test_a_lost_connection_is_one_ledger_error(postgres_db_url: str) -> None:
+    import psycopg
+
+    with Ledger(postgres_db_url) as led:
+        _register(led, "c", 2)
+        pid = led._conn._raw.info.backend_pid
+        with psycopg.connect(postgres_db_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(LedgerError) as err:
+            led.ensure_campaign("d")
+        assert err.value.reason == "connection" and "connection" in str(err.value)

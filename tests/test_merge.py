@@ -60,12 +60,6 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-def ledger() -> Iterator[Ledger]:
-    with Ledger(":memory:") as led:
-        yield led
-
-
 def test_merge_keeps_rows_order_index_and_reports_reasons(sim: Simulator, ledger: Ledger) -> None:
     df = _frame()
     ledger.suppress("13512340004")

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._store import default_ledger_path
+from ._store import default_ledger_path, ledger_exists, shown_location
 from .frames import STATUS_FRAME_COLUMNS, Frames
 from .inbox import Applied, Inbox
 from .locks import Holder
@@ -67,6 +67,8 @@ __all__ = [
     "account_key",
     "default_ledger_path",
     "is_opt_out",
+    "ledger_exists",
+    "shown_location",
 ]
 
 

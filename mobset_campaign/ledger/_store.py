@@ -1,9 +1,13 @@
-"""The ledger's connection: opening the SQLite file, transactions, reads and migrations.
+"""The ledger's connection: opening the database, transactions, reads and migrations.
 
 Every other part of the ledger talks to the database through :class:`Store`: ``_tx()`` for a
 write transaction (``BEGIN IMMEDIATE``; ``durable=True`` commits with ``synchronous=FULL``),
 ``_read()`` and ``_frame()`` for queries. One connection guarded by a lock makes a ledger
 safe to share between threads; other processes may open the same file (WAL, busy timeout).
+
+A path opens a SQLite file; a ``postgresql://`` URL opens a PostgreSQL database through
+:mod:`mobset_campaign.ledger._postgres`, with the same SQL and the same guarantees (writers
+take turns through an advisory lock where SQLite has ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -25,9 +29,18 @@ import platformdirs
 from .._files import Reserve
 from .._protocol import BEIJING
 from ..errors import InputError, LedgerError
-from ._schema import MIGRATIONS, REBUILDS
+from . import _postgres
+from ._schema import MIGRATIONS, POSTGRES_MIGRATIONS, REBUILDS
 
-__all__ = ["Store", "campaign_name", "default_ledger_path", "iso", "now"]
+__all__ = [
+    "Store",
+    "campaign_name",
+    "default_ledger_path",
+    "iso",
+    "ledger_exists",
+    "now",
+    "shown_location",
+]
 
 
 def default_ledger_path() -> str:
@@ -39,6 +52,31 @@ def default_ledger_path() -> str:
     if named:
         return named
     return str(platformdirs.user_data_path("mobset-campaign", appauthor=False) / "ledger.sqlite")
+
+
+def shown_location(path: str | os.PathLike[str]) -> str:
+    """A ledger's path or URL as it may be printed: a URL's password is hidden."""
+    return _postgres.shown(str(path)) if _postgres.is_url(path) else str(path)
+
+
+def ledger_exists(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (a file, ``:memory:`` or a PostgreSQL URL) holds a ledger already,
+    without creating one: commands that only read, and dry runs, check this first.
+
+    Raises:
+        LedgerError: a PostgreSQL server that cannot be reached (the URL without password).
+    """
+    if str(path) == ":memory:":
+        return True
+    if not _postgres.is_url(path):
+        return Path(path).is_file()
+    try:
+        Store(path, read_only=True).close()
+    except LedgerError as exc:
+        if exc.reason == "missing":
+            return False
+        raise
+    return True
 
 
 def campaign_name(name: str) -> str:
@@ -82,10 +120,27 @@ class Store:
     ) -> None:
         default = path is None
         path = default_ledger_path() if path is None else path
-        self.path = str(path) if str(path) == ":memory:" else str(Path(path))
         self._lock = threading.RLock()
         self._sync = ""
         self._closed = False
+        self._db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+        #: True for a PostgreSQL ledger (a ``postgresql://`` URL)
+        self.is_postgres = _postgres.is_url(path)
+        if self.is_postgres:
+            self._url = str(path).strip()
+            #: the file, or the URL without its password
+            self.path = _postgres.shown(self._url)
+            self.read_only = read_only
+            # fixed at open, like a file ledger's folder: where this host keeps what the
+            # database could not take (answers, bodies), named after the database
+            self._side_folder = (
+                platformdirs.user_data_path("mobset-campaign", appauthor=False) / "postgres"
+            )
+            with contextlib.suppress(OSError):
+                self._side_folder.mkdir(parents=True, exist_ok=True)
+            self._open_postgres()
+            return
+        self.path = str(path) if str(path) == ":memory:" else str(Path(path))
         #: True when the ledger was opened for reading only (nothing can be written to it)
         self.read_only = read_only and self.path != ":memory:"
         #: True when opening the ledger created its file (a new, empty ledger)
@@ -136,13 +191,66 @@ class Store:
             self._close_quietly()
             raise
 
+    def _open_postgres(self) -> None:
+        conn, errors = _postgres.connect(self._url, read_only=self.read_only)
+        self._conn = conn  # type: ignore[assignment]
+        self._db_errors = (sqlite3.Error, *errors)
+        try:
+            found = conn.execute("SELECT to_regclass('migrations') IS NOT NULL").fetchone()
+            self.created = not bool(found[0])
+            if self.read_only:
+                if self.created:
+                    raise LedgerError(
+                        f"There is no ledger in {self.path}; pass the one it was sent with.",
+                        reason="missing",
+                    )
+                done = {row[0] for row in conn.execute("SELECT id FROM migrations")}
+                self._check_versions(done)
+                return
+            self._migrate()
+        except self._db_errors as exc:
+            self._close_quietly()
+            raise LedgerError(
+                f"Cannot open the ledger {self.path}: {_postgres_text(exc, self._url)}. Is it "
+                "a mobset_campaign ledger's database?",
+                reason=_postgres.reason(exc) or "",
+            ) from None
+        except LedgerError:
+            self._close_quietly()
+            raise
+
+    def _check_versions(self, done: set[int]) -> None:
+        """LedgerError unless a read-only ledger has exactly this version's migrations."""
+        known = {number for number, _, _ in MIGRATIONS}
+        if done - known:
+            self._close_quietly()
+            raise LedgerError(
+                f"The ledger {self.path} was written by a newer mobset_campaign (migration "
+                f"{max(done - known)}); upgrade mobset_campaign to read it."
+            )
+        if known - done:
+            self._close_quietly()
+            raise LedgerError(
+                f"The ledger {self.path} was written by an older mobset_campaign and must be "
+                "upgraded before it can be read, which cannot be done where it is (it is opened "
+                "read-only). "
+                + (
+                    "Open it once for writing (any send or collect) first."
+                    if self.is_postgres
+                    else "Copy it to a folder you can write and use the copy."
+                )
+            )
+
     def _open_read_only(self) -> None:
         """Open for reading only: nothing is created, migrated or written, so a ledger on
         read-only media (a CD, a read-only share, a snapshot) can be read. SQLite's WAL
         mode needs a writable ``-shm`` file beside the ledger; where there is none and none
         can be made, the file is read as immutable (nobody can be writing it there)."""
         if not Path(self.path).is_file():
-            raise LedgerError(f"There is no ledger at {self.path}; pass the file it was sent with.")
+            raise LedgerError(
+                f"There is no ledger at {self.path}; pass the file it was sent with.",
+                reason="missing",
+            )
         uri = Path(self.path).resolve().as_uri()
         last: sqlite3.Error | None = None
         for flags in ("?mode=ro", "?mode=ro&immutable=1"):
@@ -161,20 +269,7 @@ class Store:
             raise LedgerError(
                 f"Cannot read the ledger {self.path} ({last}). Is it a mobset_campaign ledger?"
             ) from last
-        known = {number for number, _, _ in MIGRATIONS}
-        if done - known:
-            self._close_quietly()
-            raise LedgerError(
-                f"The ledger {self.path} was written by a newer mobset_campaign (migration "
-                f"{max(done - known)}); upgrade mobset_campaign to read it."
-            )
-        if known - done:
-            self._close_quietly()
-            raise LedgerError(
-                f"The ledger {self.path} was written by an older mobset_campaign and must be "
-                "upgraded before it can be read, which cannot be done where it is (it is opened "
-                "read-only). Copy it to a folder you can write and use the copy."
-            )
+        self._check_versions(done)
 
     # -- life ---------------------------------------------------------------------------
 
@@ -204,13 +299,30 @@ class Store:
         if conn is not None:
             conn.close()
 
-    def _reserve(self) -> Reserve | None:
-        """The room kept beside the ledger for what it cannot take on a full disk (None for
-        a memory ledger)."""
+    @property
+    def location(self) -> str:
+        """Where the ledger is, as side files record it: the absolute file, the URL without
+        its password, or ``:memory:``."""
+        if self.is_postgres or self.path == ":memory:":
+            return self.path
+        return str(Path(self.path).resolve())
+
+    def _beside(self, suffix: str) -> Path | None:
+        """``<ledger file><suffix>``: where a file that belongs with the ledger goes (answers
+        kept aside, the reserve). A PostgreSQL ledger keeps them in this user's data folder,
+        named after the database (never its password); a ``:memory:`` ledger has none."""
+        if self.is_postgres:
+            return self._side_folder / (_postgres.side_name(self._url) + suffix)
         if self.path == ":memory:":
             return None
         path = Path(self.path).resolve()
-        return Reserve(path.with_name(path.name + ".reserve"))
+        return path.with_name(path.name + suffix)
+
+    def _reserve(self) -> Reserve | None:
+        """The room kept beside the ledger for what it cannot take on a full disk (None for
+        a memory ledger)."""
+        path = self._beside(".reserve")
+        return None if path is None else Reserve(path)
 
     def reserve_room(self) -> None:
         """Set aside room beside the ledger for answers and bodies it may not be able to
@@ -243,8 +355,12 @@ class Store:
             self._sync = level
 
     @contextmanager
-    def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
+    def _tx(self, *, durable: bool = False, serial: bool = True) -> Iterator[Any]:
         """One write transaction (``BEGIN IMMEDIATE``); ``durable`` = synchronous FULL.
+
+        ``serial=False`` (PostgreSQL only; SQLite writers always take turns) lets the
+        transaction run beside others: it must lock the rows it changes itself (claims take
+        theirs with ``FOR UPDATE SKIP LOCKED``).
 
         Raises:
             LedgerError: the transaction could not begin, run or commit (one readable line:
@@ -254,31 +370,49 @@ class Store:
             self._check_open()
             cur = self._conn.cursor()
             try:
-                self._set_sync("FULL" if durable else "NORMAL")
-                cur.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+                if self.is_postgres:
+                    _postgres.begin(cur, durable=durable, serial=serial)  # type: ignore[arg-type]
+                else:
+                    self._set_sync("FULL" if durable else "NORMAL")
+                    cur.execute("BEGIN IMMEDIATE")
+            except self._db_errors as exc:
+                self._rollback_quietly()
                 cur.close()
                 raise self._error(exc) from exc
             try:
                 yield cur
                 cur.execute("COMMIT")
             except BaseException as exc:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
-                if isinstance(exc, sqlite3.Error):
+                self._rollback_quietly()
+                if isinstance(exc, self._db_errors):
                     raise self._error(exc) from exc
                 raise
             finally:
-                cur.close()
+                with contextlib.suppress(*self._db_errors):
+                    cur.close()
 
-    def _error(self, exc: sqlite3.Error) -> LedgerError:
+    def _rollback_quietly(self) -> None:
+        """Roll back what is open (a lost connection has nothing left to roll back)."""
+        with contextlib.suppress(*self._db_errors):
+            if self._conn.in_transaction:
+                self._conn.rollback()
+
+    def _error(self, exc: BaseException) -> LedgerError:
         """A database error as one sentence a user can act on."""
+        if self.is_postgres:
+            return self._postgres_error(exc)
         text = str(exc).rstrip(".")
         lowered = text.lower()
         if "full" in lowered:
-            reason, advice = "full", "free space on the disk that holds it, then run the command again"
+            reason, advice = (
+                "full",
+                "free space on the disk that holds it, then run the command again",
+            )
         elif "locked" in lowered or "busy" in lowered:
-            reason, advice = "locked", "another program is writing it; try again when it has finished"
+            reason, advice = (
+                "locked",
+                "another program is writing it; try again when it has finished",
+            )
         elif self.read_only or "readonly" in lowered or "read-only" in lowered:
             reason = "readonly"
             advice = (
@@ -287,11 +421,34 @@ class Store:
                 else "the file or its folder cannot be written; check their permissions"
             )
         elif "i/o" in lowered or "disk" in lowered:
-            reason, advice = "io", "the disk failed to read or write; check it and run the command again"
+            reason, advice = (
+                "io",
+                "the disk failed to read or write; check it and run the command again",
+            )
         else:
-            reason, advice = "", "check the file (is it a mobset_campaign ledger?) and run the command again"
+            reason, advice = (
+                "",
+                "check the file (is it a mobset_campaign ledger?) and run the command again",
+            )
         return LedgerError(
             f"The ledger {self.path} could not be written ({text}): {advice}.", reason=reason
+        )
+
+    def _postgres_error(self, exc: BaseException) -> LedgerError:
+        reason = _postgres.reason(exc) or ""
+        advice = {
+            "full": "the database server's disk is full; free space there, then run the "
+            "command again",
+            "locked": "another program holds what this needed; try again when it has finished",
+            "readonly": "it was opened read-only (a command that only reads)",
+            "connection": "the connection to the database server was lost; check the server "
+            "and the network, then run the command again",
+            "io": "the database server failed to read or write; check it",
+        }.get(reason, "check the database and run the command again")
+        return LedgerError(
+            f"The ledger {self.path} could not be written ({_postgres_text(exc, self._url)}): "
+            f"{advice}.",
+            reason=reason,
         )
 
     def check_writable(self) -> None:
@@ -309,7 +466,8 @@ class Store:
             self._check_open()
             try:
                 return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except self._db_errors as exc:
+                self._rollback_quietly()
                 raise self._read_error(exc) from exc
 
     def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -319,19 +477,25 @@ class Store:
                 cur = self._conn.execute(sql, params)
                 cols = [d[0] for d in cur.description]
                 rows = cur.fetchall()
-            except sqlite3.Error as exc:
+            except self._db_errors as exc:
+                self._rollback_quietly()
                 raise self._read_error(exc) from exc
         return pd.DataFrame.from_records(rows, columns=cols)
 
-    def _read_error(self, exc: sqlite3.Error) -> LedgerError:
+    def _read_error(self, exc: BaseException) -> LedgerError:
+        text = _postgres_text(exc, self._url) if self.is_postgres else str(exc).rstrip(".")
         return LedgerError(
-            f"The ledger {self.path} could not be read ({str(exc).rstrip('.')}); check the file "
-            "and run the command again."
+            f"The ledger {self.path} could not be read ({text}); check "
+            f"{'the database' if self.is_postgres else 'the file'} and run the command again.",
+            reason=(_postgres.reason(exc) or "") if self.is_postgres else "",
         )
 
     # -- migrations ---------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        if self.is_postgres:
+            self._migrate_postgres()
+            return
         with self._lock:
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS migrations ("
@@ -376,7 +540,49 @@ class Store:
                     if rebuild:
                         self._conn.execute("PRAGMA foreign_keys = ON")
 
+    def _migrate_postgres(self) -> None:
+        """The numbered migrations, in one transaction that holds the serial lock, so two
+        processes opening a new database at once apply each migration once."""
+        with self._lock:
+            cur = self._conn.cursor()
+            _postgres.begin(cur, durable=True, serial=True)  # type: ignore[arg-type]
+            try:
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS migrations ("
+                    "id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                done = {row[0] for row in cur.execute("SELECT id FROM migrations").fetchall()}
+                newer = sorted(done - {number for number, _, _ in POSTGRES_MIGRATIONS})
+                if newer:
+                    raise LedgerError(
+                        f"The ledger {self.path} was written by a newer mobset_campaign "
+                        f"(migration {newer[-1]}); upgrade mobset_campaign to use it."
+                    )
+                for number, name, sql in POSTGRES_MIGRATIONS:
+                    if number in done:
+                        continue
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            cur.execute(statement)
+                    cur.execute(
+                        "INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                        (number, name, now()),
+                    )
+                cur.execute("COMMIT")
+            except BaseException:
+                self._rollback_quietly()
+                raise
+            finally:
+                cur.close()
+
     def migrations(self) -> list[tuple[int, str, str]]:
         """The applied migrations: (number, name, applied_at)."""
         rows = self._read("SELECT id, name, applied_at FROM migrations ORDER BY id")
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def _postgres_text(exc: BaseException, url: str) -> str:
+    """A psycopg error's first line, without the URL's password."""
+    lines = str(exc).strip().splitlines()
+    text = (lines[0] if lines else type(exc).__name__).rstrip(".")
+    return _postgres.without_secret(text, url)

@@ -95,9 +95,9 @@ class Frames(Store):
                    m.state AS send_state, m.send_code, m.send_error, m.status,
                    m.sent_at AS sent_time, m.report_time, m.ex_status,
                    (SELECT r.content FROM replies r WHERE r.message_id = m.id
-                    ORDER BY r.recv_time DESC, r.id DESC LIMIT 1) AS reply,
+                    ORDER BY r.recv_time DESC NULLS LAST, r.id DESC LIMIT 1) AS reply,
                    (SELECT r.recv_time FROM replies r WHERE r.message_id = m.id
-                    ORDER BY r.recv_time DESC, r.id DESC LIMIT 1) AS reply_time,
+                    ORDER BY r.recv_time DESC NULLS LAST, r.id DESC LIMIT 1) AS reply_time,
                    (SELECT COUNT(*) FROM replies r WHERE r.message_id = m.id) AS reply_count,
                    EXISTS (SELECT 1 FROM suppression s WHERE s.phone = m.phone) AS opted_out
             FROM messages m WHERE m.campaign = ? ORDER BY m.id
@@ -108,7 +108,15 @@ class Frames(Store):
             df[col] = _int64(df[col])
         for col in ("sent_time", "report_time", "reply_time"):
             df[col] = _times(df[col])
-        for col in ("row_key", "phone", "content", "send_state", "send_error", "ex_status", "reply"):
+        for col in (
+            "row_key",
+            "phone",
+            "content",
+            "send_state",
+            "send_error",
+            "ex_status",
+            "reply",
+        ):
             df[col] = _text(df[col])
         df["opted_out"] = df["opted_out"].astype(bool)
         df["status_text"] = _status_text(df["status"])
@@ -129,7 +137,7 @@ class Frames(Store):
         if campaign is not None:
             sql += " WHERE m.campaign = ?"
             params = (campaign,)
-        df = self._frame(sql + " ORDER BY r.recv_time, r.id", params)
+        df = self._frame(sql + " ORDER BY r.recv_time NULLS FIRST, r.id", params)
         df["recv_time"] = _times(df["recv_time"])
         df["opt_out"] = df["opt_out"].astype(bool)
         df["sms_id"] = _int64(df["sms_id"])
@@ -176,7 +184,8 @@ class Frames(Store):
     def campaigns(self) -> pd.DataFrame:
         """One row per campaign: name, created, messages, parts, and a column per state."""
         base = self._frame(
-            "SELECT c.name, c.created, COUNT(m.id) AS messages, COALESCE(SUM(m.parts), 0) AS parts "
+            "SELECT c.name, c.created, COUNT(m.id) AS messages, "
+            "CAST(COALESCE(SUM(m.parts), 0) AS BIGINT) AS parts "
             "FROM campaigns c LEFT JOIN messages m ON m.campaign = c.name GROUP BY c.name "
             "ORDER BY c.created, c.name"
         )

@@ -146,10 +146,11 @@ class Inbox(Store):
         """Commit a fetched body durably, before anything parses it; returns its inbox id."""
         with self._tx(durable=True) as cur:
             cur.execute(
-                "INSERT INTO inbox (method, account, body, received_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO inbox (method, account, body, received_at) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
                 (method, account, text, iso(received_at) or now()),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def has_body(self, method: str, body: str, account: str) -> bool:
         """Whether this very body is already in the inbox (an identical body holds exactly
@@ -184,7 +185,7 @@ class Inbox(Store):
     ) -> tuple[int, int | None, str | None, str] | None:
         row = cur.execute(
             "SELECT id, status, report_time, state FROM messages WHERE sms_id = ? AND "
-            "(account = ? OR ? = '') ORDER BY sent_at DESC, id DESC LIMIT 1",
+            "(account = ? OR ? = '') ORDER BY sent_at DESC NULLS LAST, id DESC LIMIT 1",
             (sms_id, account, account),
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3])
@@ -206,8 +207,8 @@ class Inbox(Store):
                 when = iso(rep.report_time)
                 target = self._match_message(cur, int(rep.sms_id), account)
                 cur.execute(
-                    "INSERT OR IGNORE INTO reports (inbox_id, seq, sms_id, status, report_time, "
-                    "ex_status, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO reports (inbox_id, seq, sms_id, status, report_time, "
+                    "ex_status, message_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
                         inbox_id,
                         seq,
@@ -248,8 +249,9 @@ class Inbox(Store):
                 target = attribute_reply(cur, phone, str(rep.add_num or ""), when, account)
                 opt = is_opt_out(rep.content)
                 cur.execute(
-                    "INSERT OR IGNORE INTO replies (inbox_id, seq, phone, recv_number, add_num, "
-                    "recv_time, content, opt_out, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO replies (inbox_id, seq, phone, recv_number, add_num, recv_time, "
+                    "content, opt_out, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (
                         inbox_id,
                         seq,
@@ -273,8 +275,8 @@ class Inbox(Store):
                             "SELECT campaign FROM messages WHERE id = ?", (target,)
                         ).fetchone()[0]
                     cur.execute(
-                        "INSERT OR IGNORE INTO suppression (phone, reason, source, added_at) "
-                        "VALUES (?, ?, ?, ?)",
+                        "INSERT INTO suppression (phone, reason, source, added_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         (phone, f"replied {str(rep.content).strip()!r}", source, now()),
                     )
                     opt_outs += cur.rowcount
@@ -288,10 +290,7 @@ class Inbox(Store):
 
     def _unsaved_prefix(self) -> Path | None:
         """``<ledger path>.unsaved-`` as a path (None for a ``:memory:`` ledger)."""
-        if self.path == ":memory:":
-            return None
-        path = Path(self.path).resolve()
-        return path.with_name(path.name + _UNSAVED)
+        return self._beside(_UNSAVED)
 
     def keep_body(self, raw: RawAnswer, account: str, error: Exception) -> Path:
         """Write a fetched body the ledger would not take to a file beside it, durably, and
@@ -312,7 +311,7 @@ class Inbox(Store):
         target = side_file(prefix, raw.method)
         saved = {
             "what": "a gateway answer mobset_campaign.collect could not store in the ledger",
-            "ledger": str(Path(self.path).resolve()),
+            "ledger": self.location,
             "method": raw.method,
             "account": account,
             "received_at": raw.received_at.isoformat(),
@@ -328,7 +327,9 @@ class Inbox(Store):
                 if reserve is not None and reserve.append({"kind": "body", **saved}):
                     return reserve.path
             except OSError as full:
-                _log.error("could not keep the %s answer in the reserve either: %s", raw.method, full)
+                _log.error(
+                    "could not keep the %s answer in the reserve either: %s", raw.method, full
+                )
             raise LedgerError(
                 f"collect: the ledger {self.path} {where}, and it could not be saved to "
                 f"{target} either ({exc}). The gateway hands each answer out once only; "

@@ -84,8 +84,8 @@ class Suppression(Store):
         with self._tx() as cur:
             before = cur.execute("SELECT COUNT(*) FROM suppression").fetchone()[0]
             cur.executemany(
-                "INSERT OR IGNORE INTO suppression (phone, reason, source, added_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO suppression (phone, reason, source, added_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(p, reason, source, now()) for p in clean],
             )
             after = cur.execute("SELECT COUNT(*) FROM suppression").fetchone()[0]

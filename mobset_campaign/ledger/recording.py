@@ -110,7 +110,7 @@ class Recording(Store):
         """
         answer: dict[str, Any] = {
             "what": "an SmsSend answer mobset_campaign.send could not record in the ledger",
-            "ledger": self.path if self.path == ":memory:" else str(Path(self.path).resolve()),
+            "ledger": self.location,
             "batch_id": int(batch_id),
             "code": int(code),
             "message": str(message),
@@ -174,8 +174,9 @@ class Recording(Store):
     # -- answers the ledger could not take -----------------------------------------------
 
     def _kept_prefix(self) -> Path:
-        path = Path(self.path).resolve()
-        return path.with_name(path.name + _KEPT_ANSWER)
+        path = self._beside(_KEPT_ANSWER)
+        assert path is not None  # a :memory: ledger keeps answers on the object
+        return path
 
     def _keep_answer(self, answer: dict[str, Any], error: Exception | None) -> AnswerKeptError:
         """Keep an answer the ledger would not take: a file beside it, else the reserve, else
@@ -213,7 +214,7 @@ class Recording(Store):
         )
 
     def _put_aside(self, answer: dict[str, Any]) -> str | None:
-        if self.path == ":memory:":
+        if self._beside(_KEPT_ANSWER) is None:
             with self._lock:
                 self._kept_answers.append(answer)
             return "in memory (a ':memory:' ledger has no folder), on this Ledger object"
@@ -298,7 +299,9 @@ class Recording(Store):
                 except FileNotFoundError:
                     pass  # another process recorded it and deleted the file meanwhile
                 except OSError as exc:  # e.g. Windows: still open elsewhere; harmless
-                    _log.warning("recorded the kept answer %s but could not delete it: %s", path, exc)
+                    _log.warning(
+                        "recorded the kept answer %s but could not delete it: %s", path, exc
+                    )
         reserve = self._reserve()
         if from_reserve and reserve is not None:
             reserve.update(
@@ -350,7 +353,13 @@ class Recording(Store):
             cur.execute(
                 "UPDATE batches SET state = ?, answered_at = ?, elapsed = ?, code = ?, error = ? "
                 "WHERE id = ?",
-                ("released" if state == "pending" else state, stamp, elapsed, code, error, batch_id),
+                (
+                    "released" if state == "pending" else state,
+                    stamp,
+                    elapsed,
+                    code,
+                    error,
+                    batch_id,
+                ),
             )
         return changed
-

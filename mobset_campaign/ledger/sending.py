@@ -379,12 +379,30 @@ class Sending(Recording, Locks):
         """
         campaign = campaign_name(campaign)
         stamp = now()
-        ids = list(message_ids)
-        marks = ",".join("?" * len(ids))
-        with self._tx(durable=True) as cur:
+        # PostgreSQL: claims run beside each other, each taking only rows no other claim
+        # holds (SKIP LOCKED), and keeping the lock row from being taken over meanwhile;
+        # SQLite: claims take turns (BEGIN IMMEDIATE), so the same SQL needs no row locks.
+        skip_locked, share = (
+            (" FOR UPDATE SKIP LOCKED", " FOR SHARE") if self.is_postgres else ("", "")
+        )
+        with self._tx(durable=True, serial=False) as cur:
+            marks = ",".join("?" * len(message_ids))
+            ids = (
+                [
+                    int(r[0])
+                    for r in cur.execute(
+                        f"SELECT id FROM messages WHERE id IN ({marks}) AND state = 'pending' "
+                        f"ORDER BY id{skip_locked}",
+                        list(message_ids),
+                    ).fetchall()
+                ]
+                if message_ids
+                else []
+            )
+            marks = ",".join("?" * len(ids)) or "NULL"
             if holder is not None:
                 row = cur.execute(
-                    "SELECT holder FROM campaign_locks WHERE campaign = ?", (campaign,)
+                    f"SELECT holder FROM campaign_locks WHERE campaign = ?{share}", (campaign,)
                 ).fetchone()
                 if row is None or row[0] != holder.token:
                     raise LedgerError(
@@ -401,7 +419,8 @@ class Sending(Recording, Locks):
             )
             cur.execute(
                 "INSERT INTO batches (campaign, account, size, state, claimed_at, timer_send, "
-                "add_num, long_sms, holder) VALUES (?, ?, 0, 'claimed', ?, ?, ?, ?, ?)",
+                "add_num, long_sms, holder) VALUES (?, ?, 0, 'claimed', ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (
                     campaign,
                     account,
@@ -412,7 +431,7 @@ class Sending(Recording, Locks):
                     None if holder is None else holder.token,
                 ),
             )
-            batch_id = int(cur.lastrowid or 0)
+            batch_id = int(cur.fetchone()[0])
             cur.execute(
                 f"UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
                 f"account = ? WHERE id IN ({marks}) AND state = 'pending'",
@@ -424,7 +443,7 @@ class Sending(Recording, Locks):
                     (batch_id,),
                 ).fetchall()
             )
-            claimed = [Claimed(i, got[i]) for i in ids if i in got]
+            claimed = [Claimed(i, got[i]) for i in message_ids if i in got]
             cur.execute(
                 "UPDATE batches SET size = ?, state = ? WHERE id = ?",
                 (len(claimed), "claimed" if claimed else "empty", batch_id),
