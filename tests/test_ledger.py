@@ -690,7 +690,7 @@ def test_a_postgres_ledger_never_shows_its_password(postgres_db_url: str) -> Non
         assert "s3cret" not in repr(led) and "s3cret" not in led.path and "***" in led.path
         assert "s3cret" not in led.location
     with Ledger(url) as again:
-        assert not again.created and [m[0] for m in again.migrations()] == [1, 2, 3]
+        assert not again.created and [m[0] for m in again.migrations()] == [1, 2, 3, 4]
     wrong = url.rsplit("/", 1)[0] + "/no_such_database"
     with pytest.raises(LedgerError) as err:
         Ledger(wrong)

@@ -37,14 +37,18 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-def _holder_process(path: Path, campaign: str, *, claim: bool = True, hold: float = 60) -> subprocess.Popen[str]:
-    """Another process that takes the campaign (and claims one message), then sleeps."""
+def _holder_process(
+    path: Path | str, campaign: str, *, claim: bool = True, hold: float = 60,
+    command: str = "send",
+) -> subprocess.Popen[str]:  # fmt: skip
+    """Another process that takes a lease on the campaign (and claims one message), then
+    sleeps."""
     script = textwrap.dedent(
         f"""
         import time
         from mobset_campaign.ledger import Ledger
         led = Ledger({str(path)!r})
-        holder = led.lock_campaign({campaign!r}, "send")
+        holder = led.lock_campaign({campaign!r}, {command!r})
         if {claim!r}:
             pending = led.pending({campaign!r})
             led.claim({campaign!r}, [pending[0].id], holder=holder)
@@ -63,41 +67,60 @@ def _holder_process(path: Path, campaign: str, *, claim: bool = True, hold: floa
     return proc
 
 
-def _registered(path: Path, campaign: str = "c", n: int = 3) -> None:
+def _registered(path: Path | str, campaign: str = "c", n: int = 3) -> None:
     with Ledger(path) as led:
         led.ensure_campaign(campaign)
         led.register(campaign, [(p, p, "hi", 1) for p in _rows(n)["phone"]])
 
 
-def test_a_second_run_is_told_who_holds_the_campaign(sim: Simulator, tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
-    _registered(path)
-    proc = _holder_process(path, "c")
+def test_a_second_sender_shares_the_campaign_and_the_rest_are_told_who_holds_it(
+    sim: Simulator, ledger_url: str
+) -> None:
+    _registered(ledger_url)
+    proc = _holder_process(ledger_url, "c")  # a live sender with one claim in flight
     try:
-        with Ledger(path) as ledger:
-            with pytest.raises(CampaignBusyError) as busy:
-                send(_rows(3), sim.client(), campaign="c", ledger=ledger, quiet_hours=None,
-                     progress=False)  # fmt: skip
-            assert busy.value.pid == proc.pid and busy.value.command == "send"
-            assert str(proc.pid) in str(busy.value) and socket.gethostname() in str(busy.value)
+        with Ledger(ledger_url) as ledger:
             for other in (
                 lambda: resend_unknown("c", ledger, sim.client(), quiet_hours=None, progress=False),
                 lambda: cancel("c", ledger, sim.client()),
                 lambda: ledger.recover_claims("c"),  # its live claims must not turn unknown
             ):
-                with pytest.raises(CampaignBusyError):
+                with pytest.raises(CampaignBusyError) as busy:
                     other()
+                assert busy.value.pid == proc.pid and busy.value.command == "send"
+                assert str(proc.pid) in str(busy.value)
+                assert socket.gethostname() in str(busy.value)
+            summary = send(_rows(3), sim.client(), campaign="c", ledger=ledger,
+                           quiet_hours=None, progress=False)  # fmt: skip
+            # the second sender sent the two rows still pending, and left the live
+            # sender's claim alone: it is neither unknown nor sent twice
+            assert (summary.accepted, summary.recovered_unknown) == (2, 0)
             assert ledger.counts("c")["claimed"] == 1 and ledger.counts("c")["unknown"] == 0
-            assert sim.accepted() == []
+            assert len(sim.accepted()) == 2
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def test_a_send_is_refused_while_resend_unknown_or_cancel_holds_the_campaign(
+    sim: Simulator, ledger_url: str
+) -> None:
+    _registered(ledger_url)
+    proc = _holder_process(ledger_url, "c", claim=False, command="cancel")
+    try:
+        with Ledger(ledger_url) as ledger, pytest.raises(CampaignBusyError) as busy:
+            send(_rows(3), sim.client(), campaign="c", ledger=ledger, quiet_hours=None,
+                 progress=False)  # fmt: skip
+        assert busy.value.command == "cancel" and sim.accepted() == []
     finally:
         proc.kill()
         proc.communicate(timeout=10)
 
 
 def test_a_killed_holder_is_taken_over_and_only_its_claims_turn_unknown(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator, ledger_url: str
 ) -> None:
-    path = tmp_path / "l.sqlite"
+    path = ledger_url
     _registered(path)
     proc = _holder_process(path, "c")
     proc.send_signal(signal.SIGKILL)
@@ -109,10 +132,10 @@ def test_a_killed_holder_is_taken_over_and_only_its_claims_turn_unknown(
         assert ledger.holder("c") is None  # given back at the end
 
 
-def test_a_run_waits_for_the_campaign_when_asked(sim: Simulator, tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
+def test_a_run_waits_for_the_campaign_when_asked(sim: Simulator, ledger_url: str) -> None:
+    path = ledger_url
     _registered(path)
-    proc = _holder_process(path, "c", claim=False, hold=1.0)
+    proc = _holder_process(path, "c", claim=False, hold=1.0, command="resend_unknown")
     try:
         with Ledger(path) as ledger:
             started = time.monotonic()
@@ -168,8 +191,8 @@ def test_resend_unknown_during_a_send_in_another_process_is_refused(
         assert len(counts) == 40 and max(counts.values()) == 1
 
 
-def test_a_holder_on_another_host_lives_while_it_beats(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
+def test_a_holder_on_another_host_lives_while_it_beats(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
         ledger.ensure_campaign("c")
         now = datetime.now(UTC)
         with ledger._tx() as cur:
@@ -178,18 +201,20 @@ def test_a_holder_on_another_host_lives_while_it_beats(tmp_path: Path) -> None:
                 (now.isoformat(), now.isoformat()),
             )
         with pytest.raises(CampaignBusyError, match="elsewhere"):
-            ledger.lock_campaign("c", "send")
+            ledger.lock_campaign("c", "cancel")
+        fellow = ledger.lock_campaign("c", "send")  # senders share a campaign
+        ledger.unlock_campaign(fellow)
         old = (now - timedelta(seconds=LEASE + 5)).isoformat()
         with ledger._tx() as cur:
             cur.execute("UPDATE campaign_locks SET heartbeat = ?", (old,))
-        mine = ledger.lock_campaign("c", "send")  # its lease ran out: taken over
+        mine = ledger.lock_campaign("c", "cancel")  # its lease ran out: taken over
         assert ledger.holder("c").token == mine.token  # type: ignore[union-attr]
         ledger.unlock_campaign(mine)
 
 
-def test_a_run_that_lost_the_campaign_stops_claiming(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite") as ledger:
-        _registered(Path(ledger.path))
+def test_a_run_that_lost_the_campaign_stops_claiming(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
+        _registered(ledger_url)
         mine = ledger.lock_campaign("c", "send")
         with ledger._tx() as cur:  # another run took it over, taking this one for dead
             cur.execute("UPDATE campaign_locks SET holder = 'someone-else'")

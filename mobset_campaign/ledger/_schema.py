@@ -196,6 +196,31 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     ),
 )
 
+MIGRATIONS += (
+    (
+        4,
+        "campaign leases: several senders of one campaign at once",
+        """
+        CREATE TABLE campaign_locks_new (
+            campaign    TEXT NOT NULL,
+            holder      TEXT NOT NULL,   -- a token for one run of send/resend_unknown/cancel
+            command     TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pid         INTEGER NOT NULL,
+            started     TEXT,            -- the process's start, to tell a reused pid apart
+            since       TEXT NOT NULL,
+            heartbeat   TEXT NOT NULL,   -- UTC: a holder on another host lives while it beats
+            PRIMARY KEY (campaign, holder)
+        );
+        INSERT INTO campaign_locks_new
+            SELECT campaign, holder, command, host, pid, started, since, heartbeat
+            FROM campaign_locks;
+        DROP TABLE campaign_locks;
+        ALTER TABLE campaign_locks_new RENAME TO campaign_locks
+        """,
+    ),
+)
+
 #: Migrations that rebuild a table others refer to: they run with foreign keys off (SQLite
 #: cannot change a CHECK in place), and the references are checked before they commit.
 REBUILDS: frozenset[int] = frozenset({3})
@@ -223,6 +248,14 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ('pending','claimed','sent','delivered','failed','undetermined',
              'rejected','unknown','cancelled'));
         UPDATE messages SET state = 'undetermined' WHERE state = 'failed' AND status = 15
+        """,
+    ),
+    (
+        4,
+        MIGRATIONS[3][1],
+        """
+        ALTER TABLE campaign_locks DROP CONSTRAINT campaign_locks_pkey;
+        ALTER TABLE campaign_locks ADD PRIMARY KEY (campaign, holder)
         """,
     ),
 )

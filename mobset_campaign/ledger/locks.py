@@ -1,17 +1,23 @@
-"""One run per campaign: the lock that ``send``, ``resend_unknown`` and ``cancel`` hold.
+"""Who works on a campaign: the leases that ``send``, ``resend_unknown`` and ``cancel`` hold.
 
-Two runs of one campaign would race: the second one's recovery would turn the first one's
-requests in flight ``unknown``, and ``resend_unknown`` would then text those people again.
-So each of those commands holds the campaign's row in ``campaign_locks`` while it runs,
-across threads, processes and (on a shared ledger) hosts; a second one gets a
-:class:`~mobset_campaign.errors.CampaignBusyError` naming the holder (command, process,
-host, since), or waits when asked.
+Each of those commands holds a lease on the campaign (a row in ``campaign_locks``) while it
+runs, across threads, processes and (on a shared ledger) hosts:
+
+* **several senders** may hold leases at once: they share the campaign's pending rows, a
+  claim taking only rows still pending (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``), so
+  none is taken twice — other processes, other hosts, other logins of the enterprise;
+* ``resend_unknown`` and ``cancel`` need the campaign to themselves: one of them while a
+  send (or the other) runs would turn live claims ``unknown`` and text those people again,
+  or cancel under a sender's feet. Either gets a
+  :class:`~mobset_campaign.errors.CampaignBusyError` naming a live holder (command, process,
+  host, since), or waits when asked; a send waits for them likewise.
 
 A holder is **alive** while its process runs: on the same host that is checked directly
 (the process id, and its start time so a reused id is not mistaken for it); a holder on
 another host must renew its heartbeat at least every :data:`LEASE` seconds. The lock of a
-dead holder (a killed process) is taken over, and only then may the claims it left turn
-``unknown``. Every claim checks, in its own transaction, that its run still holds the lock.
+dead holder (a killed process, a host whose lease ran out) is removed when the next run
+takes a lease, and only then may the claims it left turn ``unknown``; a live sender's claims
+never do. Every claim checks, in its own transaction, that its run still holds its lease.
 """
 
 from __future__ import annotations
@@ -31,9 +37,20 @@ from .._protocol import BEIJING
 from ..errors import CampaignBusyError, LedgerError
 from ._store import Store, campaign_name
 
-__all__ = ["HEARTBEAT", "LEASE", "Holder", "Locks"]
+__all__ = [
+    "HEARTBEAT",
+    "LEASE",
+    "LEASE_COLUMNS",
+    "SHARED_COMMANDS",
+    "Holder",
+    "Locks",
+    "holder_from_row",
+]
 
 _log = logging.getLogger(__name__)
+
+#: The commands that may share a campaign with each other (and with nothing else).
+SHARED_COMMANDS = frozenset({"send"})
 
 #: Seconds after its last heartbeat that a holder on another host counts as dead.
 LEASE = 90.0
@@ -104,21 +121,26 @@ class Holder:
 
 
 class Locks(Store):
-    """Campaign locks (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
+    """Campaign leases (a part of :class:`~mobset_campaign.ledger.Ledger`)."""
 
-    def holder(self, campaign: str) -> Holder | None:
-        """Who holds ``campaign`` now (a dead holder included), or None."""
+    def holders(self, campaign: str) -> list[Holder]:
+        """Every run holding a lease on ``campaign`` (dead ones not yet removed included),
+        oldest first."""
         campaign = campaign_name(campaign)
         rows = self._read(
-            "SELECT campaign, holder, command, host, pid, started, since, heartbeat "
-            "FROM campaign_locks WHERE campaign = ?",
+            f"SELECT {LEASE_COLUMNS} FROM campaign_locks WHERE campaign = ? ORDER BY since, holder",
             (campaign,),
         )
-        return None if not rows else _holder(rows[0])
+        return [holder_from_row(r) for r in rows]
+
+    def holder(self, campaign: str) -> Holder | None:
+        """A live run holding ``campaign`` (else a dead one not yet removed), or None."""
+        found = self.holders(campaign)
+        return next((h for h in found if h.alive()), found[0] if found else None)
 
     def _try_lock(self, campaign: str, command: str) -> tuple[Holder | None, Holder | None]:
-        """(our holder, None) when taken; (None, the live holder) when busy. A dead
-        holder's lock is taken over (logged)."""
+        """(our holder, None) when taken; (None, a live holder in the way) when busy. Dead
+        holders' leases are removed (logged)."""
         me = Holder(
             campaign=campaign,
             token=secrets.token_hex(8),
@@ -130,23 +152,25 @@ class Locks(Store):
             heartbeat=datetime.now(UTC),
         )
         with self._tx(durable=True) as cur:
-            row = cur.execute(
-                "SELECT campaign, holder, command, host, pid, started, since, heartbeat "
-                "FROM campaign_locks WHERE campaign = ?",
+            rows = cur.execute(
+                f"SELECT {LEASE_COLUMNS} FROM campaign_locks WHERE campaign = ? ORDER BY since, holder",
                 (campaign,),
-            ).fetchone()
-            if row is not None:
-                other = _holder(row)
-                if other.alive():
+            ).fetchall()
+            for other in map(holder_from_row, rows):
+                if not other.alive():
+                    _log.warning(
+                        "campaign %r: removing the lease of %s (process %s on %s), which is gone",
+                        campaign,
+                        other.command,
+                        other.pid,
+                        other.host,
+                    )
+                    cur.execute(
+                        "DELETE FROM campaign_locks WHERE campaign = ? AND holder = ?",
+                        (campaign, other.token),
+                    )
+                elif not (command in SHARED_COMMANDS and other.command in SHARED_COMMANDS):
                     return None, other
-                _log.warning(
-                    "campaign %r: taking over the lock of %s (process %s on %s), which is gone",
-                    campaign,
-                    other.command,
-                    other.pid,
-                    other.host,
-                )
-                cur.execute("DELETE FROM campaign_locks WHERE campaign = ?", (campaign,))
             cur.execute(
                 "INSERT INTO campaign_locks (campaign, holder, command, host, pid, started, "
                 "since, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -232,7 +256,10 @@ class Locks(Store):
                     self.unlock_campaign(holder)
 
 
-def _holder(row: tuple[object, ...]) -> Holder:
+LEASE_COLUMNS = "campaign, holder, command, host, pid, started, since, heartbeat"
+
+
+def holder_from_row(row: tuple[object, ...]) -> Holder:
     campaign, token, command, host, pid, started, since, heartbeat = row
     return Holder(
         campaign=str(campaign),

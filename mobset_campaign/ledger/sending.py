@@ -21,7 +21,7 @@ from ..errors import LedgerError
 from ..rows import phone_key
 from ..states import ACCEPTED_STATES, MESSAGE_STATES, UNSENT_STATES, sql_list
 from ._store import campaign_name, now
-from .locks import Holder, Locks
+from .locks import LEASE_COLUMNS, Holder, Locks, holder_from_row
 from .recording import Outcome, Recording
 
 __all__ = [
@@ -308,22 +308,35 @@ class Sending(Recording, Locks):
             other = self.holder(campaign)
             if other is not None and other.alive():
                 raise other.busy_error()
-        mine = "" if holder is None else holder.token
         self.apply_kept_answers()
         stamp = now()
-        dead = "campaign = ? AND state = 'claimed' AND (holder IS NULL OR holder != ?)"
         with self._tx(durable=True) as cur:
+            # the live runs, read in this (serial) transaction: a sender that joins later
+            # cannot have claimed anything before it commits
+            live = [
+                str(r[1])
+                for r in cur.execute(
+                    f"SELECT {LEASE_COLUMNS} FROM campaign_locks WHERE campaign = ?",
+                    (campaign,),
+                ).fetchall()
+                if r[1] == getattr(holder, "token", None) or holder_from_row(r).alive()
+            ]
+            marks = ",".join("?" * len(live)) or "NULL"
+            dead = (
+                "campaign = ? AND state = 'claimed' AND (holder IS NULL OR holder NOT IN "
+                f"({marks}))"
+            )
             cur.execute(
                 "UPDATE messages SET state = 'unknown', send_error = 'the run was interrupted "
                 "after this message was claimed; it may or may not have been accepted' "
                 f"WHERE state = 'claimed' AND batch_id IN (SELECT id FROM batches WHERE {dead})",
-                (campaign, mine),
+                (campaign, *live),
             )
             turned = int(cur.rowcount)
             cur.execute(
                 "UPDATE batches SET state = 'unknown', error = 'interrupted before the answer was "
                 f"recorded', answered_at = COALESCE(answered_at, ?) WHERE {dead}",
-                (stamp, campaign, mine),
+                (stamp, campaign, *live),
             )
             return turned
 
@@ -402,9 +415,10 @@ class Sending(Recording, Locks):
             marks = ",".join("?" * len(ids)) or "NULL"
             if holder is not None:
                 row = cur.execute(
-                    f"SELECT holder FROM campaign_locks WHERE campaign = ?{share}", (campaign,)
+                    f"SELECT holder FROM campaign_locks WHERE campaign = ? AND holder = ?{share}",
+                    (campaign, holder.token),
                 ).fetchone()
-                if row is None or row[0] != holder.token:
+                if row is None:
                     raise LedgerError(
                         f"This run of campaign {campaign!r} no longer holds it (another run "
                         "took it over, taking this one for dead), so it stopped before sending "
