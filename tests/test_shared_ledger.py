@@ -129,3 +129,52 @@ def test_three_senders_two_collectors_one_postgres_ledger_with_kills(
         f"3 senders, none twice, {len(unknown_batches)} batches unknown, {statuses} status "
         f"reads, {sum(handed.values())} reports, none lost"
     )
+
+
+def test_a_sender_whose_database_connection_drops_keeps_its_answers_and_resumes(
+    postgres_db_url: str,
+) -> None:
+    import threading
+
+    import pandas as pd
+    import psycopg
+
+    from mobset_campaign import send
+    from mobset_campaign.errors import LedgerError
+    from mobset_campaign.simulator import Simulator
+
+    n = 60
+    df = pd.DataFrame({
+        "phone": [f"1390000{i:04d}" for i in range(n)], "phone_problem": [None] * n,
+        "content": [f"通知 会员{i}" for i in range(n)], "parts": [1] * n, "sendable": [True] * n,
+    })  # fmt: skip
+    with Simulator(seed=41, manual_clock=True) as sim, Ledger(postgres_db_url) as ledger:
+        sim.inject("SmsSend", "latency", delay=0.2)
+        pid = ledger._conn._raw.info.backend_pid
+
+        def cut_when_sending() -> None:
+            while len(sim.accepted()) < 5:
+                time.sleep(0.01)
+            with psycopg.connect(postgres_db_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        cutter = threading.Thread(target=cut_when_sending)
+        cutter.start()
+        with pytest.raises(LedgerError) as stopped:
+            send(df, sim.client(), campaign="c", ledger=ledger, quiet_hours=None,
+                 progress=False, concurrency=4)  # fmt: skip
+        cutter.join()
+        assert "connection" in str(stopped.value)
+        accepted_before = {m.phone: m.sms_id for m in sim.accepted()}
+        sim.clear_faults()
+        with Ledger(postgres_db_url) as again:  # the next start records what was kept first
+            kept = again.kept_answers()
+            summary = send(df, sim.client(), campaign="c", ledger=again, quiet_hours=None,
+                           progress=False)  # fmt: skip
+            states = again.status_frame("c").set_index("phone")
+        assert kept, "no answer was in flight when the connection dropped: the test proves nothing"
+        counts = Counter(m.phone for m in sim.accepted())
+        assert max(counts.values()) == 1 and len(counts) == n  # none sent twice, none lost
+        for phone, sms_id in accepted_before.items():  # every accepted answer was recorded
+            assert states.loc[phone, "sms_id"] == sms_id
+        assert summary.recovered_unknown == 0  # every claim in flight got its answer back

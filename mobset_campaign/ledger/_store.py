@@ -368,7 +368,10 @@ class Store:
         """
         with self._lock:
             self._check_open()
-            cur = self._conn.cursor()
+            try:
+                cur = self._conn.cursor()
+            except self._db_errors as exc:  # e.g. a PostgreSQL connection that was lost
+                raise self._error(exc) from exc
             try:
                 if self.is_postgres:
                     _postgres.begin(cur, durable=durable, serial=serial)  # type: ignore[arg-type]
