@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from mobset_campaign.cli import build_parser, main
+from mobset_campaign.errors import LedgerError
 from mobset_campaign.export import DETAILS_SHEET
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.simulator import Simulator
@@ -516,3 +517,37 @@ def test_a_list_of_bare_numbers_is_read_whole_and_says_so(
     with pytest.raises(SystemExit) as done:
         main(["preview", str(path), "-t", "您好", "--header-row", "1", "--no-header"])
     assert done.value.code == 2
+
+
+def test_every_command_runs_on_a_postgres_ledger(
+    sim: Simulator, contacts: Path, tmp_path: Path, postgres_db_url: str,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """--ledger postgresql://… (or MOBSET_LEDGER) on every command that takes a ledger; the
+    URL's password is never printed."""
+    url = postgres_db_url.replace("postgres@", "postgres:pw-s3cret@", 1)
+    led = ["--ledger", url]
+    assert main(["send", str(contacts), "-t", "points_expiry.txt", "-c", "spring", *led]) == 0
+    out = capsys.readouterr().out
+    assert "none yet" in out and "pw-s3cret" not in out  # a dry run creates no ledger
+    with pytest.raises(LedgerError, match="no ledger"):
+        Ledger(url, read_only=True)
+    assert main(["send", str(contacts), "-t", "points_expiry.txt", "-c", "spring", *led,
+                 "--quiet-hours", "off", "--opt-out", "--send"]) == 0  # fmt: skip
+    out, err = capsys.readouterr()
+    assert "3 accepted" in out and "NEW ledger" in err and "pw-s3cret" not in out + err
+    assert main(["collect", "-c", "spring", *led, "--interval", "0.1", "--timeout", "20"]) == 0
+    monkeypatch.setenv("MOBSET_LEDGER", url)  # the environment names it as well
+    assert main(["status", "-c", "spring"]) == 0
+    assert "3" in capsys.readouterr().out
+    book = tmp_path / "pg.xlsx"
+    assert main(["export", "-c", "spring", "-o", str(book)]) == 0
+    rows = pd.read_excel(book, sheet_name=DETAILS_SHEET, dtype=str, engine="calamine")
+    assert len(rows) == 3
+    assert main(["resend-unknown", "-c", "spring"]) == 0
+    assert main(["cancel", "-c", "spring"]) == 0
+    out, err = capsys.readouterr()
+    assert "pw-s3cret" not in out + err
+    assert main(["status", "-c", "spring", "--ledger", url.replace("/t_", "/nope_")]) == 1
+    err = capsys.readouterr().err
+    assert "pw-s3cret" not in err and "nope_" in err and len(err.strip().splitlines()) == 1
