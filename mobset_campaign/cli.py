@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ._advice import NOTHING, spoken_as
 from .errors import InputError, MobsetError
+from .ledger_cli import add_ledger_command
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -656,6 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gateway_arg(p)
     p = add("sign", cmd_sign, "print the account's signature")
     _add_gateway_arg(p)
+    add_ledger_command(add)
 
     p = add("demo", cmd_demo, "a whole campaign against the embedded simulator")
     p.add_argument("--out", default="out", help="folder for the workbook and charts (default out/)")

@@ -31,6 +31,7 @@ COMMANDS = [
     "resend-unknown",
     "balance",
     "sign",
+    "ledger",
     "demo",
 ]
 

@@ -57,6 +57,7 @@ def test_every_command_has_an_example() -> None:
         "resend-unknown",
         "balance",
         "sign",
+        "ledger",
         "demo",
     }
 

@@ -196,12 +196,6 @@ def test_sigkill_at_random_moments_never_sends_twice_or_loses_a_row(
 # ---------------------------------------------------------------------------- fault matrix
 
 
-@pytest.fixture
-def ledger() -> Iterator[Ledger]:
-    with Ledger(":memory:") as led:
-        yield led
-
-
 def _rows(n: int, text: str = "周末活动通知") -> pd.DataFrame:
     phones = [f"1370000{i:04d}" for i in range(n)]
     return pd.DataFrame(

@@ -44,6 +44,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._store import default_ledger_path, ledger_exists, shown_location
+from .copying import CopyReport, copy_ledger
 from .frames import STATUS_FRAME_COLUMNS, Frames
 from .inbox import Applied, Inbox
 from .locks import Holder
@@ -59,12 +60,14 @@ __all__ = [
     "CancelOutcome",
     "Claim",
     "Claimed",
+    "CopyReport",
     "Holder",
     "Ledger",
     "Outcome",
     "PendingMessage",
     "Registered",
     "account_key",
+    "copy_ledger",
     "default_ledger_path",
     "is_opt_out",
     "ledger_exists",
