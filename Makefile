@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_client.py
 	$(BIN)/python benchmarks/bench_contacts.py
 	$(BIN)/python benchmarks/bench_send.py
+	$(BIN)/python benchmarks/bench_ledger.py
 
 notebook: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,notebook]"

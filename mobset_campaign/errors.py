@@ -80,10 +80,13 @@ class InputWarning(UserWarning):
 
 
 class LedgerError(MobsetError):
-    """The local ledger cannot be opened, migrated or written.
+    """The ledger (a SQLite file or a PostgreSQL database) cannot be opened, migrated or
+    written.
 
     ``reason`` says why when the database said so: ``"locked"`` (another program is writing
-    it: worth retrying), ``"full"``, ``"readonly"``, ``"io"`` — or ``""``.
+    it: worth retrying), ``"full"``, ``"readonly"``, ``"io"``, ``"missing"`` (a read-only open
+    of a ledger that does not exist), ``"connection"`` (the PostgreSQL server cannot be
+    reached or the connection dropped) — or ``""``.
     """
 
     def __init__(self, message: str = "", *, reason: str = "") -> None:

@@ -98,6 +98,21 @@ def plan_batches(
     ]
 
 
+def share_out(batches: list[PlannedBatch], rank: int, senders: int) -> list[PlannedBatch]:
+    """The order in which sender ``rank`` of ``senders`` sharing a campaign takes the requests:
+    the plan rotated to start ``rank/senders`` of the way in, so that senders started together
+    work on different stretches instead of racing for the same next rows (a sender that reaches
+    a stretch another one has sent finds nothing left to claim there and moves on).
+
+    >>> [b.content for b in share_out([PlannedBatch(str(i), ()) for i in range(6)], 1, 3)]
+    ['2', '3', '4', '5', '0', '1']
+    """
+    if senders <= 1 or not batches:
+        return batches
+    start = len(batches) * (rank % senders) // senders
+    return batches[start:] + batches[:start]
+
+
 def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]]:
     """The fewest requests for one text: max(ceil(n / size), the most rows one number has).
 

@@ -50,9 +50,14 @@ again with the same frame and campaign resumes. A second Ctrl-C while waiting fo
 requests in flight raises ``KeyboardInterrupt`` at once; those requests' messages stay
 ``claimed`` and turn ``unknown`` on the next run.
 
-**One sender per campaign at a time.** Two processes sending the same campaign never claim
-the same message (claims are atomic in SQLite), but the second one's resume step would mark
-the first one's requests in flight ``unknown`` — safe, yet needlessly pessimistic.
+**Several senders per campaign.** Any number of ``send`` runs (processes, hosts, gateway
+logins of one enterprise) may share a campaign: each holds a lease
+(:mod:`mobset_campaign.ledger.locks`), claims take only rows still pending (row locks with
+``SKIP LOCKED`` on PostgreSQL, one claim at a time on SQLite), and the resume step turns
+``unknown`` only the claims of runs whose lease holder is gone, never those of a live one.
+Senders that start together begin at different points of the plan (:func:`share_out`), so
+they rarely race for the same rows. ``resend_unknown`` and ``cancel`` wait for (or refuse)
+a campaign being sent.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ from .plan import (
     beijing_clock,
     check_batch_size,
     plan_batches,
+    share_out,
     timer_send_time,
 )
 from .rows import FrameRows, assign_messages, phone_key, require_columns, skip_reasons
@@ -372,6 +378,11 @@ def _execute(
 ) -> SendSummary:
     batches = plan_batches(pending, batch_size)
     _plan_into(summary, batches)
+    holder = opts.holder
+    if holder is not None and holder.command == "send":
+        tokens = [h.token for h in ledger.holders(campaign) if h.command == "send" and h.alive()]
+        if holder.token in tokens:
+            batches = share_out(batches, tokens.index(holder.token), len(tokens))
     if batches and (checked or preflight(client, summary, summary.planned_parts, opts)):
         Engine(ledger, client, campaign, summary, opts).run(batches)
     summary.counts = ledger.counts(campaign)

@@ -274,8 +274,14 @@ def test_claim_takes_only_pending_and_cancels_opted_out(ledger: Ledger) -> None:
     ledger.suppress("13500000002")
     _, claimed = ledger.claim("c", ids)
     assert [p for _, p in claimed] == ["13500000000", "13500000001"]
-    _, again = ledger.claim("c", ids)
+    def batch_rows() -> int:
+        return int(ledger._read("SELECT COUNT(*) FROM batches", ())[0][0])
+
+    batches_before = batch_rows()
+    again_id, again = ledger.claim("c", ids)
     assert again == []  # nothing claimed twice
+    assert again_id == 0  # and no batch recorded for a claim that found nothing pending
+    assert batch_rows() == batches_before
     states = ledger.status_frame("c").set_index("phone")["send_state"]
     assert states.to_dict() == {
         "13500000000": "claimed",

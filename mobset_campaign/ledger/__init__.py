@@ -76,14 +76,15 @@ __all__ = [
 
 
 class Ledger(Sending, Inbox, Suppression, Frames):
-    """The SQLite ledger of one or more accounts.
+    """The ledger of one or more accounts: a SQLite file, or a shared PostgreSQL database.
 
     Args:
-        path: the database file (created with its folder's permission), or ``":memory:"``
-            for a throw-away ledger. By default :func:`default_ledger_path`:
-            ``MOBSET_LEDGER``, else ``ledger.sqlite`` in the user's data folder — the same
-            ledger whatever the working folder. ``created`` says whether opening it created
-            the file.
+        path: the database file (created with its folder's permission), ``":memory:"``
+            for a throw-away ledger, or a ``postgresql://user@host:5432/db`` URL (the
+            ``postgres`` extra; the password is never shown in messages or reprs). By default
+            :func:`default_ledger_path`: ``MOBSET_LEDGER``, else ``ledger.sqlite`` in the
+            user's data folder — the same ledger whatever the working folder. ``created`` says
+            whether opening it created the file (or the tables).
         read_only: open an existing ledger for reading only (nothing is created, upgraded or
             written; a write raises :class:`~mobset_campaign.errors.LedgerError`). This
             reads a ledger on read-only media; ``status`` and ``export`` open ledgers so.
@@ -92,8 +93,9 @@ class Ledger(Sending, Inbox, Suppression, Frames):
         LedgerError: the file cannot be opened, is not a ledger, or was written by a newer
             version of mobset_campaign (read-only: or an older one, which needs upgrading).
 
-    A ledger may be shared between threads (one connection behind a lock) and opened by
-    several processes at once (SQLite WAL). Use it as a context manager or call
+    A ledger may be shared between threads and opened by several processes at once (SQLite
+    WAL); a PostgreSQL ledger by any number of processes on any hosts, several senders of one
+    campaign included (row locks with ``SKIP LOCKED``; see :mod:`mobset_campaign.ledger.locks`). Use it as a context manager or call
     :meth:`close`. The campaign's status at a glance is
     :func:`mobset_campaign.campaign_status`.
     """

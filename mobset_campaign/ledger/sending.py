@@ -107,7 +107,7 @@ class Claimed(NamedTuple):
 
 class Claim(NamedTuple):
     """A request's batch and the messages claimed for it, in the order asked (empty: send
-    nothing)."""
+    nothing; ``batch_id`` 0 when none was still pending, as no batch was recorded)."""
 
     batch_id: int
     messages: list[Claimed]
@@ -412,7 +412,6 @@ class Sending(Recording, Locks):
                 if message_ids
                 else []
             )
-            marks = ",".join("?" * len(ids)) or "NULL"
             if holder is not None:
                 row = cur.execute(
                     f"SELECT holder FROM campaign_locks WHERE campaign = ? AND holder = ?{share}",
@@ -425,6 +424,9 @@ class Sending(Recording, Locks):
                         "more; nothing of the last request was sent. Check what else is "
                         "running, then send again."
                     )
+            if not ids:  # other senders took them all: no batch row for an empty claim
+                return Claim(0, [])
+            marks = ",".join("?" * len(ids))
             cur.execute(
                 f"UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
                 f"sending' WHERE id IN ({marks}) AND state = 'pending' AND phone IN "
