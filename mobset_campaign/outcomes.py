@@ -32,6 +32,7 @@ __all__ = [
     "skipped_reasons",
     "status_data",
     "summarize",
+    "summary_table",
     "undetermined_mask",
 ]
 
@@ -227,7 +228,7 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def summarize(
+def summary_table(
     data: pd.DataFrame | Any,
     campaign: str | None = None,
     *,
@@ -235,7 +236,7 @@ def summarize(
     replies: pd.DataFrame | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """The campaign in numbers, as a tidy table (what the summary sheet shows).
+    """The campaign in numbers, as a tidy typed table: the summary sheet's data.
 
     Columns: ``section`` (概况 Overview, 发送状态 By send state, 回执状态 By delivery
     status, 运营商代码 By carrier code, 跳过原因 Skipped by reason), ``item``, ``value``,
@@ -259,7 +260,7 @@ def summarize(
     >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", None],
     ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
     ...                    "send_state": ["delivered", "failed", "skipped"]})
-    >>> s = summarize(df, price_per_part=0.05).set_index("item")
+    >>> s = summary_table(df, price_per_part=0.05).set_index("item")
     >>> int(s.loc["已送达 Delivered", "value"]), s.loc["送达率 Delivery rate", "value"]
     (1, 0.5)
     >>> round(s.loc["费用 Cost (parts accepted × price)", "value"], 2)
@@ -391,3 +392,15 @@ def summarize(
     out["value"] = out["value"].astype(object)
     out["share"] = pd.to_numeric(out["share"], errors="coerce").astype("float64")
     return out
+
+
+def summarize(
+    data: pd.DataFrame | Any,
+    campaign: str | None = None,
+    *,
+    price_per_part: float | None = None,
+    replies: pd.DataFrame | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The campaign in numbers (see :func:`summary_table`, which it returns for now)."""
+    return summary_table(data, campaign, price_per_part=price_per_part, replies=replies, now=now)
