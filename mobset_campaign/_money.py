@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from ._advice import out_of_range
 from .errors import InputError
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "cost",
     "format_money",
     "format_price",
+    "price_problem",
 ]
 
 #: The currency sign: the gateway bills in yuan.
@@ -42,6 +44,9 @@ EXCEL_MONEY_FORMAT = '"¥"#,##0.00'
 #: Excel number format of a price per part: two decimals at least, the price's own up to six
 #: (``¥0.05``, ``¥0.035``), as :func:`format_price`.
 EXCEL_PRICE_FORMAT = '"¥"#,##0.00####'
+
+#: The highest price per part taken: a price above is a typo (a total for a price, say).
+MAX_PRICE = 100
 
 _CENT = Decimal("0.01")
 _PRICE_DIGITS = 6
@@ -58,6 +63,23 @@ def _decimal(amount: float | int | Decimal) -> Decimal:
     if not value.is_finite():
         raise InputError(f"An amount of money must be a finite number, got {amount!r}.")
     return value
+
+
+def price_problem(price_per_part: object) -> str | None:
+    """Why ``price_per_part`` is not a usable price (a number of yuan from 0 to
+    :data:`MAX_PRICE`, or None for no cost), or None when it is.
+
+    >>> price_problem(0.045) is None, price_problem(-1)
+    (True, 'price_per_part=-1 is out of range: yuan per part must be from 0 to 100, or None for no cost.')
+    """
+    return out_of_range(
+        "price_per_part",
+        price_per_part,
+        0,
+        MAX_PRICE,
+        what="yuan per part",
+        none_means="for no cost",
+    )
 
 
 def cost(parts: int, price_per_part: float) -> float:

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ._advice import out_of_range
+from ._money import cost as cost_of
+from ._money import price_problem
 from .checks import Check, blank_cells, check_messages, marketing_mask
 from .errors import InputError
 from .rows import FrameRows, assign_messages, require_columns, skip_reasons
@@ -82,7 +83,7 @@ def estimate(
             ``render`` counted, lengths and parts are recounted from ``content``.
         client: a :class:`~mobset_campaign.client.MobsetClient` (or anything with
             ``get_sign()`` and ``get_balance()``): gives the signature and the balance.
-        price_per_part: price of one part, for the cost.
+        price_per_part: price of one part in yuan, for the cost (``est.cost_text``: ``¥0.20``).
         rules: counting limits; by default those ``render`` used.
         one_per_number: as for :func:`~mobset_campaign.send`: a number on several rows
             gets one message (the others count as ``duplicate``); ``False`` sends one per
@@ -96,11 +97,11 @@ def estimate(
     ...                price_per_part=0.05)
     >>> est.sendable, est.total_parts, est.cost, est.not_sendable
     (2, 4, 0.2, {'not a mainland mobile': 1})
+    >>> est.cost_sentence()
+    '¥0.20 at ¥0.05 per part'
     """
     _require_rendered(df, "estimate")
-    problem = out_of_range(
-        "price_per_part", price_per_part, 0, 100, what="yuan per part", none_means="for no cost"
-    )
+    problem = price_problem(price_per_part)
     if problem:
         raise InputError(f"estimate: {problem}")
     settings = _settings(df)
@@ -164,7 +165,7 @@ def estimate(
     )
 
     total = int(sent_parts.sum())
-    cost = round(total * float(price_per_part), 6) if price_per_part is not None else None
+    cost = cost_of(total, float(price_per_part)) if price_per_part is not None else None
     return Estimate(
         rows=len(df),
         sendable=int(sendable.sum()),

@@ -9,23 +9,36 @@ also work on a frame that lacks some columns (a rendered frame before sending, s
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from ._money import (
+    EXCEL_MONEY_FORMAT,
+    EXCEL_PRICE_FORMAT,
+    cost,
+    format_money,
+    format_price,
+    price_problem,
+)
 from ._protocol import BEIJING
 from .codes import describe_status, is_final_status
 from .errors import InputError
-from .rows import not_registered, skip_reasons
+from .phones import DIGITS_LOST, EMPTY, NOT_MOBILE, SEVERAL, problem_kind
+from .rows import Skip, not_registered, skip_reasons
 from .states import ACCEPTED_STATES, SKIPPED, STATE_LABELS, outcome_state
 
 __all__ = [
     "SECTION_BASES",
+    "UNIT_FORMATS",
     "accepted_mask",
     "delivered_mask",
     "failed_mask",
     "final_mask",
+    "reason_kind",
     "replied_mask",
     "replies_data",
     "sendable_mask",
@@ -217,7 +230,77 @@ def skipped_reasons(df: pd.DataFrame, campaign: str | None = None) -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------
+# why rows were skipped, by kind
+
+#: How the summary names each kind of skip reason: the Chinese first, then the words
+#: :mod:`mobset_campaign.rows` and :mod:`mobset_campaign.phones` use for it.
+_KIND_WORDS: dict[str, str] = {
+    problem_kind(NOT_MOBILE): "不是手机号",
+    problem_kind(EMPTY): "号码为空",
+    problem_kind(DIGITS_LOST): "号码位数丢失",
+    problem_kind(SEVERAL): "一格多个号码",
+    str(Skip.DUPLICATE): "重复号码",
+    str(Skip.OPTED_OUT): "已退订",
+    str(Skip.NO_PHONE): "没有号码",
+    str(Skip.EMPTY_MESSAGE): "短信为空",
+    str(Skip.TOO_LONG): "超长",
+    str(Skip.NOT_SENDABLE): "不可发送",
+    str(Skip.ALREADY_MESSAGED): "本活动已发过",
+}
+_NOT_REGISTERED = "not registered"
+_NOT_REGISTERED_LABEL = "未登记 not registered (not sent yet, or only a dry run)"
+#: Skip reasons that are texts of their own (the rest are phone problems).
+_SKIP_TEXTS = tuple(str(k) for k in Skip if k is not Skip.PHONE)
+_CJK_PREFIX = re.compile(r"^[^\x00-\x7f]+\s+(?=[\x00-\x7f])")
+
+
+def _english_kind(text: str) -> str | None:
+    """The kind of a reason in :mod:`rows`' / :mod:`phones`' words, None if unknown."""
+    for skip in _SKIP_TEXTS:
+        if text.startswith(skip):
+            return skip
+    if text.startswith(_NOT_REGISTERED):
+        return _NOT_REGISTERED
+    kind = problem_kind(text)
+    return kind if kind in _KIND_WORDS else None
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a skip reason, as the summary counts rows by it: ``不是手机号 not a
+    mainland mobile`` for ``not a mainland mobile: 020-1234567 (a landline)``. The reason
+    itself (with its example) stays in the details' ``send_error``.
+
+    A reason that starts with Chinese words (``空号码 empty``) is read by its English part; a
+    reason the package did not write counts under its part before a colon.
+
+    >>> reason_kind("not a mainland mobile: 020-1234567 (a landline)")
+    '不是手机号 not a mainland mobile'
+    >>> reason_kind("duplicate of row 7"), reason_kind("bounced: last month")
+    ('重复号码 duplicate', 'bounced')
+    """
+    text = str(reason).strip()
+    kind = _english_kind(text) or _english_kind(_CJK_PREFIX.sub("", text))
+    if kind == _NOT_REGISTERED:
+        return _NOT_REGISTERED_LABEL
+    if kind is not None:
+        return f"{_KIND_WORDS[kind]} {kind}"
+    return problem_kind(text)
+
+
+# --------------------------------------------------------------------------------------
 # the summary table
+
+#: The units of :func:`summary_table`'s ``value`` column, and the Excel number format that
+#: shows each as :func:`summarize` does (``text`` cells are written as text).
+UNIT_FORMATS: dict[str, str] = {
+    "count": "#,##0",
+    "parts": "#,##0",
+    "ratio": "0.0%",
+    "money": EXCEL_MONEY_FORMAT,
+    "price": EXCEL_PRICE_FORMAT,
+    "datetime": "yyyy-mm-dd hh:mm:ss",
+    "text": "@",
+}
 
 
 def _row(section: str, item: str, value: Any, unit: str, share: float | None = None) -> dict:
@@ -241,21 +324,24 @@ def summary_table(
     Columns: ``section`` (概况 Overview, 发送状态 By send state, 回执状态 By delivery
     status, 运营商代码 By carrier code, 跳过原因 Skipped by reason), ``item``, ``value``,
     ``share`` (a fraction of the section's base, :data:`SECTION_BASES`: all rows for the
-    overview, states and reasons; accepted messages for statuses and carrier codes) and ``unit`` (count, parts, ratio, money,
-    text, datetime). Sections whose columns the frame lacks are left out. The input is
-    not modified.
+    overview, states and reasons; accepted messages for statuses and carrier codes) and
+    ``unit`` (count, parts, ratio, money, price, text, datetime: :data:`UNIT_FORMATS`).
+    A rate with nothing to divide by is ``None``. Sections whose columns the frame lacks
+    are left out. The input is not modified. :func:`summarize` shows the same table as text.
 
     The delivery rate is delivered / accepted (sent, delivered, failed or undetermined), the
     failure rate failed / accepted; status 15 (未知状态) is counted apart, as undetermined,
-    in neither. The reply rate is rows with a reply / accepted. Cost is parts accepted × ``price_per_part`` (the
-    vendor bills accepted messages), the estimate is parts of sendable rows × price.
+    in neither. The reply rate is rows with a reply / accepted. Cost is parts accepted ×
+    ``price_per_part`` (the vendor bills accepted messages), the estimate is parts of
+    sendable rows × price, both exact (:func:`mobset_campaign._money.cost`). Skipped rows
+    are counted by kind of reason (:func:`reason_kind`).
 
     Args:
         data: a merged frame, or a ledger with ``campaign``.
         campaign: the campaign name (shown; required with a ledger).
-        price_per_part: price of one billed part, in your currency; adds cost rows.
+        price_per_part: price of one billed part, in yuan; adds cost rows.
         replies: a replies frame; adds the number of replies received.
-        now: the export time to show (default: now, Beijing time).
+        now: the export time to show (default: now, Beijing time), to the second.
 
     >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", None],
     ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
@@ -263,19 +349,19 @@ def summary_table(
     >>> s = summary_table(df, price_per_part=0.05).set_index("item")
     >>> int(s.loc["已送达 Delivered", "value"]), s.loc["送达率 Delivery rate", "value"]
     (1, 0.5)
-    >>> round(s.loc["费用 Cost (parts accepted × price)", "value"], 2)
+    >>> s.loc["费用 Cost (parts accepted × price)", "value"]
     0.15
     """
     df = status_data(data, campaign)
     if replies is None:
         replies = replies_data(data, campaign)
-    if price_per_part is not None and (
-        not isinstance(price_per_part, (int, float)) or price_per_part < 0
-    ):
-        raise InputError(f"price_per_part must be a number ≥ 0, got {price_per_part!r}.")
+    problem = price_problem(price_per_part)
+    if problem:
+        raise InputError(f"summarize: {problem}")
     stamp = now if now is not None else datetime.now(BEIJING)
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(BEIJING).replace(tzinfo=None)
+    stamp = stamp.replace(microsecond=0)
 
     ov = "概况 Overview"
     rows: list[dict] = []
@@ -287,20 +373,12 @@ def summary_table(
     accepted = accepted_mask(df)
     delivered = delivered_mask(df)
     n_acc, n_del = int(accepted.sum()), int(delivered.sum())
+    n_send = int(sendable.sum())
     rows.append(_row(ov, "行数 Rows", n, "count"))
-    rows.append(
-        _row(ov, "可发送 Sendable", int(sendable.sum()), "count", _ratio(int(sendable.sum()), n))
-    )
+    rows.append(_row(ov, "可发送 Sendable", n_send, "count", _ratio(n_send, n)))
     reasons = skipped_reasons(df, campaign)
-    rows.append(
-        _row(
-            ov,
-            "跳过 Skipped",
-            int(reasons.notna().sum()),
-            "count",
-            _ratio(int(reasons.notna().sum()), n),
-        )
-    )
+    n_skip = int(reasons.notna().sum())
+    rows.append(_row(ov, "跳过 Skipped", n_skip, "count", _ratio(n_skip, n)))
     has_state = "send_state" in df.columns or "sms_id" in df.columns
     if has_state:
         rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
@@ -335,24 +413,13 @@ def summary_table(
         if has_state:
             rows.append(_row(ov, "计费条数 Parts accepted (billed)", billed, "parts"))
         if price_per_part is not None:
-            rows.append(_row(ov, "单价 Price per part", float(price_per_part), "money"))
-            rows.append(
-                _row(
-                    ov,
-                    "预计费用 Estimate (parts planned × price)",
-                    planned * float(price_per_part),
-                    "money",
-                )
-            )
+            price = float(price_per_part)
+            rows.append(_row(ov, "单价 Price per part", price, "price"))
+            estimate = cost(planned, price)
+            rows.append(_row(ov, "预计费用 Estimate (parts planned × price)", estimate, "money"))
             if has_state:
-                rows.append(
-                    _row(
-                        ov,
-                        "费用 Cost (parts accepted × price)",
-                        billed * float(price_per_part),
-                        "money",
-                    )
-                )
+                spent = cost(billed, price)
+                rows.append(_row(ov, "费用 Cost (parts accepted × price)", spent, "money"))
 
     state = _state_column(df)
     if state is not None:
@@ -361,7 +428,10 @@ def summary_table(
         order = [s for s in STATE_LABELS if s in counts.index]
         order += sorted(s for s in counts.index if s not in STATE_LABELS)
         for s in order:
-            label = f"{s} {STATE_LABELS[s]}" if s in STATE_LABELS else str(s)
+            if s in STATE_LABELS:
+                label = f"{s} {STATE_LABELS[s]}"
+            else:
+                label = "(无状态 no state)" if s in ("(none)", "") else str(s)
             rows.append(_row(sec, label, int(counts[s]), "count", _ratio(int(counts[s]), n)))
 
     if "status" in df.columns:
@@ -382,16 +452,88 @@ def summary_table(
         for code, count in codes.value_counts().items():
             rows.append(_row(sec, str(code), int(count), "count", _ratio(int(count), n_acc)))
 
-    reason_counts = reasons.dropna().value_counts()
-    if len(reason_counts):
+    kinds = reasons.dropna().map(reason_kind)
+    if len(kinds):
         sec = "跳过原因 Skipped by reason"
-        for reason, count in reason_counts.items():
-            rows.append(_row(sec, str(reason), int(count), "count", _ratio(int(count), n)))
+        # most common first; equal counts in the order the kinds first appear
+        counts = kinds.value_counts(sort=False)
+        for kind, count in counts.sort_values(ascending=False, kind="stable").items():
+            rows.append(_row(sec, str(kind), int(count), "count", _ratio(int(count), n)))
 
     out = pd.DataFrame(rows, columns=["section", "item", "value", "share", "unit"])
     out["value"] = out["value"].astype(object)
+    out["value"] = out["value"].where(out["value"].notna(), None)
     out["share"] = pd.to_numeric(out["share"], errors="coerce").astype("float64")
     return out
+
+
+# --------------------------------------------------------------------------------------
+# the summary as a notebook shows it
+
+_SHARE_OF = {"占总行数 of rows": "of rows", "占已提交 of accepted": "of accepted"}
+
+
+def _shown(value: Any, unit: str) -> str:
+    """One value of :func:`summary_table` as :func:`summarize` (and Excel) shows it."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "—"
+    if unit in ("count", "parts"):
+        return f"{int(value):,}"
+    if unit == "ratio":
+        return f"{float(value):.1%}"
+    if unit == "money":
+        return format_money(value)
+    if unit == "price":
+        return format_price(value)
+    if unit == "datetime":
+        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _summarize_text(
+    data: pd.DataFrame | Any,
+    campaign: str | None = None,
+    *,
+    price_per_part: float | None = None,
+    replies: pd.DataFrame | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The campaign in numbers as the workbook's summary sheet shows them, for a notebook.
+
+    Columns ``section``, ``item``, ``value`` and ``share``, all text: counts with thousands
+    separators, rates and shares as percentages (``50.0%``; a share says what it is a part
+    of, ``of rows`` or ``of accepted``), amounts as ``¥1.58`` (rounded once, to cents), times
+    to the second, ``—`` for a rate with nothing to divide by, and an empty share where a row
+    has none. The typed numbers are :func:`summary_table` (same rows, same arguments).
+
+    >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", "020-1234567"],
+    ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
+    ...                    "send_state": ["delivered", "failed", "skipped"],
+    ...                    "send_error": [None, None, "not a mainland mobile: 020-1234567"]})
+    >>> s = _summarize_text(df, price_per_part=0.035).set_index("item")
+    >>> s.loc["已送达 Delivered", ["value", "share"]].tolist()
+    ['1', '33.3% of rows']
+    >>> s.loc["送达率 Delivery rate", "value"], s.loc["费用 Cost (parts accepted × price)", "value"]
+    ('50.0%', '¥0.11')
+    >>> s.loc["不是手机号 not a mainland mobile", "value"]
+    '1'
+    """
+    table = summary_table(data, campaign, price_per_part=price_per_part, replies=replies, now=now)
+    values = [
+        _shown(v, u) for v, u in zip(table["value"].tolist(), table["unit"].tolist(), strict=True)
+    ]
+    shares = [
+        "" if pd.isna(share) else f"{share:.1%} {_SHARE_OF.get(SECTION_BASES.get(sec, ''), '')}"
+        for share, sec in zip(table["share"].tolist(), table["section"].tolist(), strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "section": table["section"].astype(object),
+            "item": table["item"].astype(object),
+            "value": pd.Series(values, dtype=object),
+            "share": pd.Series([s.strip() for s in shares], dtype=object),
+        }
+    )
 
 
 def summarize(
@@ -402,5 +544,5 @@ def summarize(
     replies: pd.DataFrame | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """The campaign in numbers (see :func:`summary_table`, which it returns for now)."""
+    """The campaign in numbers (for now :func:`summary_table`, while the workbook moves to it)."""
     return summary_table(data, campaign, price_per_part=price_per_part, replies=replies, now=now)

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from ._advice import say
+from ._money import format_money, format_price
 from .segments import bracket_signature
 from .states import MESSAGE_STATES
 
@@ -163,7 +164,8 @@ class Estimate(Report):
             nothing was counted for it and every message will be longer than shown).
         long_sms: counted as long SMS (the default) or as separate short messages.
         max_chars: the length limit applied.
-        price_per_part: the price given, if any; ``cost`` is ``total_parts × price``.
+        price_per_part: the price given, if any, in yuan; ``cost`` is ``total_parts × price``,
+            exact (the price's own precision); ``cost_text`` shows it as ``¥1.58``.
         cost: see ``price_per_part``.
         balance: the account's balance in parts, when a client was given.
         warnings: ``{kind: sendable messages}`` for the render warnings.
@@ -185,6 +187,18 @@ class Estimate(Report):
     balance: int | None = None
     warnings: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def cost_text(self) -> str | None:
+        """The cost as every report shows it, ``¥1,284.50`` (rounded once, to cents);
+        ``None`` without a price."""
+        return None if self.cost is None else format_money(self.cost)
+
+    def cost_sentence(self) -> str | None:
+        """``¥57.78 at ¥0.045 per part`` (``None`` without a price)."""
+        if self.cost is None or self.price_per_part is None:
+            return None
+        return f"{self.cost_text} at {format_price(self.price_per_part)} per part"
 
     @property
     def shortfall(self) -> int | None:
@@ -233,8 +247,9 @@ class Estimate(Report):
                     "personalisation",
                 )
             )
-        if self.cost is not None:
-            lines.append(Line(f"{self.cost:,.2f} at {self.price_per_part:g} per part", "cost"))
+        cost = self.cost_sentence()
+        if cost:
+            lines.append(Line(cost, "cost"))
         sentence = self.balance_sentence()
         if sentence:
             lines.append(Line(sentence, "balance"))

@@ -131,7 +131,17 @@ def test_needs_a_rendered_frame() -> None:
 def test_html_for_notebooks(frame: pd.DataFrame) -> None:
     html = estimate(frame, client=Account("广州首易", 4), price_per_part=0.05)._repr_html_()
     assert "<table>" in html and "needs 6 parts, balance 4: 2 short" in html
-    assert "0.30 at 0.05 per part" in html
+    assert "¥0.30 at ¥0.05 per part" in html
+
+
+def test_the_cost_is_exact_and_shown_rounded_once_in_yuan(frame: pd.DataFrame) -> None:
+    est = estimate(frame, price_per_part=0.045)  # 6 parts
+    assert est.cost == 0.27  # exactly, not 0.27000000000000002
+    assert est.cost_text == "¥0.27" and est.cost_sentence() == "¥0.27 at ¥0.045 per part"
+    assert "cost" in str(est) and "¥0.27 at ¥0.045 per part" in str(est)
+    half_cent = estimate(frame, price_per_part=0.0125)  # 6 × 0.0125 = 0.075: half a cent
+    assert half_cent.cost == 0.075 and half_cent.cost_text == "¥0.08"
+    assert estimate(frame).cost_text is None and estimate(frame).cost_sentence() is None
 
 
 def test_preview_shows_the_signature_and_part_boundaries(frame: pd.DataFrame) -> None:
