@@ -6,13 +6,18 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from _campaign_frames import FakeLedger, merged_frame, replies_frame
 
 from mobset_campaign._money import EXCEL_MONEY_FORMAT, format_money
+from mobset_campaign.cli import main
+from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import InputError
+from mobset_campaign.estimate import estimate
+from mobset_campaign.ledger import Ledger
 from mobset_campaign.outcomes import (
     UNIT_FORMATS,
     accepted_mask,
@@ -25,6 +30,8 @@ from mobset_campaign.outcomes import (
     summary_table,
 )
 from mobset_campaign.outcomes import _summarize_text as summarize  # until export uses summary_table
+from mobset_campaign.render import render
+from mobset_campaign.simulator import Simulator
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +216,33 @@ def test_a_ledger_is_read_through_its_frames(frame: pd.DataFrame) -> None:
         status_data(ledger)
     with pytest.raises(InputError, match="DataFrame"):
         status_data(42)
+
+
+def test_one_amount_in_the_estimate_the_summary_and_the_go_live_confirmation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """5 parts at ¥0.045 are ¥0.225: every report shows ¥0.23 (a float would show 0.22)."""
+    contacts = tmp_path / "contacts.csv"
+    phones = ["13512346789", "13612345678", "13712345678", "13812345678", "13912345678"]
+    pd.DataFrame({"手机": [*phones, "020-12345678"], "姓名": list("甲乙丙丁戊己")}).to_csv(
+        contacts, index=False
+    )
+    template, price, ledger_path = "{{ 姓名 }}您好，快递已到", 0.045, tmp_path / "l.sqlite"
+    command = ["send", str(contacts), "-t", template, "-c", "c", "--ledger", str(ledger_path)]
+    command += ["--price", str(price), "--quiet-hours", "off", "--send"]
+    with Simulator(seed=5) as sim:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        assert main(command) == 0  # the CLI prints the estimate, then sends
+        confirmation = capsys.readouterr().out
+        client = sim.client()
+        frame = render(read_contacts(contacts), template, signature=client.get_sign())
+        est = estimate(frame, client=client, price_per_part=price)
+    with Ledger(ledger_path) as ledger:
+        shown = summarize(ledger, "c", price_per_part=price).set_index("item")["value"]
+    assert est.total_parts == 5 and est.cost_text == "¥0.23"
+    assert re.search(rf"^  cost +{re.escape(est.cost_sentence() or '-')}$", confirmation, re.M)
+    assert est.cost_sentence() == "¥0.23 at ¥0.045 per part"
+    assert shown["预计费用 Estimate (parts planned × price)"] == est.cost_text
+    assert shown["费用 Cost (parts accepted × price)"] == est.cost_text
+    assert shown["单价 Price per part"] == "¥0.045"
