@@ -7,6 +7,7 @@ The flow, one module per step::
       → collector (collect: reports and replies, stored before parsing)
       → merge (merge_status), status (campaign_status)
       → outcomes (summarize) → plots and export (export_excel)
+      → workbook (read_campaign_workbook: an exported workbook back into typed frames)
 
 Under the steps lie the facts they share: codes, states, errors, phones, segments,
 templates, rows (row identity, skip reasons), checks (render's warnings), answers and client
@@ -84,6 +85,7 @@ from .summaries import (
     SendSummary,
 )
 from .templates import available_templates, load_template
+from .workbook import read_campaign_workbook
 
 del _accessor
 
@@ -190,6 +192,7 @@ __all__ = [
     "plot_replies",
     "plot_status",
     "preview",
+    "read_campaign_workbook",
     "read_contacts",
     "render",
     "resend_unknown",

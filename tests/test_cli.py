@@ -19,6 +19,7 @@ from mobset_campaign.errors import LedgerError
 from mobset_campaign.export import DETAILS_SHEET
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.simulator import Simulator
+from mobset_campaign.workbook import field_name, read_campaign_workbook
 
 COMMANDS = [
     "simulator",
@@ -159,7 +160,7 @@ def test_send_is_a_dry_run_unless_asked(
     )
     book = openpyxl.load_workbook(out_xlsx)
     details = book[DETAILS_SHEET]
-    header = [c.value for c in details[1]]
+    header = [field_name(c.value) for c in details[1]]  # 发送状态 send_state → send_state
     assert "send_state" in header and "姓名" in header
     assert details.max_row == 6  # every contact row, the broken ones included
 
@@ -384,9 +385,9 @@ def test_export_from_the_ledger_alone_or_with_the_contacts_own_columns(
     assert main(["export", "-c", "spring", "--ledger", str(ledger), "-o", str(alone)]) == 0
     assert main(["export", str(contacts), "-c", "spring", "--ledger", str(ledger),
                  "-o", str(mine)]) == 0  # fmt: skip
-    rows = pd.read_excel(alone, sheet_name=DETAILS_SHEET, dtype=str, engine="calamine")
+    rows = read_campaign_workbook(alone).details
     assert len(rows) == 3 and rows["content"].str.endswith("拒收请回复R").all()
-    rows = pd.read_excel(mine, sheet_name=DETAILS_SHEET, dtype=str, engine="calamine")
+    rows = read_campaign_workbook(mine).details
     assert len(rows) == 5 and "姓名" in rows.columns  # every contact, the skipped ones too
     sent = rows[rows["send_state"] == "sent"]
     assert len(sent) == 3 and sent["content"].str.contains("张伟|李娜|王芳").all()

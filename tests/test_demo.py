@@ -9,6 +9,7 @@ import pytest
 
 from mobset_campaign.demo import run_demo
 from mobset_campaign.export import DETAILS_SHEET
+from mobset_campaign.workbook import field_name
 
 
 @pytest.mark.slow
@@ -34,7 +35,7 @@ def test_demo_writes_the_workbook_with_statuses(
     assert (merged["send_state"] == "delivered").sum() > len(merged) / 2
     book = openpyxl.load_workbook(result.workbook)
     assert len(book.sheetnames) == 3
-    header = [c.value for c in book[DETAILS_SHEET][1]]
+    header = [field_name(c.value) for c in book[DETAILS_SHEET][1]]
     assert "send_state" in header and "status_text" in header
     assert [p.name for p in result.charts] and all(p.exists() for p in result.charts)
     assert "Wrote" in out

@@ -340,8 +340,9 @@ def test_save_plots_writes_four_readable_pngs(frame: pd.DataFrame, tmp_path: Pat
         save_plots(frame, tmp_path / "file" / "charts")
 
 
-def test_charts_are_embedded_in_the_summary_sheet(frame: pd.DataFrame, tmp_path: Path) -> None:
-    out = export_excel(frame, tmp_path / "charts.xlsx", charts=True, replies=replies_frame(frame))
+def test_chart_pictures_are_embedded_when_asked(frame: pd.DataFrame, tmp_path: Path) -> None:
+    # the workbook's charts are native Excel charts (test_export); pictures=True adds the PNGs
+    out = export_excel(frame, tmp_path / "charts.xlsx", pictures=True, replies=replies_frame(frame))
     ws = openpyxl.load_workbook(out)[SUMMARY_SHEET]
     images = ws._images
     assert len(images) == 4

@@ -1,0 +1,371 @@
+"""The summary sheet of the campaign workbook: the campaign in numbers, and native Excel
+charts drawn from a small data table written below them on the same sheet.
+
+The four charts are the notebook's four (:mod:`mobset_campaign.plots`), as Excel charts an
+analyst can restyle, copy into a report or point at other cells:
+
+- **发送漏斗 Funnel** — rows, sendable, accepted, delivered, replied (horizontal bars);
+- **发送状态 Send states** — rows per ``send_state``, each bar in its state's colour;
+- **送达用时 Delivery time** — delivered and failed reports by time from sending to report;
+- **回复时间 Replies over time** — replies and opt-outs per clock-time slot of one day
+  (``10:00``, ``10:10`` …) or per day (``06-15``) for a longer campaign: the time axis is
+  text written by us, so it never reads as Excel's serial numbers.
+
+Every label is bilingual like the sheet names; every text goes through the same inert-text
+rule as the details (:func:`mobset_campaign._xlsx.inert`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from xlsxwriter.format import Format  # type: ignore[import-untyped]
+from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
+from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
+
+from ._protocol import BEIJING
+from ._xlsx import Styles, inert
+from .outcomes import (
+    SECTION_BASES,
+    UNIT_FORMATS,
+    accepted_mask,
+    delivered_mask,
+    failed_mask,
+    replied_mask,
+    sendable_mask,
+)
+from .states import STATE_COLOURS, STATE_LABELS
+
+__all__ = ["CHART_TITLES", "chart_tables", "write_summary"]
+
+#: Title of each chart, in the order they stand on the sheet.
+CHART_TITLES = {
+    "funnel": "发送漏斗 Funnel",
+    "status": "发送状态 Send states",
+    "delivery_time": "送达用时 Delivery time (sent → report)",
+    "replies": "回复时间 Replies over time (Beijing)",
+}
+_DATA_HEADING = "图表数据 Chart data (the charts above are drawn from these cells)"
+_MISSING = "—"
+_CHART_ROWS = 22  # rows a chart takes, with a gap below
+_CHART_SIZE = {"x_scale": 1.3, "y_scale": 1.45}
+_DELAY_BINS = (0, 5, 10, 30, 60, 300, 1800, 7200, math.inf)
+_DELAY_LABELS = (
+    "< 5 s",
+    "5–10 s",
+    "10–30 s",
+    "30–60 s",
+    "1–5 min",
+    "5–30 min",
+    "30 min–2 h",
+    "≥ 2 h",
+)
+_SLOTS = (("10min", "%H:%M"), ("30min", "%H:%M"), ("1h", "%H:%M"))
+
+Cell = tuple[Any, Format | None]
+
+
+# --------------------------------------------------------------------------------------
+# the charts' data
+
+
+def _funnel(frame: pd.DataFrame) -> pd.DataFrame:
+    stages = [
+        ("行数 Rows", len(frame)),
+        ("可发送 Sendable", int(sendable_mask(frame).sum())),
+        ("已提交 Accepted", int(accepted_mask(frame).sum())),
+        ("已送达 Delivered", int(delivered_mask(frame).sum())),
+        ("有回复 Replied", int(replied_mask(frame).sum())),
+    ]
+    return pd.DataFrame(stages, columns=["阶段 stage", "行数 rows"])
+
+
+def _states(frame: pd.DataFrame) -> pd.DataFrame:
+    if "send_state" not in frame.columns:
+        return pd.DataFrame(columns=["发送状态 send_state", "行数 rows"])
+    counts = frame["send_state"].astype("string").str.strip().str.lower().value_counts()
+    order = [s for s in STATE_LABELS if s in counts.index]
+    order += sorted(str(s) for s in counts.index if s not in STATE_LABELS)
+    return pd.DataFrame(
+        {
+            "发送状态 send_state": [
+                f"{s} {STATE_LABELS[s]}" if s in STATE_LABELS else s for s in order
+            ],
+            "行数 rows": [int(counts[s]) for s in order],
+            "state": order,
+        }
+    )
+
+
+def _delays(frame: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame({"送达用时 time to report": list(_DELAY_LABELS)})
+    for name, mask in (("已送达 delivered", delivered_mask), ("发送失败 failed", failed_mask)):
+        counts = np.zeros(len(_DELAY_LABELS), dtype=int)
+        if {"sent_time", "report_time"} <= set(frame.columns):
+            sent = pd.to_datetime(frame["sent_time"], errors="coerce")
+            report = pd.to_datetime(frame["report_time"], errors="coerce")
+            seconds = (report - sent).dt.total_seconds()[mask(frame)].dropna()
+            seconds = seconds[seconds >= 0]
+            binned = pd.cut(seconds, _DELAY_BINS, right=False, labels=False)
+            found = binned.value_counts()
+            for at, count in zip(found.index.tolist(), found.tolist(), strict=True):
+                counts[int(at)] = count
+        table[name] = counts
+    return table
+
+
+def _reply_times(frame: pd.DataFrame, replies: pd.DataFrame | None) -> tuple[pd.Series, pd.Series]:
+    if replies is not None and "recv_time" in replies.columns:
+        times = replies["recv_time"]
+        opted = replies["opt_out"] if "opt_out" in replies.columns else None
+    elif "reply_time" in frame.columns:
+        times = frame["reply_time"]
+        opted = frame["opted_out"] if "opted_out" in frame.columns else None
+    else:
+        return pd.Series([], dtype="datetime64[ns]"), pd.Series([], dtype=bool)
+    stamps = pd.to_datetime(times, errors="coerce")
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert(BEIJING).dt.tz_localize(None)
+    flags = (
+        opted.astype("boolean").fillna(False).astype(bool)
+        if opted is not None
+        else pd.Series(False, index=stamps.index)
+    )
+    keep = stamps.notna()
+    return stamps[keep], flags[keep]
+
+
+def _replies(frame: pd.DataFrame, replies: pd.DataFrame | None) -> pd.DataFrame:
+    """Replies (and opt-outs) per slot: clock times within one day, else days."""
+    columns = ["回复时间 time", "回复 replies", "退订 opt-outs"]
+    stamps, opted = _reply_times(frame, replies)
+    if stamps.empty:
+        return pd.DataFrame(columns=columns)
+    one_day = stamps.min().normalize() == stamps.max().normalize()
+    span = stamps.max() - stamps.min()
+    if one_day:
+        freq, pattern = next(
+            ((f, p) for f, p in _SLOTS if span / pd.Timedelta(f) <= 24), ("1h", "%H:%M")
+        )
+    else:
+        freq = "1D"
+        same_year = stamps.min().year == stamps.max().year
+        pattern = "%m-%d" if same_year else "%Y-%m-%d"
+    slots = stamps.dt.floor(freq)
+    every = pd.date_range(slots.min(), slots.max(), freq=freq)
+    counts = slots.value_counts().reindex(every, fill_value=0)
+    opt_counts = slots[opted.to_numpy()].value_counts().reindex(every, fill_value=0)
+    return pd.DataFrame(
+        {
+            columns[0]: [t.strftime(pattern) for t in every],
+            columns[1]: counts.to_numpy(dtype=int),
+            columns[2]: opt_counts.to_numpy(dtype=int),
+        }
+    )
+
+
+def chart_tables(frame: pd.DataFrame, replies: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The data table behind each chart (first column: the categories; then one column
+    per series), keyed like :data:`CHART_TITLES`."""
+    return {
+        "funnel": _funnel(frame),
+        "status": _states(frame),
+        "delivery_time": _delays(frame),
+        "replies": _replies(frame, replies),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# the sheet
+
+
+class _Grid:
+    """The sheet's cells, collected first and written in row order (constant memory)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[int, Cell]] = {}
+        self.next = 0
+
+    def put(self, row: int, col: int, value: Any, fmt: Format | None = None) -> None:
+        self.rows.setdefault(row, {})[col] = (value, fmt)
+
+    def line(self, *cells: Cell | None) -> int:
+        row = self.next
+        for col, cell in enumerate(cells):
+            if cell is not None:
+                self.put(row, col, *cell)
+        self.next += 1
+        return row
+
+    def write(self, ws: Worksheet, styles: Styles) -> None:
+        for row in sorted(self.rows):
+            for col, (value, fmt) in sorted(self.rows[row].items()):
+                _write(ws, styles, row, col, value, fmt)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _write(
+    ws: Worksheet, styles: Styles, row: int, col: int, value: Any, fmt: Format | None
+) -> None:
+    if _missing(value):
+        ws.write_string(row, col, _MISSING, fmt)
+    elif isinstance(value, Decimal) and value.is_finite():
+        ws.write_number(row, col, float(value), fmt)
+    elif isinstance(value, (bool, np.bool_)):
+        ws.write_boolean(row, col, bool(value), fmt)
+    elif isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value):
+        ws.write_number(row, col, float(value) if isinstance(value, np.floating) else value, fmt)
+    elif isinstance(value, (datetime, date)):
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert(BEIJING).tz_localize(None)
+        ws.write_datetime(row, col, stamp.to_pydatetime(), fmt or styles.date)
+    else:
+        text, quoted = inert(str(value), styles.guard)
+        ws.write_string(row, col, text, styles.quoted if quoted else fmt)
+
+
+def _formats(styles: Styles) -> dict[str, Format]:
+    add = styles.add
+    return {
+        "title": add({"bold": True, "font_size": 14}),
+        "section": add({"bold": True, "font_color": "#1F4E78", "font_size": 12}),
+        "share_head": add({"italic": True, "font_color": "#7F7F7F"}),
+        "share": add({"italic": True, "font_color": "#7F7F7F", "num_format": "0.0%"}),
+        "table_head": add({"bold": True, "bg_color": "#D9E1F2", "bottom": 1}),
+        "count": add({"num_format": "#,##0"}),
+        **{f"unit:{unit}": add({"num_format": fmt}) for unit, fmt in UNIT_FORMATS.items()},
+    }
+
+
+def _summary_rows(grid: _Grid, table: pd.DataFrame, fmt: dict[str, Format]) -> None:
+    grid.line(("短信活动汇总 Campaign summary", fmt["title"]))
+    for section, part in table.groupby("section", sort=False):
+        grid.line()
+        share_head = None
+        if part["share"].notna().any():
+            share_head = (SECTION_BASES.get(str(section), "占比 share"), fmt["share_head"])
+        grid.line((str(section), fmt["section"]), None, share_head)
+        for item, value, share, unit in zip(
+            part["item"], part["value"], part["share"], part["unit"], strict=True
+        ):
+            unit = str(unit)
+            if unit == "text" or _missing(value):
+                value_cell: Cell = (value, None)
+            elif unit == "datetime":
+                value_cell = (value, fmt["unit:datetime"])
+            else:
+                value_cell = (value, fmt.get(f"unit:{unit}"))
+            share_cell = None if _missing(share) else (float(share), fmt["share"])
+            grid.line((str(item), None), value_cell, share_cell)
+
+
+def _data_tables(
+    grid: _Grid, tables: dict[str, pd.DataFrame], fmt: dict[str, Format]
+) -> dict[str, tuple[int, int, int]]:
+    """Write each chart's table; returns its (header row, first, last data row)."""
+    grid.line()
+    grid.line((_DATA_HEADING, fmt["section"]))
+    where = {}
+    for key, table in tables.items():
+        grid.line()
+        grid.line((CHART_TITLES[key], fmt["share_head"]))
+        shown = [c for c in table.columns if c != "state"]
+        head = grid.line(*[(c, fmt["table_head"]) for c in shown])
+        for values in table[shown].itertuples(index=False):
+            grid.line(*[(v, fmt["count"] if i else None) for i, v in enumerate(values)])
+        where[key] = (head, head + 1, head + len(table))
+    return where
+
+
+def _add_charts(
+    book: Workbook,
+    ws: Worksheet,
+    tables: dict[str, pd.DataFrame],
+    where: dict[str, tuple[int, int, int]],
+) -> None:
+    for k, (key, table) in enumerate(tables.items()):
+        head, first, last = where[key]
+        shown = [c for c in table.columns if c != "state"]
+        if key == "funnel":
+            chart = book.add_chart({"type": "bar"})
+        elif key == "delivery_time":
+            chart = book.add_chart({"type": "column", "subtype": "stacked"})
+        else:
+            chart = book.add_chart({"type": "column"})
+        if last < first:  # nothing to draw: an empty series keeps the chart valid
+            last = first
+        for col in range(1, len(shown)):
+            series: dict[str, Any] = {
+                "name": [ws.get_name(), head, col],
+                "categories": [ws.get_name(), first, 0, last, 0],
+                "values": [ws.get_name(), first, col, last, col],
+                "data_labels": {"value": True} if key in ("funnel", "status") else None,
+            }
+            if series["data_labels"] is None:
+                del series["data_labels"]
+            if key == "status" and "state" in table.columns:
+                series["points"] = [
+                    {
+                        "fill": {"color": f"#{STATE_COLOURS.get(s, ('D9D9D9', ''))[0]}"},
+                        "border": {"color": f"#{STATE_COLOURS.get(s, ('', '404040'))[1]}"},
+                    }
+                    for s in table["state"]
+                ]
+            elif key == "delivery_time":
+                series["fill"] = {"color": "#63BE7B" if col == 1 else "#F8696B"}
+            elif key == "funnel":
+                series["fill"] = {"color": "#5B9BD5"}
+            chart.add_series(series)
+        chart.set_title({"name": CHART_TITLES[key], "name_font": {"size": 12}})
+        if key == "funnel":
+            chart.set_y_axis({"reverse": True})
+            chart.set_legend({"none": True})
+        elif key == "status":
+            chart.set_legend({"none": True})
+        else:
+            chart.set_legend({"position": "bottom"})
+        if key == "replies":
+            chart.set_x_axis({"num_font": {"rotation": -45}})
+        chart.set_size(_CHART_SIZE)
+        ws.insert_chart(1 + k * _CHART_ROWS, 4, chart)
+
+
+def write_summary(
+    book: Workbook,
+    ws: Worksheet,
+    styles: Styles,
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    replies: pd.DataFrame | None,
+    *,
+    charts: bool,
+    images: Sequence[Any] = (),
+) -> None:
+    """The summary table, then (with ``charts``) the charts' data and the charts beside it,
+    then the PNG ``images`` (file-like) below the charts."""
+    fmt = _formats(styles)
+    for col, width in enumerate((46, 22, 20, 3)):
+        ws.set_column(col, col, width)
+    grid = _Grid()
+    _summary_rows(grid, table, fmt)
+    if charts:
+        tables = chart_tables(frame, replies)
+        where = _data_tables(grid, tables, fmt)
+    grid.write(ws, styles)
+    if charts:
+        _add_charts(book, ws, tables, where)
+    first = 1 + (len(CHART_TITLES) * _CHART_ROWS if charts else 0)
+    for i, image in enumerate(images):
+        ws.insert_image(first + i * 24, 4, f"chart{i + 1}.png", {"image_data": image})

@@ -1,0 +1,281 @@
+"""Read a campaign workbook (:func:`mobset_campaign.export_excel`) back into typed frames.
+
+:func:`read_campaign_workbook` undoes what the export did for a human reader: the
+bilingual headers become field names again (``发送状态 send_state`` → ``send_state``), the
+details split over ``明细 Details``, ``明细 Details (2)`` … are one frame again, phones and
+ids are text, datetimes are Beijing time (naive, as the workbook shows them), states are a
+categorical in the order a report lists them, counts are nullable integers, and the
+apostrophe the formula guard put before a risky text is taken off again. The cells are
+read with python-calamine (fast, no styles needed).
+
+>>> import tempfile, pathlib
+>>> from mobset_campaign import export_excel
+>>> frame = pd.DataFrame({"姓名": ["张伟"], "phone": ["13800138000"],
+...                       "send_state": ["delivered"], "reply": ["=1+1"]})
+>>> path = export_excel(frame, pathlib.Path(tempfile.mkdtemp()) / "c.xlsx")
+>>> book = read_campaign_workbook(path)
+>>> book.details.loc[0, "phone"], book.details.loc[0, "reply"], str(book.details["send_state"].dtype)
+('13800138000', '=1+1', 'category')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from ._xlsx import FIELD_LABELS
+from .errors import InputError
+from .export import DETAILS_SHEET, REPLIES_SHEET, SUMMARY_SHEET
+from .states import ROW_STATES, STATE_LABELS
+
+__all__ = ["CampaignWorkbook", "field_name", "read_campaign_workbook"]
+
+_TEXT = frozenset(
+    {
+        "phone",
+        "sms_id",
+        "recv_number",
+        "add_num",
+        "row_key",
+        "phone_problem",
+        "content",
+        "warnings",
+        "send_error",
+        "status_text",
+        "ex_status",
+        "reply",
+        "campaign",
+    }
+)
+_TIMES = frozenset({"sent_time", "report_time", "reply_time", "recv_time"})
+_INTEGERS = frozenset({"row", "chars", "parts", "batch_id", "send_code", "status", "reply_count"})
+_FLAGS = frozenset({"sendable", "opted_out", "opt_out"})
+_LABELLED = {f"{label} {name}": name for name, label in FIELD_LABELS.items()}
+_LABELLED |= {"回复内容 content": "content"}
+_GUARDED = re.compile(r"'+[=+\-@\t\r\n]")
+_DATA_HEADING = "图表数据"
+_PART = re.compile(r" \((\d+)\)$")
+
+
+class CampaignWorkbook(NamedTuple):
+    """The frames of a campaign workbook."""
+
+    details: pd.DataFrame
+    replies: pd.DataFrame
+    summary: pd.DataFrame | None
+
+
+def field_name(header: str) -> str:
+    """The field a header cell names: ``send_state`` for ``发送状态 send_state``; a user's
+    own header as it is.
+
+    >>> field_name("发送状态 send_state"), field_name("姓名")
+    ('send_state', '姓名')
+    """
+    return _LABELLED.get(header, header)
+
+
+def _sheets(names: list[str], base: str) -> list[str]:
+    parts = []
+    for name in names:
+        if name == base:
+            parts.append((1, name))
+        elif (
+            name.startswith(base)
+            and (match := _PART.search(name[len(base) :]))
+            and name == f"{base} ({match.group(1)})"
+        ):
+            parts.append((int(match.group(1)), name))
+    return [name for _, name in sorted(parts)]
+
+
+def _unguard(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("'") and _GUARDED.match(value):
+        return value[1:]
+    return value
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _integral(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (math.isfinite(value) and float(value).is_integer())
+    )
+
+
+def _as_text(values: list[Any]) -> pd.Series:
+    out = [
+        None
+        if _is_blank(v)
+        else str(int(v))
+        if _integral(v)
+        else v.isoformat(sep=" ")
+        if isinstance(v, datetime)
+        else str(_unguard(v))
+        for v in values
+    ]
+    return pd.Series(out, dtype="str")
+
+
+def _as_times(values: list[Any], where: str) -> pd.Series:
+    out: list[Any] = []
+    for v in values:
+        if _is_blank(v):
+            out.append(pd.NaT)
+        elif isinstance(v, (datetime, date)):
+            out.append(pd.Timestamp(v))
+        else:
+            raise InputError(f"{where}: {v!r} is not a date and time.")
+    series = pd.Series(out, dtype="datetime64[us]")
+    return series.dt.round("ms")
+
+
+def _as_integers(values: list[Any], where: str) -> pd.Series:
+    if any(not _is_blank(v) and not _integral(v) for v in values):
+        raise InputError(f"{where}: expected whole numbers, found {values[:3]!r}.")
+    return pd.Series([None if _is_blank(v) else int(v) for v in values], dtype="Int64")
+
+
+def _as_flags(values: list[Any]) -> pd.Series:
+    flags = pd.Series([None if _is_blank(v) else bool(v) for v in values], dtype="boolean")
+    return flags.astype(bool) if flags.notna().all() else flags
+
+
+def _guess(values: list[Any]) -> pd.Series:
+    """A user's column: the type its cells share, else Python objects."""
+    present = [v for v in values if not _is_blank(v)]
+    kinds = {type(v) for v in present}
+    if not present or kinds == {str}:
+        return pd.Series([None if _is_blank(v) else _unguard(v) for v in values], dtype="str")
+    if kinds == {bool}:
+        return _as_flags(values)
+    if kinds <= {int, float}:
+        if all(_integral(v) for v in present):
+            return pd.Series([None if _is_blank(v) else int(v) for v in values], dtype="Int64")
+        return pd.Series([math.nan if _is_blank(v) else float(v) for v in values], dtype=float)
+    if kinds <= {datetime, date}:
+        return pd.Series([pd.NaT if _is_blank(v) else pd.Timestamp(v) for v in values]).astype(
+            "datetime64[us]"
+        )
+    return pd.Series([None if _is_blank(v) else _unguard(v) for v in values], dtype=object)
+
+
+def _states(values: list[Any]) -> pd.Series:
+    text = _as_text(values)
+    known = [s for s in STATE_LABELS if s in ROW_STATES]
+    extra = sorted(set(text.dropna()) - set(known))
+    return pd.Series(pd.Categorical(text, categories=[*known, *extra]))
+
+
+def _typed(rows: list[list[Any]], where: str) -> pd.DataFrame:
+    header = [field_name(str(h)) for h in rows[0]] if rows else []
+    while header and header[-1] == "":
+        header.pop()
+    width = len(header)
+    body = [row[:width] + [""] * (width - len(row)) for row in rows[1:]]
+    while body and all(_is_blank(v) for v in body[-1]):
+        body.pop()
+    columns: dict[str, pd.Series] = {}
+    for i, name in enumerate(header):
+        values = [row[i] for row in body]
+        at = f"{where}, column {name!r}"
+        if name == "send_state":
+            columns[name] = _states(values)
+        elif name in _TIMES:
+            columns[name] = _as_times(values, at)
+        elif name in _INTEGERS:
+            columns[name] = _as_integers(values, at)
+        elif name in _FLAGS:
+            columns[name] = _as_flags(values)
+        elif name in _TEXT:
+            columns[name] = _as_text(values)
+        else:
+            columns[name] = _guess(values)
+    return pd.DataFrame(columns, columns=header)
+
+
+def _summary(rows: list[list[Any]]) -> pd.DataFrame:
+    out = []
+    section = None
+    for row in rows[1:]:
+        first = row[0] if row else ""
+        if isinstance(first, str) and first.startswith(_DATA_HEADING):
+            break
+        cells = [*row, "", "", ""][:3]
+        if _is_blank(cells[0]):
+            continue
+        if _is_blank(cells[1]):
+            section = str(cells[0])
+            continue
+        value = None if cells[1] == "—" else _unguard(cells[1])
+        if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
+            value = int(value)
+        share = None if _is_blank(cells[2]) else float(cells[2])
+        out.append((section, str(_unguard(cells[0])), value, share))
+    frame = pd.DataFrame(out, columns=["section", "item", "value", "share"])
+    frame["value"] = frame["value"].astype(object)
+    frame["share"] = frame["share"].astype(float)
+    return frame
+
+
+def read_campaign_workbook(path: str | os.PathLike[str]) -> CampaignWorkbook:
+    """Read a workbook written by :func:`~mobset_campaign.export_excel` into typed frames.
+
+    Returns:
+        ``details`` (every details sheet, in order, as one frame; the package's columns
+        under their field names), ``replies`` and ``summary`` (``section``, ``item``,
+        ``value``, ``share``; ``None`` when the workbook has no summary sheet).
+
+    Raises:
+        InputError: the file is missing, not an ``.xlsx`` workbook, or not a campaign
+            workbook (no ``明细 Details`` sheet); the message names the file.
+    """
+    from python_calamine import CalamineWorkbook
+
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"Cannot read {str(source)!r}: there is no such file.")
+    try:
+        book = CalamineWorkbook.from_path(str(source))
+    except Exception as exc:  # calamine's own error types: not a workbook it can read
+        raise InputError(
+            f"Cannot read {str(source)!r} as an Excel workbook: {exc}. Give the .xlsx "
+            f"file export_excel wrote."
+        ) from exc
+    names = list(book.sheet_names)
+    details = _sheets(names, DETAILS_SHEET)
+    if not details:
+        raise InputError(
+            f"{str(source)!r} is not a campaign workbook written by export_excel: it has no "
+            f"{DETAILS_SHEET!r} sheet (its sheets: {', '.join(map(repr, names)) or 'none'})."
+        )
+
+    def rows(name: str) -> list[list[Any]]:
+        return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+    parts = [_typed(rows(name), f"{source.name}, sheet {name!r}") for name in details]
+    if any(list(p.columns) != list(parts[0].columns) for p in parts[1:]):
+        raise InputError(
+            f"{str(source)!r}: the details sheets do not have the same columns; was one "
+            f"edited? Each of {', '.join(details)} needs the header of the first."
+        )
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if "send_state" in frame.columns and len(parts) > 1:
+        frame["send_state"] = _states(frame["send_state"].astype(object).tolist())
+    reply_parts = [
+        _typed(rows(name), f"{source.name}, sheet {name!r}")
+        for name in _sheets(names, REPLIES_SHEET)
+    ]
+    replies = pd.concat(reply_parts, ignore_index=True) if reply_parts else pd.DataFrame()
+    summary = _summary(rows(SUMMARY_SHEET)) if SUMMARY_SHEET in names else None
+    return CampaignWorkbook(details=frame, replies=replies, summary=summary)
