@@ -490,7 +490,7 @@ def _shown(value: Any, unit: str) -> str:
     return str(value)
 
 
-def _summarize_text(
+def summarize(
     data: pd.DataFrame | Any,
     campaign: str | None = None,
     *,
@@ -510,7 +510,7 @@ def _summarize_text(
     ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
     ...                    "send_state": ["delivered", "failed", "skipped"],
     ...                    "send_error": [None, None, "not a mainland mobile: 020-1234567"]})
-    >>> s = _summarize_text(df, price_per_part=0.035).set_index("item")
+    >>> s = summarize(df, price_per_part=0.035).set_index("item")
     >>> s.loc["已送达 Delivered", ["value", "share"]].tolist()
     ['1', '33.3% of rows']
     >>> s.loc["送达率 Delivery rate", "value"], s.loc["费用 Cost (parts accepted × price)", "value"]
@@ -535,14 +535,3 @@ def _summarize_text(
         }
     )
 
-
-def summarize(
-    data: pd.DataFrame | Any,
-    campaign: str | None = None,
-    *,
-    price_per_part: float | None = None,
-    replies: pd.DataFrame | None = None,
-    now: datetime | None = None,
-) -> pd.DataFrame:
-    """The campaign in numbers (for now :func:`summary_table`, while the workbook moves to it)."""
-    return summary_table(data, campaign, price_per_part=price_per_part, replies=replies, now=now)

@@ -635,7 +635,8 @@ def test_status_15_is_final_but_neither_delivered_nor_failed(
     status, every rate, the workbook and the charts — never counted as failed."""
     import openpyxl
 
-    from mobset_campaign import campaign_status, export_excel, summarize
+    from mobset_campaign import campaign_status, export_excel
+    from mobset_campaign.outcomes import summary_table
     from mobset_campaign.plots import plot_delivery_time, plot_funnel
 
     mixed = {(12, "DELIVRD"): 0.5, (13, "UNDELIV"): 0.25, (15, "UNKNOWN"): 0.25}
@@ -660,7 +661,7 @@ def test_status_15_is_final_but_neither_delivered_nor_failed(
     assert status.delivery_rate == n12 / 40 and status.waiting == 0
     assert "undetermined" in str(status) and "failure rate" in str(status)
 
-    table = summarize(merged, "c").set_index("item")["value"]
+    table = summary_table(merged, "c").set_index("item")["value"]
     assert table["发送失败 Failed"] == n13
     assert table["状态未知 Undetermined (status 15)"] == n15
     assert table["失败率 Failure rate"] == n13 / 40

@@ -16,6 +16,7 @@ import pytest
 import xlsxwriter
 from _campaign_frames import HOSTILE_REPLIES, FakeLedger, merged_frame, replies_frame
 
+from mobset_campaign._money import EXCEL_MONEY_FORMAT
 from mobset_campaign.errors import InputError
 from mobset_campaign.export import (
     DETAILS_SHEET,
@@ -24,8 +25,7 @@ from mobset_campaign.export import (
     display_width,
     export_excel,
 )
-from mobset_campaign._money import EXCEL_MONEY_FORMAT
-from mobset_campaign.outcomes import reason_kind, summarize
+from mobset_campaign.outcomes import reason_kind, summary_table
 from mobset_campaign.workbook import field_name
 
 
@@ -333,7 +333,7 @@ def test_summary_cells_are_formatted(book) -> None:
 
 def test_zero_accepted_gives_no_rate_not_a_crash(tmp_path: Path) -> None:
     df = pd.DataFrame({"phone": ["13800138000"], "send_state": ["pending"], "parts": [1]})
-    by_item = summarize(df).set_index("item")
+    by_item = summary_table(df).set_index("item")
     assert pd.isna(by_item.loc["送达率 Delivery rate", "value"])
     out = export_excel(df, tmp_path / "pending.xlsx")
     assert summary_items(openpyxl.load_workbook(out)[SUMMARY_SHEET])["送达率 Delivery rate"][0] == (

@@ -27,9 +27,9 @@ from mobset_campaign.outcomes import (
     sendable_mask,
     skipped_reasons,
     status_data,
+    summarize,
     summary_table,
 )
-from mobset_campaign.outcomes import _summarize_text as summarize  # until export uses summary_table
 from mobset_campaign.render import render
 from mobset_campaign.simulator import Simulator
 
