@@ -2,7 +2,9 @@
 
 Every other part of the ledger talks to the database through :class:`Store`: ``_tx()`` for a
 write transaction (``BEGIN IMMEDIATE``; ``durable=True`` commits with ``synchronous=FULL``),
-``_read()`` and ``_frame()`` for queries. One connection guarded by a lock makes a ledger
+``_grouped()`` for the claims and answers of concurrent workers, which share one transaction
+and one commit (:mod:`mobset_campaign.ledger._group`), ``_read()`` and ``_frame()`` for
+queries. One connection guarded by a lock makes a ledger
 safe to share between threads; other processes may open the same file (WAL, busy timeout).
 
 A path opens a SQLite file; a ``postgresql://`` URL opens a PostgreSQL database through
@@ -17,11 +19,11 @@ import os
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import pandas as pd
 import platformdirs
@@ -30,6 +32,7 @@ from .._files import Reserve
 from .._protocol import BEIJING
 from ..errors import InputError, LedgerError
 from . import _postgres
+from ._group import GroupCommit
 from ._schema import MIGRATIONS, POSTGRES_MIGRATIONS, REBUILDS
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "now",
     "shown_location",
 ]
+
+T = TypeVar("T")
 
 
 def default_ledger_path() -> str:
@@ -121,6 +126,8 @@ class Store:
         default = path is None
         path = default_ledger_path() if path is None else path
         self._lock = threading.RLock()
+        #: claims and answers of concurrent threads commit together (see ``_grouped``)
+        self._group = GroupCommit(self._tx, self._lock)
         self._sync = ""
         self._closed = False
         self._db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
@@ -393,6 +400,19 @@ class Store:
             finally:
                 with contextlib.suppress(*self._db_errors):
                     cur.close()
+
+    def _grouped(self, work: Callable[[Any], T], *, durable: bool, serial: bool = True) -> T:
+        """``work(cursor)`` in a write transaction shared with the works other threads
+        bring meanwhile: one commit (one fsync) for all of them, and the result only once
+        that commit returned (see :mod:`mobset_campaign.ledger._group`). The transaction is
+        ``durable`` or ``serial`` when any of its works asked for it. ``work`` may run twice
+        (once in a group that was rolled back), so it touches nothing but the cursor.
+
+        Raises:
+            the work's own exception, or LedgerError (see :meth:`_tx`); nothing of the work
+            was written then.
+        """
+        return self._group.run(work, durable=durable, serial=serial)
 
     def _rollback_quietly(self) -> None:
         """Roll back what is open (a lost connection has nothing left to roll back)."""

@@ -132,10 +132,12 @@ class Recording(Store):
         raise self._keep_answer(answer, last) from last
 
     def _write_answer(self, answer: dict[str, Any]) -> None:
-        """One transaction: the answer's outcomes, its batch, and stored reports it unlocks."""
+        """One transaction (maybe shared: see ``_grouped``): the answer's outcomes, its batch,
+        and stored reports it unlocks."""
         batch_id = answer["batch_id"]
         when = answer["answered_at"]
-        with self._tx() as cur:
+
+        def work(cur: Any) -> None:
             cur.executemany(
                 "UPDATE messages SET state = ?, sms_id = ?, send_code = ?, send_error = ?, "
                 f"sent_at = ? WHERE id = ? AND batch_id = ? AND state IN "
@@ -151,6 +153,10 @@ class Recording(Store):
                 (when, answer["elapsed"], answer["code"], answer["message"], batch_id),
             )
             self._match_stored_reports(cur, batch_id)
+
+        # durable, and committed with the claims and answers other workers bring meanwhile
+        # (one fsync for all): the SmsIds are on disk before the run counts them
+        self._grouped(work, durable=True)
 
     @staticmethod
     def _match_stored_reports(cur: sqlite3.Cursor, batch_id: int) -> None:
@@ -336,7 +342,8 @@ class Recording(Store):
                 f"fail_batch: state must be one of {', '.join(UNANSWERED_STATES)}, not {state!r}."
             )
         stamp = now()
-        with self._tx() as cur:
+
+        def work(cur: Any) -> int:
             if state == "pending":
                 cur.execute(
                     "UPDATE messages SET state = 'pending', batch_id = NULL, claimed_at = NULL, "
@@ -362,4 +369,6 @@ class Recording(Store):
                     batch_id,
                 ),
             )
-        return changed
+            return changed
+
+        return self._grouped(work, durable=False)

@@ -398,7 +398,8 @@ class Sending(Recording, Locks):
         skip_locked, share = (
             (" FOR UPDATE SKIP LOCKED", " FOR SHARE") if self.is_postgres else ("", "")
         )
-        with self._tx(durable=True, serial=False) as cur:
+
+        def work(cur: Any) -> Claim:
             marks = ",".join("?" * len(message_ids))
             ids = (
                 [
@@ -464,7 +465,11 @@ class Sending(Recording, Locks):
                 "UPDATE batches SET size = ?, state = ? WHERE id = ?",
                 (len(claimed), "claimed" if claimed else "empty", batch_id),
             )
-        return Claim(batch_id, claimed)
+            return Claim(batch_id, claimed)
+
+        # one commit with the claims and answers other workers bring meanwhile; returned
+        # only once that commit (synchronous=FULL) is done: durable before the request
+        return self._grouped(work, durable=True, serial=False)
 
     def reset_unknown(self, campaign: str, phones: Iterable[str] | None = None) -> list[str]:
         """Move ``unknown`` messages back to ``pending`` (the explicit resend decision).
