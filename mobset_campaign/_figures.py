@@ -13,18 +13,24 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+from matplotlib import dates as mdates
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import Formatter
 
 from .errors import InputError
 
 __all__ = [
     "CJK_FONT",
+    "ClockFormatter",
     "cjk_font_properties",
     "legend",
     "new_axes",
@@ -34,6 +40,7 @@ __all__ = [
     "set_labels",
     "set_title",
     "use_cjk_font",
+    "wrap_label",
 ]
 
 _log = logging.getLogger(__name__)
@@ -156,9 +163,109 @@ def new_axes(ax: Axes | None, size: tuple[float, float] = SIZE) -> Axes:
     return figure.add_subplot(axes_class=_ChartAxes)
 
 
-def set_title(ax: Axes, title: str, campaign: str | None) -> None:
+TITLE_SIZE, NOTE_SIZE = 13.0, 8.5
+NOTE_COLOUR = "#607d8b"
+_MIN_TITLE_SIZE = 8.0
+
+
+def set_title(ax: Axes, title: str, campaign: str | None, *, note: str | None = None) -> Text:
+    """The chart's title on the left, ``<title> · <campaign>``, and under it, on a line of its
+    own just above the plot, an optional ``note`` (counts, caveats). Call it last: a title
+    too wide for the figure moves the campaign to a second line, then gets smaller, so it
+    never runs off the figure or into the note."""
     text = f"{title} · {campaign}" if campaign else title
-    ax.set_title(text, fontproperties=cjk_font_properties(13), loc="left")
+    pad = 6.0
+    if note:
+        ax.annotate(
+            note,
+            xy=(0, 1),
+            xycoords="axes fraction",
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            color=NOTE_COLOUR,
+            fontproperties=cjk_font_properties(NOTE_SIZE),
+            gid="mobset-note",
+        )
+        pad = 4 + NOTE_SIZE * 1.3 + 5  # the note's line, and a gap above it
+    artist = ax.set_title(
+        text, fontproperties=cjk_font_properties(TITLE_SIZE), loc="left", pad=pad, va="bottom"
+    )
+    _fit_title(ax, artist, f"{title}\n{campaign}" if campaign else title)
+    return artist
+
+
+def _fit_title(ax: Axes, artist: Text, two_lines: str) -> None:
+    """Make a title that runs past the figure's right edge fit: two lines, then smaller."""
+    figure = root_figure(ax)
+
+    def fits() -> bool:
+        figure.draw_without_rendering()  # lays the figure out as it will be saved
+        box = artist.get_window_extent()
+        return bool(box.x1 <= figure.bbox.x1 - 2)
+
+    if fits():
+        return
+    artist.set_text(two_lines)
+    size = TITLE_SIZE
+    while not fits() and size > _MIN_TITLE_SIZE:
+        size -= 1
+        artist.set_fontsize(size)
+
+
+def wrap_label(text: str, width: int = 24) -> str:
+    """``text`` on lines of at most ``width`` columns (a Chinese character takes two),
+    broken after a space or a comma where there is one.
+
+    >>> print(wrap_label("7 含有过滤词，需要审核，审核不能通过"))
+    7 含有过滤词，需要审核，
+    审核不能通过
+    """
+    lines: list[str] = []
+    line = ""
+    for ch in text:
+        if _columns(line + ch) > width and line.strip():
+            cut = max(line.rfind(sep) for sep in (" ", "，", ",", "、", "；"))
+            head, line = (line[: cut + 1], line[cut + 1 :]) if cut > 0 else (line, "")
+            lines.append(head.rstrip())
+        line += ch
+    lines.append(line.strip())
+    return "\n".join(x for x in lines if x)
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+class ClockFormatter(Formatter):
+    """Time-axis labels that read on their own (times naive, Beijing): clock times ``21:10``
+    when the axis shows one day (``21:10:30`` when a tick falls between minutes), dates
+    ``2026-12-03`` across days (``12-03 21:00`` when a tick falls between midnights).
+    Never ConciseDateFormatter's bare minutes ("45 50 55 21:10 05")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fmt = "%H:%M"
+
+    def _choose(self, values: Sequence[float]) -> str:
+        seconds = [round(v * 86_400) for v in values]  # matplotlib dates count days
+        low, high = self.axis.get_view_interval() if self.axis is not None else (0.0, 0.0)
+        first, last = sorted((low, high))
+        if first <= 0 or int(first) == int(last):  # the view shows one day
+            return "%H:%M:%S" if any(s % 60 for s in seconds) else "%H:%M"
+        if not any(s % 86_400 for s in seconds):
+            return "%Y-%m-%d"
+        return "%m-%d %H:%M"
+
+    def format_ticks(self, values: Any) -> list[str]:
+        values = [float(v) for v in values]
+        if values:
+            self.fmt = self._choose(values)
+        return [self(v) for v in values]
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return mdates.num2date(x).strftime(self.fmt)
 
 
 def set_labels(ax: Axes, *, x: str | None = None, y: str | None = None) -> None:
@@ -175,7 +282,6 @@ def no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_facecolor("#fafafa")
-    set_title(ax, title, campaign)
     ax.text(
         0.5,
         0.58,
@@ -197,6 +303,7 @@ def no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
         fontproperties=cjk_font_properties(10),
         wrap=True,
     )
+    set_title(ax, title, campaign)
     return ax
 
 

@@ -48,6 +48,7 @@ from ._figures import (
     PINK,
     PURPLE,
     RED,
+    ClockFormatter,
     cjk_font_properties,
     legend,
     new_axes,
@@ -57,6 +58,7 @@ from ._figures import (
     set_labels,
     set_title,
     use_cjk_font,
+    wrap_label,
 )
 from ._files import replace_atomically
 from ._protocol import BEIJING
@@ -196,8 +198,8 @@ def plot_funnel(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     set_labels(ax, x="号码数 numbers")
-    set_title(ax, title, campaign)
     legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    set_title(ax, title, campaign)
     return ax
 
 
@@ -245,7 +247,7 @@ def plot_status(
         text = f"{code} {info.text}" if info else f"{code} (未列出的状态 unlisted)"
         if info and not is_final_status(code):
             text += " (interim)"
-        labels.append(text)
+        labels.append(wrap_label(text))
         values.append(int(value))
         colours.append(_status_colour(code))
     if waiting:
@@ -377,22 +379,12 @@ def plot_delivery_time(
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     set_labels(ax, x=f"发送到回执 send → report ({unit})", y="号码数 numbers")
-    set_title(ax, title, campaign)
+    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     skew = int((delay[known] < 0).sum())
     note = f"n = {int(known.sum()):,}" + (
         f"; {skew} negative (clock skew) counted as 0" if skew else ""
     )
-    ax.text(  # above the plot area, where no bar or percentile line can run into it
-        1.0,
-        1.01,
-        note,
-        transform=ax.transAxes,
-        ha="right",
-        va="bottom",
-        color="#607d8b",
-        fontproperties=cjk_font_properties(8),
-    )
-    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    set_title(ax, title, campaign, note=note)
     return ax
 
 
@@ -483,17 +475,19 @@ def plot_replies(
         label="退订 opt-outs",
     )
     ax.xaxis_date()
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlim(x.min() - days * 0.5, x.max() + days * 1.5)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+    ax.xaxis.set_major_formatter(ClockFormatter())  # 21:10 in one day, dates across days
+    low, high = x.min() - days * 0.5, x.max() + days * 1.5
+    ax.set_xlim(low, high)
     ax.set_ylim(0, max(int(table["total"].max()), 1) * 1.3)  # headroom for the legend
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     total, opted = len(source), int(source["opt_out"].sum())
-    set_labels(ax, x=f"北京时间 Beijing time (bins of {freq})", y="回复数 replies")
-    set_title(ax, f"{title} {total:,} · 退订 opt-outs {opted:,} ({pct(opted, total)})", campaign)
+    first, last = (mdates.num2date(v).replace(tzinfo=None) for v in (low, high))
+    day = f", {first:%Y-%m-%d}" if first.date() == last.date() else ""
+    set_labels(ax, x=f"北京时间 Beijing time{day} (bins of {freq})", y="回复数 replies")
     legend(ax, loc="upper right")
+    set_title(ax, f"{title} {total:,} · 退订 opt-outs {opted:,} ({pct(opted, total)})", campaign)
     return ax
 
 

@@ -4,6 +4,8 @@ Chinese labels rendered with a font that has the glyphs, embedded in the workboo
 from __future__ import annotations
 
 import io
+import itertools
+import re
 import warnings
 from pathlib import Path
 
@@ -363,3 +365,115 @@ def test_saved_charts_get_the_users_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert paths and all((p.stat().st_mode & 0o777) == 0o644 for p in paths)
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+# ---------------------------------------------------------------------------------------
+# what a reader sees: titles, notes, labels, the time axis
+
+LONG_CAMPAIGN = "2026年双十二会员积分到期提醒-广州天河旗舰店-第二批次-spring-sale-guangzhou"
+
+
+def visible_texts(ax: Axes) -> list[Text]:
+    figure = plots.root_figure(ax)
+    figure.draw_without_rendering()
+    return [t for t in figure.findobj(Text) if t.get_text().strip() and t.get_visible()]
+
+
+def overlap(a: Text, b: Text) -> bool:
+    box_a, box_b = a.get_window_extent(), b.get_window_extent()
+    return bool(box_a.overlaps(box_b))
+
+
+def chart_cases() -> list[tuple[str, Axes]]:
+    frame = merged_frame(300)
+    skewed = frame.copy()
+    skewed.loc[skewed.index[:5], "report_time"] = skewed.loc[skewed.index[:5], "sent_time"] - (
+        pd.Timedelta(seconds=3)
+    )
+    cases = []
+    for campaign in (None, "spring", LONG_CAMPAIGN):
+        for chart in CHARTS:
+            cases.append((f"{chart.__name__}-{campaign}", chart(frame, campaign)))
+            cases.append((f"{chart.__name__}-empty-{campaign}", chart(frame.iloc[:0], campaign)))
+        cases.append((f"skew-{campaign}", plot_delivery_time(skewed, campaign)))
+    return cases
+
+
+def test_titles_never_overlap_notes_or_any_other_text_and_stay_in_the_figure() -> None:
+    """Every chart, with no campaign, a short one and a long one, with data and without."""
+    noted = 0
+    for name, ax in chart_cases():
+        shown = visible_texts(ax)
+        figure_box = plots.root_figure(ax).bbox
+        title = next(t for t in shown if t.get_text() == ax.get_title(loc="left"))
+        notes = [t for t in shown if t.get_gid() == "mobset-note"]
+        noted += len(notes)
+        box = title.get_window_extent()
+        assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1, name
+        assert box.y1 <= figure_box.y1 and box.y0 >= ax.bbox.y1, name  # above the plot
+        for other in shown:
+            if other is not title:
+                assert not overlap(title, other), f"{name}: title runs into {other.get_text()!r}"
+        for note in notes:
+            note_box = note.get_window_extent()
+            assert figure_box.x0 <= note_box.x0 and note_box.x1 <= figure_box.x1, name
+            for other in shown:
+                if other is not note:
+                    assert not overlap(note, other), f"{name}: note runs into {other.get_text()!r}"
+    assert noted >= 6  # the delivery-time charts carry their notes
+
+
+def test_long_status_labels_fit() -> None:
+    df = pd.DataFrame(
+        {
+            "phone": ["13512346789", "13612345678", "13712345678", "13812345678"],
+            "send_state": ["failed", "sent", "delivered", "sent"],
+            "status": [7, 1, 12, pd.NA],
+        }
+    )
+    ax = plot_status(df, LONG_CAMPAIGN)
+    visible_texts(ax)
+    figure_box = plots.root_figure(ax).bbox
+    labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    assert any("审核不能通过" in t.get_text() for t in labels)
+    for label in labels:
+        box = label.get_window_extent()
+        assert box.x0 >= figure_box.x0 and box.width <= figure_box.width / 4, label.get_text()
+    for a, b in itertools.pairwise(labels):
+        assert not overlap(a, b)
+    assert ax.bbox.width >= figure_box.width * 0.6  # the bars keep most of the figure
+
+
+def replies_at(start: str, n: int, every: str) -> pd.DataFrame:
+    times = pd.date_range(start, periods=n, freq=every, tz="Asia/Shanghai")
+    return pd.DataFrame({"recv_time": times, "opt_out": [False] * (n - 1) + [True]})
+
+
+def tick_labels(ax: Axes) -> list[str]:
+    visible_texts(ax)
+    low, high = ax.get_xlim()
+    return [
+        t.get_text()
+        for t in ax.get_xticklabels()
+        if t.get_text() and low <= t.get_position()[0] <= high
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "n", "every", "pattern", "one_day"),
+    [
+        ("2026-12-03 20:44", 40, "37s", r"2[01]:\d\d", True),  # was "45 50 55 21:10 05"
+        ("2026-12-03 21:10:05", 30, "2s", r"21:1\d:\d\d", True),  # a minute: to the second
+        ("2026-12-03 08:00", 60, "11min", r"\d\d:\d\d", True),
+        ("2026-12-03 22:10", 40, "4min", r"12-0[34] \d\d:\d\d", False),  # past midnight
+        ("2026-12-03", 40, "13h", r"2026-12-\d\d", False),  # weeks: dates
+    ],
+)
+def test_the_replies_time_axis_reads_as_clock_times_or_dates(
+    start: str, n: int, every: str, pattern: str, one_day: bool
+) -> None:
+    ax = plot_replies(replies_at(start, n, every))
+    labels = tick_labels(ax)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    assert all(re.fullmatch(pattern, label) for label in labels), labels
+    assert ("2026-12-03" in ax.get_xlabel()) == one_day  # the day, said once
