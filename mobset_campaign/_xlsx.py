@@ -54,6 +54,8 @@ __all__ = [
     "DATE_FORMAT",
     "DAY_FORMAT",
     "FIELD_LABELS",
+    "GUARDED",
+    "GUARD_PROPERTY",
     "PACKAGE_FIELDS",
     "WORKBOOK_OPTIONS",
     "Column",
@@ -82,6 +84,11 @@ DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DAY_FORMAT = "yyyy-mm-dd"
 _DURATION_FORMAT = "[h]:mm:ss"
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+#: Texts that already start with apostrophes before a risky character (or a line end) get
+#: one more under the apostrophe guard, so that taking one off when reading is exact.
+GUARDED = re.compile(r"'+[=+\-@\t\r\n]")
+#: The document property that records the guard a workbook was written with.
+GUARD_PROPERTY = "mobset_campaign formula_guard"
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _DIGITS = re.compile(r"[0-9]+")
 _MAX_CELL = 32_767
@@ -187,11 +194,9 @@ def inert(text: str, guard: FormulaGuard) -> tuple[str, bool]:
     """A cleaned text made inert: ``(text, needs the quote-prefix flag)``."""
     risky = text.startswith(RISKY_START)  # before cleaning: a carriage return is risky
     text = clean_text(text)
-    if risky:
-        if guard == "apostrophe":
-            return "'" + text, False
-        return text, True
-    return text, False
+    if guard == "apostrophe" and (risky or GUARDED.match(text)):
+        return "'" + text, False
+    return text, risky
 
 
 def _clean_strings(strings: pd.Series) -> pd.Series:
@@ -349,10 +354,12 @@ class Column:
         strings = _clean_strings(strings)
         lengths = strings.str.len()
         present = (lengths > 0).fillna(False).to_numpy(bool)  # "" is a blank cell
-        if styles.guard == "apostrophe" and risky.any():
-            strings = strings.copy()
-            strings[risky] = "'" + strings[risky]
-            risky[:] = False
+        if styles.guard == "apostrophe":
+            risky |= strings.str.match(GUARDED.pattern).fillna(False).to_numpy(bool)
+            if risky.any():
+                strings = strings.copy()
+                strings[risky] = "'" + strings[risky]
+                risky[:] = False
         values = strings.astype(object).where(present, None).tolist()
         self._widen_texts(values, lengths)
         formats: list[Any]

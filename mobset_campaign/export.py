@@ -53,6 +53,7 @@ from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
 
 from ._files import replace_atomically
 from ._xlsx import (
+    GUARD_PROPERTY,
     PACKAGE_FIELDS,
     WORKBOOK_OPTIONS,
     Column,
@@ -264,6 +265,7 @@ def export_excel(
         book = Workbook(handle, WORKBOOK_OPTIONS)
         try:
             styles = Styles(book, formula_guard)
+            book.set_custom_property(GUARD_PROPERTY, formula_guard)
             summary_sheet = book.add_worksheet(SUMMARY_SHEET) if table is not None else None
             detail_columns = _columns(frame)
             details = _add_tables(book, styles, DETAILS_SHEET, frame, detail_columns)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import math
 import os
 import re
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from ._xlsx import FIELD_LABELS
+from ._xlsx import FIELD_LABELS, GUARD_PROPERTY, GUARDED
 from .errors import InputError
 from .export import DETAILS_SHEET, REPLIES_SHEET, SUMMARY_SHEET
 from .states import ROW_STATES, STATE_LABELS
@@ -58,7 +59,6 @@ _INTEGERS = frozenset({"row", "chars", "parts", "batch_id", "send_code", "status
 _FLAGS = frozenset({"sendable", "opted_out", "opt_out"})
 _LABELLED = {f"{label} {name}": name for name, label in FIELD_LABELS.items()}
 _LABELLED |= {"回复内容 content": "content"}
-_GUARDED = re.compile(r"'+[=+\-@\t\r\n]")
 _DATA_HEADING = "图表数据"
 _PART = re.compile(r" \((\d+)\)$")
 
@@ -95,10 +95,26 @@ def _sheets(names: list[str], base: str) -> list[str]:
     return [name for _, name in sorted(parts)]
 
 
-def _unguard(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("'") and _GUARDED.match(value):
+def _unguard(value: Any, strip: bool) -> Any:
+    """A text without the apostrophe the guard put before it (``strip``: the workbook was
+    written with the apostrophe guard)."""
+    if strip and isinstance(value, str) and value.startswith("'") and GUARDED.match(value):
         return value[1:]
     return value
+
+
+def _guard_of(source: Path) -> str:
+    """The formula guard recorded in the workbook's custom properties (apostrophe when
+    none is recorded)."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            xml = archive.read("docProps/custom.xml").decode("utf-8")
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return "apostrophe"
+    found = re.search(
+        rf'name="{re.escape(GUARD_PROPERTY)}"[^>]*>\s*<vt:lpwstr>(\w+)</vt:lpwstr>', xml
+    )
+    return found.group(1) if found else "apostrophe"
 
 
 def _is_blank(value: Any) -> bool:
@@ -113,7 +129,7 @@ def _integral(value: Any) -> bool:
     )
 
 
-def _as_text(values: list[Any]) -> pd.Series:
+def _as_text(values: list[Any], strip: bool = False) -> pd.Series:
     out = [
         None
         if _is_blank(v)
@@ -121,7 +137,7 @@ def _as_text(values: list[Any]) -> pd.Series:
         if _integral(v)
         else v.isoformat(sep=" ")
         if isinstance(v, datetime)
-        else str(_unguard(v))
+        else str(_unguard(v, strip))
         for v in values
     ]
     return pd.Series(out, dtype="str")
@@ -151,12 +167,14 @@ def _as_flags(values: list[Any]) -> pd.Series:
     return flags.astype(bool) if flags.notna().all() else flags
 
 
-def _guess(values: list[Any]) -> pd.Series:
+def _guess(values: list[Any], strip: bool) -> pd.Series:
     """A user's column: the type its cells share, else Python objects."""
     present = [v for v in values if not _is_blank(v)]
     kinds = {type(v) for v in present}
     if not present or kinds == {str}:
-        return pd.Series([None if _is_blank(v) else _unguard(v) for v in values], dtype="str")
+        return pd.Series(
+            [None if _is_blank(v) else _unguard(v, strip) for v in values], dtype="str"
+        )
     if kinds == {bool}:
         return _as_flags(values)
     if kinds <= {int, float}:
@@ -167,7 +185,7 @@ def _guess(values: list[Any]) -> pd.Series:
         return pd.Series([pd.NaT if _is_blank(v) else pd.Timestamp(v) for v in values]).astype(
             "datetime64[us]"
         )
-    return pd.Series([None if _is_blank(v) else _unguard(v) for v in values], dtype=object)
+    return pd.Series([None if _is_blank(v) else _unguard(v, strip) for v in values], dtype=object)
 
 
 def _states(values: list[Any]) -> pd.Series:
@@ -177,8 +195,8 @@ def _states(values: list[Any]) -> pd.Series:
     return pd.Series(pd.Categorical(text, categories=[*known, *extra]))
 
 
-def _typed(rows: list[list[Any]], where: str) -> pd.DataFrame:
-    header = [field_name(str(h)) for h in rows[0]] if rows else []
+def _typed(rows: list[list[Any]], where: str, strip: bool) -> pd.DataFrame:
+    header = [field_name(str(_unguard(h, strip))) for h in rows[0]] if rows else []
     while header and header[-1] == "":
         header.pop()
     width = len(header)
@@ -198,13 +216,13 @@ def _typed(rows: list[list[Any]], where: str) -> pd.DataFrame:
         elif name in _FLAGS:
             columns[name] = _as_flags(values)
         elif name in _TEXT:
-            columns[name] = _as_text(values)
+            columns[name] = _as_text(values, strip)
         else:
-            columns[name] = _guess(values)
+            columns[name] = _guess(values, strip)
     return pd.DataFrame(columns, columns=header)
 
 
-def _summary(rows: list[list[Any]]) -> pd.DataFrame:
+def _summary(rows: list[list[Any]], strip: bool) -> pd.DataFrame:
     out = []
     section = None
     for row in rows[1:]:
@@ -217,11 +235,11 @@ def _summary(rows: list[list[Any]]) -> pd.DataFrame:
         if _is_blank(cells[1]):
             section = str(cells[0])
             continue
-        value = None if cells[1] == "—" else _unguard(cells[1])
+        value = None if cells[1] == "—" else _unguard(cells[1], strip)
         if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
             value = int(value)
         share = None if _is_blank(cells[2]) else float(cells[2])
-        out.append((section, str(_unguard(cells[0])), value, share))
+        out.append((section, str(_unguard(cells[0], strip)), value, share))
     frame = pd.DataFrame(out, columns=["section", "item", "value", "share"])
     frame["value"] = frame["value"].astype(object)
     frame["share"] = frame["share"].astype(float)
@@ -263,7 +281,8 @@ def read_campaign_workbook(path: str | os.PathLike[str]) -> CampaignWorkbook:
     def rows(name: str) -> list[list[Any]]:
         return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
 
-    parts = [_typed(rows(name), f"{source.name}, sheet {name!r}") for name in details]
+    strip = _guard_of(source) == "apostrophe"
+    parts = [_typed(rows(name), f"{source.name}, sheet {name!r}", strip) for name in details]
     if any(list(p.columns) != list(parts[0].columns) for p in parts[1:]):
         raise InputError(
             f"{str(source)!r}: the details sheets do not have the same columns; was one "
@@ -273,9 +292,9 @@ def read_campaign_workbook(path: str | os.PathLike[str]) -> CampaignWorkbook:
     if "send_state" in frame.columns and len(parts) > 1:
         frame["send_state"] = _states(frame["send_state"].astype(object).tolist())
     reply_parts = [
-        _typed(rows(name), f"{source.name}, sheet {name!r}")
+        _typed(rows(name), f"{source.name}, sheet {name!r}", strip)
         for name in _sheets(names, REPLIES_SHEET)
     ]
     replies = pd.concat(reply_parts, ignore_index=True) if reply_parts else pd.DataFrame()
-    summary = _summary(rows(SUMMARY_SHEET)) if SUMMARY_SHEET in names else None
+    summary = _summary(rows(SUMMARY_SHEET), strip) if SUMMARY_SHEET in names else None
     return CampaignWorkbook(details=frame, replies=replies, summary=summary)

@@ -464,3 +464,158 @@ def test_a_folder_without_write_permission_is_an_input_error(
     with pytest.raises(InputError, match="permission denied") as info:
         export_excel(pd.DataFrame({"a": [1]}), tmp_path / "x.xlsx")
     assert str(tmp_path) in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------
+# issue 12: native charts, bilingual headers, the user's columns keep their meaning
+
+
+def _chart_xml(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(n for n in archive.namelist() if n.startswith("xl/charts/chart"))
+        return [archive.read(n).decode("utf-8") for n in names]
+
+
+def test_summary_has_four_native_charts_drawn_from_its_own_cells(
+    workbook_path: Path, book, frame: pd.DataFrame
+) -> None:
+    charts = _chart_xml(workbook_path)
+    assert len(charts) == 4
+    titles = [
+        "发送漏斗 Funnel",
+        "发送状态 Send states",
+        "送达用时 Delivery time",
+        "回复时间 Replies",
+    ]
+    for xml, title in zip(charts, titles, strict=True):
+        assert title in xml
+        refs = re.findall(r"<c:f>(.*?)</c:f>", xml)
+        assert refs and all(ref.startswith("'汇总 Summary'!") for ref in refs), refs
+    with zipfile.ZipFile(workbook_path) as archive:
+        assert not [n for n in archive.namelist() if n.startswith("xl/media/")]  # no PNGs
+    # the funnel's data table holds the same numbers as the frame
+    ws = book[SUMMARY_SHEET]
+    rows = [[c.value for c in row] for row in ws.iter_rows(max_col=3)]
+    start = next(i for i, r in enumerate(rows) if str(r[0]).startswith("图表数据"))
+    table = {r[0]: r[1] for r in rows[start:] if isinstance(r[1], int | float)}
+    assert table["行数 Rows"] == len(frame)
+    assert table["已送达 Delivered"] == int((frame["send_state"] == "delivered").sum())
+    assert table["delivered 已送达"] == int((frame["send_state"] == "delivered").sum())
+    # replies over time: clock times of one day, as text, never serial numbers
+    slots = [
+        r[0] for r in rows[start:] if isinstance(r[0], str) and re.fullmatch(r"\d\d:\d\d", r[0])
+    ]
+    assert len(slots) >= 3
+
+
+def test_charts_false_leaves_them_out(frame: pd.DataFrame, tmp_path: Path) -> None:
+    out = export_excel(frame.head(30), tmp_path / "nocharts.xlsx", charts=False)
+    assert _chart_xml(out) == []
+    items = summary_items(openpyxl.load_workbook(out)[SUMMARY_SHEET])
+    assert items["行数 Rows"][0] == 30
+
+
+def test_the_package_columns_have_bilingual_headers(book, frame: pd.DataFrame) -> None:
+    names = [c.value for c in book[DETAILS_SHEET][1]]
+    assert "发送状态 send_state" in names and "回执时间 report_time" in names
+    assert "手机号 phone" in names and "短信内容 content" in names
+    assert names[:5] == ["姓名", "手机号码", "城市", "会员号", "积分"]  # the user's as they are
+    assert [field_name(n) for n in names] == list(frame.columns)
+    replies = [c.value for c in book[REPLIES_SHEET][1]]
+    assert "回复内容 content" in replies and "收到时间 recv_time" in replies
+
+
+def test_long_status_labels_fit(book, frame: pd.DataFrame) -> None:
+    ws = book[DETAILS_SHEET]
+    width = {
+        field_name(ws.cell(1, col).value): ws.column_dimensions[
+            openpyxl.utils.get_column_letter(col)
+        ].width
+        for col in range(1, ws.max_column + 1)
+    }
+    for name in ("status_text", "send_error", "send_state"):
+        longest = max(display_width(str(v)) for v in frame[name].dropna())
+        assert width[name] >= min(longest, 59), name
+
+
+def test_no_internal_names_or_missing_markers_in_any_cell(tmp_path: Path) -> None:
+    df = merged_frame(80, seed=11)
+    df["备注"] = pd.array([pd.NA, "ok"] * 40, dtype="string")
+    df["金额"] = [float("nan"), 1.5] * 40
+    out = export_excel(df, tmp_path / "clean.xlsx", price_per_part=0.045)
+    book = openpyxl.load_workbook(out)
+    for ws in book:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    for marker in ("<NA>", "nan", "NaT", "None", "http://", "https://", "sqlite"):
+                        assert marker != cell.value and f"{marker}" not in cell.value.split(), (
+                            ws.title,
+                            cell.coordinate,
+                            cell.value,
+                        )
+
+
+@pytest.fixture(scope="module")
+def contact_sheet(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> openpyxl.worksheet.worksheet.Worksheet:
+    df = pd.DataFrame(
+        {
+            "邮编": ["510000", "010010", ""],  # a leading zero: text
+            "zip_code": ["510000", "200000", "100000"],  # canonical, but the name says code
+            "金额": ["12.5", "-3", "0"],
+            "身份证": ["440101199001011234", "44010119900101123X", ""],  # 18 digits: text
+            "数量": ["1", "", "20"],
+            "混合": ["12", "abc", "3"],
+            "生日": ["1990-01-02", "2001-12-31", ""],
+            "登记时间": ["2024-06-15 10:00:00", "2024-06-15T11:30", "2024-06-16 08:05:09"],
+            "坏日期": ["2024-02-30", "2024-03-01", ""],
+            "大数": ["1234567890123", "5", "6"],  # 13 digits: an id, not an amount
+            "价格": ["3.50", "2", "1"],  # a trailing zero: written as typed
+            "会员": ["007", "123", "456"],
+            "phone": ["13800138000", "13900139000", "13700137000"],
+        },
+        dtype="string",
+    )
+    out = export_excel(df, tmp_path_factory.mktemp("contacts") / "contacts.xlsx", summary=False)
+    return openpyxl.load_workbook(out)[DETAILS_SHEET]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "kind"),
+    [
+        ("邮编", ["510000", "010010", None], "s"),
+        ("zip_code", ["510000", "200000", "100000"], "s"),
+        ("金额", [12.5, -3, 0], "n"),
+        ("身份证", ["440101199001011234", "44010119900101123X", None], "s"),
+        ("数量", [1, None, 20], "n"),
+        ("混合", ["12", "abc", "3"], "s"),
+        ("坏日期", ["2024-02-30", "2024-03-01", None], "s"),
+        ("大数", ["1234567890123", "5", "6"], "s"),
+        ("价格", ["3.50", "2", "1"], "s"),
+        ("会员", ["007", "123", "456"], "s"),
+        ("phone", ["13800138000", "13900139000", "13700137000"], "s"),
+    ],
+)
+def test_contact_columns_keep_their_meaning(
+    contact_sheet, name: str, expected: list, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    cells = column(contact_sheet, name)
+    assert [c.value for c in cells] == expected
+    assert {c.data_type for c in cells if c.value is not None} == {kind}
+    if kind == "s":
+        assert all(c.number_format == "@" for c in cells if c.value is not None)
+
+
+def test_iso_date_columns_become_real_dates(contact_sheet) -> None:  # type: ignore[no-untyped-def]
+    days = column(contact_sheet, "生日")
+    assert [c.value for c in days] == [datetime(1990, 1, 2), datetime(2001, 12, 31), None]
+    assert days[0].is_date and days[0].number_format == "yyyy-mm-dd"  # no 00:00:00
+    times = column(contact_sheet, "登记时间")
+    assert [c.value for c in times] == [
+        datetime(2024, 6, 15, 10, 0),
+        datetime(2024, 6, 15, 11, 30),
+        datetime(2024, 6, 16, 8, 5, 9),
+    ]
+    assert times[0].number_format == "yyyy-mm-dd hh:mm:ss"
