@@ -478,6 +478,9 @@ def plot_replies(
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
     ax.xaxis.set_major_formatter(ClockFormatter())  # 21:10 in one day, dates across days
     low, high = x.min() - days * 0.5, x.max() + days * 1.5
+    if start.date() == (end + width - pd.Timedelta(microseconds=1)).date():
+        midnight = mdates.date2num(start.normalize().to_pydatetime())
+        low, high = max(low, midnight), min(high, midnight + 1)  # one day: stay inside it
     ax.set_xlim(low, high)
     ax.set_ylim(0, max(int(table["total"].max()), 1) * 1.3)  # headroom for the legend
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

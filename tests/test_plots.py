@@ -465,6 +465,7 @@ def tick_labels(ax: Axes) -> list[str]:
         ("2026-12-03 20:44", 40, "37s", r"2[01]:\d\d", True),  # was "45 50 55 21:10 05"
         ("2026-12-03 21:10:05", 30, "2s", r"21:1\d:\d\d", True),  # a minute: to the second
         ("2026-12-03 08:00", 60, "11min", r"\d\d:\d\d", True),
+        ("2026-12-03 00:02", 30, "3min", r"0[01]:\d\d", True),  # just after midnight
         ("2026-12-03 22:10", 40, "4min", r"12-0[34] \d\d:\d\d", False),  # past midnight
         ("2026-12-03", 40, "13h", r"2026-12-\d\d", False),  # weeks: dates
     ],
