@@ -400,16 +400,15 @@ class Sending(Recording, Locks):
         )
 
         def work(cur: Any) -> Claim:
+            # few statements: each one is a wait for the GIL while the other workers run
             marks = ",".join("?" * len(message_ids))
-            ids = (
-                [
-                    int(r[0])
-                    for r in cur.execute(
-                        f"SELECT id FROM messages WHERE id IN ({marks}) AND state = 'pending' "
-                        f"ORDER BY id{skip_locked}",
-                        list(message_ids),
-                    ).fetchall()
-                ]
+            found = (
+                cur.execute(
+                    "SELECT id, phone, EXISTS (SELECT 1 FROM suppression s WHERE s.phone = "
+                    f"messages.phone) FROM messages WHERE id IN ({marks}) AND state = 'pending' "
+                    f"ORDER BY id{skip_locked}",
+                    list(message_ids),
+                ).fetchall()
                 if message_ids
                 else []
             )
@@ -425,22 +424,26 @@ class Sending(Recording, Locks):
                         "more; nothing of the last request was sent. Check what else is "
                         "running, then send again."
                     )
-            if not ids:  # other senders took them all: no batch row for an empty claim
+            if not found:  # other senders took them all: no batch row for an empty claim
                 return Claim(0, [])
-            marks = ",".join("?" * len(ids))
-            cur.execute(
-                f"UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
-                f"sending' WHERE id IN ({marks}) AND state = 'pending' AND phone IN "
-                "(SELECT phone FROM suppression)",
-                ids,
-            )
+            opted_out = [int(r[0]) for r in found if r[2]]
+            phones = {int(r[0]): str(r[1]) for r in found if not r[2]}
+            if opted_out:
+                cur.execute(
+                    "UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
+                    f"sending' WHERE id IN ({','.join('?' * len(opted_out))}) AND state = "
+                    "'pending'",
+                    opted_out,
+                )
+            claimed = [Claimed(i, phones[i]) for i in dict.fromkeys(message_ids) if i in phones]
             cur.execute(
                 "INSERT INTO batches (campaign, account, size, state, claimed_at, timer_send, "
-                "add_num, long_sms, holder) VALUES (?, ?, 0, 'claimed', ?, ?, ?, ?, ?) "
-                "RETURNING id",
+                "add_num, long_sms, holder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     campaign,
                     account,
+                    len(claimed),
+                    "claimed" if claimed else "empty",
                     stamp,
                     timer_send,
                     add_num,
@@ -449,22 +452,19 @@ class Sending(Recording, Locks):
                 ),
             )
             batch_id = int(cur.fetchone()[0])
-            cur.execute(
-                f"UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
-                f"account = ? WHERE id IN ({marks}) AND state = 'pending'",
-                (batch_id, stamp, account, *ids),
-            )
-            got = dict(
+            if claimed:
                 cur.execute(
-                    "SELECT id, phone FROM messages WHERE batch_id = ? AND state = 'claimed'",
-                    (batch_id,),
-                ).fetchall()
-            )
-            claimed = [Claimed(i, got[i]) for i in message_ids if i in got]
-            cur.execute(
-                "UPDATE batches SET size = ?, state = ? WHERE id = ?",
-                (len(claimed), "claimed" if claimed else "empty", batch_id),
-            )
+                    "UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
+                    f"account = ? WHERE id IN ({','.join('?' * len(claimed))}) AND "
+                    "state = 'pending'",
+                    (batch_id, stamp, account, *(c.message_id for c in claimed)),
+                )
+                if cur.rowcount != len(claimed):  # cannot be (the rows are ours); never lie
+                    raise LedgerError(
+                        f"The ledger {self.path} changed messages of a claim under it "
+                        f"({cur.rowcount} of {len(claimed)} claimed); nothing was claimed. "
+                        "Run the command again."
+                    )
             return Claim(batch_id, claimed)
 
         # one commit with the claims and answers other workers bring meanwhile; returned
