@@ -282,9 +282,10 @@ def reason_kind(reason: str) -> str:
     kind = _english_kind(text) or _english_kind(_CJK_PREFIX.sub("", text))
     if kind == _NOT_REGISTERED:
         return _NOT_REGISTERED_LABEL
-    if kind is not None:
-        return f"{_KIND_WORDS[kind]} {kind}"
-    return problem_kind(text)
+    if kind is None:
+        return problem_kind(text)
+    words = _KIND_WORDS.get(kind)  # a reason added to rows.Skip without its words yet
+    return f"{words} {kind}" if words else kind
 
 
 # --------------------------------------------------------------------------------------
@@ -534,4 +535,3 @@ def summarize(
             "share": pd.Series([s.strip() for s in shares], dtype=object),
         }
     )
-

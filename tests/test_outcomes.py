@@ -31,6 +31,7 @@ from mobset_campaign.outcomes import (
     summary_table,
 )
 from mobset_campaign.render import render
+from mobset_campaign.rows import Skip
 from mobset_campaign.simulator import Simulator
 
 
@@ -163,6 +164,13 @@ def test_skipped_rows_are_counted_by_kind_with_the_examples_left_to_the_details(
 )
 def test_every_reason_the_package_writes_has_a_kind(reason: str, kind: str) -> None:
     assert reason_kind(reason) == kind
+
+
+def test_every_kind_of_skip_reason_has_its_chinese_words() -> None:
+    for skip in Skip:
+        if skip is not Skip.PHONE:  # phone problems are named by their own kind
+            kind = reason_kind(str(skip))
+            assert kind.endswith(str(skip)) and not kind[0].isascii(), kind
 
 
 def test_no_url_or_python_name_in_any_summary_cell(frame: pd.DataFrame) -> None:
