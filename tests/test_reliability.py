@@ -32,7 +32,7 @@ from mobset_campaign._protocol import BEIJING
 from mobset_campaign.answers import SendResult, SentNumber
 from mobset_campaign.collector import collect
 from mobset_campaign.errors import AnswerKeptError, LedgerError
-from mobset_campaign.ledger import Ledger, PendingMessage
+from mobset_campaign.ledger import Ledger, Outcome, PendingMessage
 from mobset_campaign.merge import merge_status
 from mobset_campaign.plan import plan_batches
 from mobset_campaign.sender import resend_unknown, send
@@ -397,6 +397,44 @@ def test_an_answer_a_locked_ledger_refuses_is_kept_and_recorded_by_the_next_run(
         assert (merged["send_state"] == "unknown").sum() == 0
         assert Counter(m.phone for m in sim.accepted()).most_common(1)[0][1] == 1
         assert len(sim.accepted()) == 30
+
+
+def test_answers_grouped_into_a_commit_the_ledger_refuses_are_each_kept_and_none_lost(
+    locked_ledger: tuple[Ledger, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight workers' answers queue into one group while another program holds the ledger:
+    the group cannot begin, so each answer is retried and kept in a side file of its own
+    (none lost, none merged with another's); the next run records every one."""
+    from test_group_commit import _together
+
+    ledger, other = locked_ledger
+    monkeypatch.setattr("mobset_campaign.ledger.recording._pause", lambda seconds: None)
+    ledger.ensure_campaign("m")
+    ledger.register("m", [(f"1350000{i:04d}", f"1350000{i:04d}", f"hi {i}", 1) for i in range(8)])
+    claims = [ledger.claim("m", [m.id]) for m in ledger.pending("m")]
+    other.execute("BEGIN IMMEDIATE")
+    results = _together(
+        ledger,
+        [
+            lambda c=c: ledger.record_answer(
+                c.batch_id,
+                [Outcome(c.messages[0].message_id, "sent", 7000 + c.batch_id, 1, None)],
+                code=1,
+                message="ok",
+                numbers=[(c.messages[0].phone, 7000 + c.batch_id)],
+            )
+            for c in claims
+        ],
+    )
+    other.execute("ROLLBACK")  # the other program is done
+    assert all(isinstance(r, AnswerKeptError) and not r.lost for r in results), results
+    kept = list(Path(ledger.path).parent.glob("ledger.sqlite.send-answer-*.json"))
+    saved = sorted(json.loads(k.read_text(encoding="utf-8"))["numbers"][0][1] for k in kept)
+    assert saved == sorted(7000 + c.batch_id for c in claims)  # one file per answer
+    assert ledger.counts("m")["claimed"] == 8
+    assert ledger.recover_claims("m") == 0  # recorded first: no claim turns unknown
+    assert ledger.counts("m")["sent"] == 8
+    assert not list(Path(ledger.path).parent.glob("ledger.sqlite.send-answer-*"))
 
 
 # ---------------------------------------------------------------------------- a full ledger
