@@ -95,7 +95,9 @@ class Recording(Store):
         ``numbers`` is the answer's raw SmsIdList as ``(phone, SmsId)``. Reports already
         stored for the new SmsIds (a collector may fetch them before the answer is written)
         are applied to their messages. Writing is idempotent (only messages of the batch
-        still ``claimed`` or ``unknown`` change), so a locked ledger is simply retried.
+        still ``claimed`` or ``unknown`` change), so a locked ledger is simply retried. It
+        returns once the answer is committed durably (``synchronous=FULL``), in one
+        transaction with the claims and answers other threads brought meanwhile.
 
         If the answer still cannot be written, it is **kept** — in a file beside the ledger,
         ``<ledger path>.send-answer-<batch>-….json`` (fsync'ed), or in memory for a
