@@ -46,6 +46,7 @@ from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from ._protocol import BEIJING
+from ._xlsx_rows import can_write_rows, write_rows
 from .ledger.frames import REPLY_COLUMNS, STATUS_FRAME_COLUMNS
 from .render import OUTPUT_COLUMNS
 from .states import STATE_COLOURS
@@ -58,6 +59,7 @@ __all__ = [
     "GUARD_PROPERTY",
     "PACKAGE_FIELDS",
     "WORKBOOK_OPTIONS",
+    "Cells",
     "Column",
     "FormulaGuard",
     "Styles",
@@ -90,6 +92,7 @@ GUARDED = re.compile(r"'+[=+\-@\t\r\n]")
 #: The document property that records the guard a workbook was written with.
 GUARD_PROPERTY = "mobset_campaign formula_guard"
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _DIGITS = re.compile(r"[0-9]+")
 _MAX_CELL = 32_767
 _TRUNCATED = "…[truncated: longer than Excel's 32,767-character cell limit]"
@@ -199,23 +202,6 @@ def inert(text: str, guard: FormulaGuard) -> tuple[str, bool]:
     return text, risky
 
 
-def _clean_strings(strings: pd.Series) -> pd.Series:
-    """Vectorised :func:`clean_text` over a ``string`` Series (NA kept)."""
-    bad = strings.str.contains(_ILLEGAL_XML.pattern, regex=True).fillna(False).to_numpy(bool)
-    if bad.any():
-        strings = strings.copy()
-        strings[bad] = strings[bad].str.replace(_ILLEGAL_XML.pattern, "\ufffd", regex=True)
-    returns = strings.str.contains("\r", regex=False).fillna(False).to_numpy(bool)
-    if returns.any():
-        strings = strings.copy()
-        strings[returns] = strings[returns].str.replace("\r\n?", "\n", regex=True)
-    long = (strings.str.len() > _MAX_CELL // 2).fillna(False).to_numpy(bool)
-    if long.any():
-        strings = strings.copy()
-        strings[long] = [clean_text(t) for t in strings[long].tolist()]
-    return strings
-
-
 # --------------------------------------------------------------------------------------
 # formats
 
@@ -246,6 +232,11 @@ class Styles:
             )
             for state, (fill, font) in STATE_COLOURS.items()
         }
+        # number the formats now, in this order, whichever way the cells are written
+        for fmt in (self.text, self.quoted, self.date, self.day, self.duration):
+            fmt._get_xf_index()
+        for fmt in (self.header, self.header_quoted, *self.states.values()):
+            fmt._get_xf_index()
 
     def add(self, properties: dict[str, Any]) -> Format:
         return self.book.add_format(properties)
@@ -255,7 +246,7 @@ class Styles:
 # columns
 
 Kind = Literal["text", "number", "date", "day", "bool", "state", "duration", "mixed"]
-_Cells = tuple[Callable[..., Any], list[Any], list[Any]]
+Cells = tuple[str, list[Any], list[Any]]
 
 
 @dataclass
@@ -280,12 +271,14 @@ class Column:
             body = self.widest
         return float(min(max(max(header, body) + 1, 8), 60))
 
-    def cells(self, ws: Worksheet, styles: Styles, start: int, stop: int) -> _Cells:
-        """The writer, values (None: a blank cell) and formats of rows ``start:stop``."""
+    def cells(self, styles: Styles, start: int, stop: int) -> Cells:
+        """Rows ``start:stop`` as ``(kind, values, formats)``: kind ``s`` (text), ``n``
+        (number), ``b`` (boolean) or ``mixed`` (each value a ``(kind, value)`` pair);
+        a value of None is a blank cell."""
         part = self.series.iloc[start:stop]
         n = len(part)
         if self.kind in ("text", "state"):
-            return self._text_cells(ws, styles, part)
+            return self._text_cells(styles, part)
         if self.kind in ("date", "day"):
             fmt = styles.date if self.kind == "date" else styles.day
             serials = _excel_serials(part)
@@ -294,7 +287,6 @@ class Column:
             if early.any():  # before 1900-03-01 Excel's calendar is off by a day: as text
                 texts = _naive(part).dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
                 return self._mixed_of(
-                    ws,
                     styles,
                     [
                         None if v is None else ("s", texts[i], styles.text) if early[i] else v
@@ -303,28 +295,25 @@ class Column:
                     fmt,
                 )
             self._widen_numbers(values)
-            return _writer(ws, "number"), values, [fmt] * n
+            return "n", values, [fmt] * n
         if self.kind == "number":
             values = part.astype(object).where(part.notna(), None).tolist()
             self._widen_numbers(values)
-            return _writer(ws, "number"), values, [None] * n
+            return "n", values, [None] * n
         if self.kind == "bool":
             values = part.astype(object).where(part.notna(), None).tolist()
             self.widest = max(self.widest, 5)
-            return _writer(ws, "bool"), [None if v is None else bool(v) for v in values], [None] * n
+            return "b", [None if v is None else bool(v) for v in values], [None] * n
         if self.kind == "duration":
             days = part.dt.total_seconds().to_numpy(dtype=float) / 86_400
             values = [None if math.isnan(v) else v for v in days.tolist()]
             self.widest = max(self.widest, 10)
-            return _writer(ws, "number"), values, [styles.duration] * n
+            return "n", values, [styles.duration] * n
         # mixed: value by value
         cells = [_convert(v, styles) for v in part.astype(object).tolist()]
-        return self._mixed_of(ws, styles, cells, None)
+        return self._mixed_of(styles, cells, None)
 
-    def _mixed_of(
-        self, ws: Worksheet, styles: Styles, cells: list[Any], fmt: Format | None
-    ) -> _Cells:
-        writers = {kind: _writer(ws, kind) for kind in ("s", "n", "b")}
+    def _mixed_of(self, styles: Styles, cells: list[Any], fmt: Format | None) -> Cells:
         values: list[Any] = []
         formats: list[Any] = []
         for cell in cells:
@@ -333,61 +322,78 @@ class Column:
                 formats.append(None)
             elif isinstance(cell, tuple):
                 kind, value, cell_format = cell
-                values.append((writers[kind], value))
+                values.append((kind, value))
                 formats.append(cell_format)
                 width = 20 if cell_format in (styles.date, styles.day) else None
                 self.widest = max(self.widest, width or _value_width(value))
             else:  # a bare serial (dates)
-                values.append((writers["n"], cell))
+                values.append(("n", cell))
                 formats.append(fmt)
                 self.widest = max(self.widest, 20)
-        return _dispatch, values, formats
+        return "mixed", values, formats
 
     def _widen_numbers(self, values: list[Any]) -> None:
         for value in values[:_WIDTH_SAMPLE]:
             if value is not None:
                 self.widest = max(self.widest, _value_width(value))
 
-    def _text_cells(self, ws: Worksheet, styles: Styles, part: pd.Series) -> _Cells:
-        strings = _as_strings(part, ids=self.as_text)
-        risky = strings.str.startswith(RISKY_START).fillna(False).to_numpy(bool)
-        strings = _clean_strings(strings)
-        lengths = strings.str.len()
-        present = (lengths > 0).fillna(False).to_numpy(bool)  # "" is a blank cell
-        if styles.guard == "apostrophe":
-            risky |= strings.str.match(GUARDED.pattern).fillna(False).to_numpy(bool)
-            if risky.any():
-                strings = strings.copy()
-                strings[risky] = "'" + strings[risky]
-                risky[:] = False
-        values = strings.astype(object).where(present, None).tolist()
-        self._widen_texts(values, lengths)
-        formats: list[Any]
-        if self.kind == "state":
-            key = strings.str.strip().str.lower()
-            mapped = key.map(self._state_format(styles)).astype(object)
-            formats = mapped.where(mapped.notna(), styles.text).tolist()
-        else:
-            formats = [styles.text] * len(values)
-        for at in np.flatnonzero(risky).tolist():
-            formats[at] = styles.quoted
-        return _writer(ws, "s"), values, formats
+    def _text_cells(self, styles: Styles, part: pd.Series) -> Cells:
+        """Text cells, worked out once per distinct text (a column of states, cities or
+        one shared message has a handful): cleaned, made inert, given a format; then
+        spread back over the rows with one array lookup."""
+        codes, uniques = pd.factorize(part, use_na_sentinel=True)
+        texts = _unique_texts(uniques, ids=self.as_text)
+        apostrophe = styles.guard == "apostrophe"
+        states = self._state_format(styles) if self.kind == "state" else None
+        cells: list[Any] = []
+        formats: list[Any] = []
+        for raw in texts:
+            risky = raw.startswith(RISKY_START)  # before cleaning: a carriage return is risky
+            text = clean_text(raw) if _NEEDS_CLEANING.search(raw) or len(raw) > 16_000 else raw
+            if apostrophe and (risky or (text[:1] == "'" and GUARDED.match(text))):
+                text, risky = "'" + text, False
+            cells.append(text or None)  # "" is a blank cell
+            if risky:
+                formats.append(styles.quoted)
+            elif states is not None:
+                formats.append(states.get(text.strip().lower(), styles.text))
+            else:
+                formats.append(styles.text)
+        self._widen_texts(cells)
+        value_table = np.array([*cells, None], dtype=object)  # code -1 (missing): blank
+        format_table = np.array([*formats, None], dtype=object)
+        return "s", value_table[codes].tolist(), format_table[codes].tolist()
 
     def _state_format(self, styles: Styles) -> dict[str, Format]:
         if not self._state_formats:
             self._state_formats = dict(styles.states)
         return self._state_formats
 
-    def _widen_texts(self, values: list[Any], lengths: pd.Series) -> None:
-        sample = list(range(min(len(values), _WIDTH_SAMPLE)))
-        longest = lengths.fillna(0).to_numpy(dtype=np.int64)
-        if len(longest) > _WIDTH_SAMPLE:
-            top = np.argpartition(longest, -_WIDTH_LONGEST)[-_WIDTH_LONGEST:]
-            sample += top.tolist()
-        for at in sample:
-            value = values[at]
+    def _widen_texts(self, texts: list[str | None]) -> None:
+        sample = texts[:_WIDTH_SAMPLE]
+        if len(texts) > _WIDTH_SAMPLE:
+            lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
+            top = np.argpartition(lengths, -_WIDTH_LONGEST)[-_WIDTH_LONGEST:]
+            sample = sample + [texts[i] for i in top.tolist()]
+        for value in sample:
             if value is not None:
                 self.widest = max(self.widest, display_width(value.split("\n", 1)[0][:80]))
+
+
+def _unique_texts(uniques: Any, *, ids: bool) -> list[str]:
+    """The distinct values of a column as texts (an id column's whole floats without
+    ``.0``)."""
+    out = []
+    for value in list(uniques):
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, (int, np.integer)) or (
+            ids and isinstance(value, (float, np.floating)) and float(value).is_integer()
+        ):
+            out.append(str(int(value)))
+        else:
+            out.append(str(value))
+    return out
 
 
 def _value_width(value: Any) -> int:
@@ -403,13 +409,17 @@ def _value_width(value: Any) -> int:
 def _writer(ws: Worksheet, kind: str) -> Callable[..., Any]:
     """XlsxWriter's cell writer for a kind of value (its undecorated form when it has one:
     the public one first checks for "A1"-style arguments, on every cell)."""
-    name = {"s": "string", "number": "number", "n": "number", "bool": "boolean", "b": "boolean"}
-    method = name.get(kind, kind)
+    method = {"s": "string", "n": "number", "b": "boolean"}[kind]
     return getattr(ws, f"_write_{method}", None) or getattr(ws, f"write_{method}")
 
 
-def _dispatch(row: int, col: int, value: tuple[Callable[..., Any], Any], fmt: Any) -> Any:
-    return value[0](row, col, value[1], fmt)
+def _writers(ws: Worksheet) -> dict[str, Callable[..., Any]]:
+    plain = {kind: _writer(ws, kind) for kind in ("s", "n", "b")}
+
+    def mixed(row: int, col: int, value: tuple[str, Any], fmt: Any) -> Any:
+        return plain[value[0]](row, col, value[1], fmt)
+
+    return {**plain, "mixed": mixed}
 
 
 def _naive(series: pd.Series) -> pd.Series:
@@ -424,19 +434,6 @@ def _excel_serials(series: pd.Series) -> np.ndarray:
     micros = local.to_numpy().view("int64").astype("float64")
     micros[local.isna().to_numpy()] = np.nan
     return micros / 86_400e6 + _EXCEL_EPOCH_DAYS
-
-
-def _as_strings(series: pd.Series, *, ids: bool) -> pd.Series:
-    """Any column as a ``string`` Series; integer-valued floats of an id column without
-    their ``.0``."""
-    if ids and pd.api.types.is_float_dtype(series.dtype):
-        whole = series.notna() & (series % 1 == 0)
-        out = series.astype(object).where(series.notna(), None)
-        out[whole] = series[whole].astype("int64").astype(str)
-        return out.astype("string")
-    if ids and pd.api.types.is_integer_dtype(series.dtype):
-        return series.astype("string")
-    return series.astype("string")
 
 
 def _convert(value: Any, styles: Styles) -> Any:
@@ -587,19 +584,30 @@ def write_table(
     stop: int,
     *,
     chunk: int = 20_000,
+    fast: bool = True,
 ) -> None:
-    """Rows ``start:stop`` of the columns as a filterable table with a frozen header."""
+    """Rows ``start:stop`` of the columns as a filterable table with a frozen header.
+
+    Each chunk of rows is written as sheet XML straight into XlsxWriter's row file
+    (:func:`mobset_campaign._xlsx_rows.write_rows`) when ``fast`` and this XlsxWriter
+    allows it, else cell by cell through XlsxWriter's API; both give the same file."""
     write_header(ws, styles, columns)
     ws.freeze_panes(1, 0)
     if columns:
         ws.autofilter(0, 0, stop - start, len(columns) - 1)
+    writers = _writers(ws)
+    direct = fast and can_write_rows(ws)
     for first in range(start, stop, chunk):
         last = min(first + chunk, stop)
-        plan = [(col, *column.cells(ws, styles, first, last)) for col, column in enumerate(columns)]
+        plan = [(col, *column.cells(styles, first, last)) for col, column in enumerate(columns)]
+        if direct:
+            write_rows(ws, plan, first - start + 1, last - first)
+            continue
+        cells = [(col, writers[kind], values, formats) for col, kind, values, formats in plan]
         offset = 1 - start
         for i in range(last - first):
             row = first + i + offset
-            for col, write, values, formats in plan:
+            for col, write, values, formats in cells:
                 value = values[i]
                 if value is not None:
                     write(row, col, value, formats[i])

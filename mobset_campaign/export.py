@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -129,14 +128,13 @@ def _columns(df: pd.DataFrame, labels: dict[str, str] | None = None) -> list[Col
     ]
 
 
-def _add_tables(
-    book: Workbook, styles: Styles, base: str, df: pd.DataFrame, columns: Sequence[Column]
-) -> list[tuple[Any, int, int]]:
-    """Create the sheets of one table (one per :data:`MAX_SHEET_ROWS` rows)."""
+def _add_tables(book: Workbook, base: str, rows: int) -> list[tuple[Any, int, int]]:
+    """Create the sheets of one table: one per :data:`MAX_SHEET_ROWS` rows, each with the
+    rows ``start:stop`` it will hold."""
     per_sheet = max(int(MAX_SHEET_ROWS), 1)
-    bounds = list(range(0, len(df), per_sheet)) or [0]
+    bounds = list(range(0, rows, per_sheet)) or [0]
     return [
-        (book.add_worksheet(sheet_name(base, k + 1)), start, min(start + per_sheet, len(df)))
+        (book.add_worksheet(sheet_name(base, k + 1)), start, min(start + per_sheet, rows))
         for k, start in enumerate(bounds)
     ]
 
@@ -268,9 +266,9 @@ def export_excel(
             book.set_custom_property(GUARD_PROPERTY, formula_guard)
             summary_sheet = book.add_worksheet(SUMMARY_SHEET) if table is not None else None
             detail_columns = _columns(frame)
-            details = _add_tables(book, styles, DETAILS_SHEET, frame, detail_columns)
+            details = _add_tables(book, DETAILS_SHEET, len(frame))
             reply_columns = _columns(reply_table, _REPLY_LABELS)
-            reply_sheets = _add_tables(book, styles, REPLIES_SHEET, reply_table, reply_columns)
+            reply_sheets = _add_tables(book, REPLIES_SHEET, len(reply_table))
             for ws, start, stop in details:
                 write_table(ws, styles, detail_columns, start, stop)
             for ws, start, stop in reply_sheets:

@@ -619,3 +619,30 @@ def test_iso_date_columns_become_real_dates(contact_sheet) -> None:  # type: ign
         datetime(2024, 6, 16, 8, 5, 9),
     ]
     assert times[0].number_format == "yyyy-mm-dd hh:mm:ss"
+
+
+def _sheet_xml(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        return {n: archive.read(n) for n in names}
+
+
+@pytest.mark.parametrize("guard", ["apostrophe", "style"])
+def test_rows_written_directly_are_what_xlsxwriter_writes_cell_by_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, guard: str
+) -> None:
+    import mobset_campaign._xlsx as cells
+
+    df, replies = hostile_frame()
+    df["混合"] = pd.Series(
+        [1, "a_x0041_b", 2.5, None, True, "<&>", " lead", "trail\n"] * 7 + [3, 4, 5, 6]
+    )
+    df["生日"] = pd.array(["1990-01-02", ""] * 30, dtype="string")
+    direct = export_excel(
+        df, tmp_path / "direct.xlsx", replies=replies, summary=False, formula_guard=guard
+    )
+    monkeypatch.setattr(cells, "can_write_rows", lambda ws: False)
+    api = export_excel(
+        df, tmp_path / "api.xlsx", replies=replies, summary=False, formula_guard=guard
+    )
+    assert _sheet_xml(direct) == _sheet_xml(api)
