@@ -35,7 +35,7 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 __all__ = ["GroupCommit"]
 
@@ -106,7 +106,7 @@ class GroupCommit:
         if lead or item.status == _LEAD:
             self._lead()
         if item.status == _DONE:
-            return item.value
+            return cast(T, item.value)
         if item.status == _FAILED:
             raise item.value
         return self._alone(work, durable, serial)
