@@ -258,6 +258,14 @@ def test_hostile_texts_are_inert_text_cells_in_every_sheet(tmp_path: Path, guard
     assert "#N/A" in [c.value for c in city]
 
 
+def test_the_workbook_never_turns_a_string_into_a_formula_url_or_number() -> None:
+    from mobset_campaign._xlsx import WORKBOOK_OPTIONS
+
+    assert WORKBOOK_OPTIONS["constant_memory"] is True
+    for option in ("strings_to_formulas", "strings_to_urls", "strings_to_numbers"):
+        assert WORKBOOK_OPTIONS[option] is False, option
+
+
 def test_no_formula_element_in_the_sheet_xml(tmp_path: Path) -> None:
     df, replies = hostile_frame()
     out = export_excel(df, tmp_path / "hostile.xlsx", replies=replies, formula_guard="style")
