@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._cells import object_array
 from .ledger import STATUS_FRAME_COLUMNS, Ledger
 from .rows import (
     FrameRows,
-    Known,
+    KnownMessages,
     assign_messages,
     keep_user_columns,
     not_registered,
@@ -68,27 +69,18 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     out = _make_room(df)
     rows = FrameRows.of(df)
     frame = ledger.status_frame(campaign)
-    known = {
-        key: Known(phone, content)
-        for key, phone, content in zip(
-            frame["row_key"].tolist(),
-            frame["phone"].tolist(),
-            frame["content"].tolist(),
-            strict=True,
-        )
-    }
+    known = KnownMessages.of(frame["row_key"], frame["phone"], frame["content"])
     options = ledger.campaign_options(campaign) or {}
     one_per_number = options.get("one_per_number") is not False
     suppressed = ledger.suppressed_phones()
     first = skip_reasons(df, suppressed, rows=rows)
     assignment = assign_messages(
-        rows, known, one_per_number=one_per_number, usable=first.sendable.tolist()
+        rows, known, one_per_number=one_per_number, usable=first.sendable.to_numpy()
     )
     reasons = first.with_duplicates(assignment.duplicate_of)
-    keys = pd.Series(assignment.keys, index=df.index, dtype="str")
-    status = frame.set_index("row_key")
-    found = keys.isin(status.index)
-    picked = status.reindex(keys.where(found, "\x00missing").tolist())
+    at = pd.Index(frame["row_key"]).get_indexer(object_array(assignment.keys))
+    found = pd.Series(at >= 0, index=df.index)
+    picked = frame.reindex(at)  # -1 is no message: every column missing there
     picked.index = df.index
     fallback = not_registered(campaign)
     for col in STATUS_COLUMNS:

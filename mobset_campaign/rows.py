@@ -45,7 +45,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 import pandas as pd
 
-from ._cells import is_missing
+from ._cells import is_missing, object_array
 from .errors import InputError
 from .phones import DUPLICATE, problem_kind
 from .segments import DEFAULT_RULES, SegmentRules
@@ -54,6 +54,7 @@ __all__ = [
     "Assignment",
     "FrameRows",
     "Known",
+    "KnownMessages",
     "Skip",
     "SkipReasons",
     "assign_messages",
@@ -144,17 +145,40 @@ class FrameRows:
         ``row`` are used when present)."""
         require_columns(df, ("phone",), "row_keys")
         n = len(df)
-        phones = [phone_key(v) or None if is_present(v) else None for v in df["phone"].tolist()]
+        phones = _present_texts(df["phone"], None)
+        odd = np.flatnonzero(~pd.isna(phones))
+        if len(odd):  # only numbers not already 11 plain digits need phone_key
+            clean = np.fromiter(
+                (len(v) == 11 and v.isascii() and v.isdigit() for v in phones[odd]),
+                dtype=bool,
+                count=len(odd),
+            )
+            odd = odd[~clean]
+        phones[odd] = [phone_key(v) or None for v in phones[odd].tolist()]
         problems: list[str | None] = [None] * n
         if "phone_problem" in df.columns:
-            problems = [str(v) if is_present(v) else None for v in df["phone_problem"].tolist()]
-        texts = _texts(df["content"].tolist()) if "content" in df.columns else [""] * n
+            problems = _present_texts(df["phone_problem"], None).tolist()
+        texts = _present_texts(df["content"], "").tolist() if "content" in df.columns else [""] * n
         numbers = list(range(2, n + 2))
         if "row" in df.columns:
             given = pd.to_numeric(df["row"], errors="coerce")
             if given.notna().all():
-                numbers = [int(v) for v in given.tolist()]
-        return cls(phones, problems, texts, numbers)
+                numbers = given.astype("int64").tolist()
+        return cls(phones.tolist(), problems, texts, numbers)
+
+
+def _present_texts(column: pd.Series, missing: str | None) -> np.ndarray:
+    """A column as an object array of ``str``, ``missing`` where a cell is missing."""
+    values = column.to_numpy(dtype=object).copy()
+    present = ~pd.isna(values)
+    values[~present] = None
+    if column.dtype != "str":
+        at = np.flatnonzero(present)
+        values = values.copy()
+        values[at] = [v if v.__class__ is str else str(v) for v in values[at].tolist()]
+    if missing is not None:
+        values = np.where(present, values, missing)
+    return values
 
 
 # ------------------------------------------------------------------------ messages of rows
@@ -165,6 +189,29 @@ class Known(NamedTuple):
 
     phone: str
     content: str
+
+
+@dataclass(frozen=True)
+class KnownMessages:
+    """A campaign's registered messages as three columns of equal length (key, number,
+    text), for :func:`assign_messages` without a Python object per message
+    (``merge_status`` passes the ledger's status frame this way)."""
+
+    keys: np.ndarray
+    phones: np.ndarray
+    contents: np.ndarray
+
+    @classmethod
+    def of(
+        cls, keys: Iterable[str], phones: Iterable[str], contents: Iterable[str]
+    ) -> KnownMessages:
+        return cls(
+            object_array(list(keys)), object_array(list(phones)), object_array(list(contents))
+        )
+
+    def as_dict(self) -> dict[str, Known]:
+        """The same messages as a mapping of key → :class:`Known`."""
+        return dict(zip(self.keys.tolist(), map(Known, self.phones, self.contents), strict=True))
 
 
 class _HasText(Protocol):
@@ -186,10 +233,10 @@ class Assignment(NamedTuple):
 
 def assign_messages(
     rows: FrameRows,
-    known: Mapping[str, _HasText],
+    known: Mapping[str, _HasText] | KnownMessages,
     *,
     one_per_number: bool = True,
-    usable: Sequence[bool] | None = None,
+    usable: Sequence[bool] | np.ndarray | None = None,
 ) -> Assignment:
     """Give each row the message it has or will have, one per number (or per number and
     text) — the rule is in the module docstring.
@@ -199,12 +246,109 @@ def assign_messages(
     problem, by default); the others get a message only when it is theirs already (say, a
     row opted out after it was sent), so :func:`mobset_campaign.merge_status` shows it.
 
+    Whole columns at once (a million rows in about a second) when each number has at most
+    one registered message (each number and text, with ``one_per_number=False``), which is
+    what the ledger keeps; row by row otherwise (an old ledger, a hand-made ``known``).
+
     >>> rows = FrameRows(["135", "135", "136"], [None] * 3, ["hi", "hi 2", "yo"], [2, 3, 4])
     >>> assign_messages(rows, {})
     Assignment(keys=['135', None, '136'], duplicate_of=[None, 2, None])
     >>> assign_messages(rows, {"135": Known("135", "hi 2")}).duplicate_of
     [3, None, None]
     """
+    n = len(rows.phones)
+    phones = object_array(list(rows.phones))
+    has_phone = ~pd.isna(phones)
+    ok = has_phone & pd.isna(object_array(list(rows.problems)))
+    late = ok.copy()  # rows send() would not register now, but whose message went out before
+    if usable is not None:
+        ok &= np.asarray(usable, dtype=bool)
+    late &= ~ok
+    texts = object_array(list(rows.texts))
+    if isinstance(known, KnownMessages):
+        known_keys, known_phones, known_texts = known.keys, known.phones, known.contents
+    else:
+        known_keys = object_array(list(known))
+        known_phones = object_array([m.phone for m in known.values()])
+        known_texts = object_array([m.content for m in known.values()])
+    if one_per_number:
+        groups, known_groups = phones, known_phones
+    else:
+        groups = _pairs(phones, texts, ok | late)
+        known_groups = _pairs(known_phones, known_texts, np.ones(len(known_keys), dtype=bool))
+    known_index = pd.Index(known_groups)
+    if not known_index.is_unique:
+        mapping = known.as_dict() if isinstance(known, KnownMessages) else known
+        return _assign_row_by_row(rows, mapping, one_per_number=one_per_number, usable=usable)
+
+    keys = np.full(n, None, dtype=object)
+    duplicate_of = np.full(n, None, dtype=object)
+    at = np.flatnonzero(ok)
+    if len(at):
+        codes, _ = pd.factorize(groups[at])
+        message = known_index.get_indexer(groups[at])  # the group's message, -1: none yet
+        has = message >= 0
+        # the row holding the text that went out keeps the message, else the group's first
+        same = np.zeros(len(at), dtype=bool)
+        same[has] = texts[at[has]] == known_texts[message[has]]
+        first = _first_per_group(codes, np.ones(len(at), dtype=bool))
+        first_same = _first_per_group(codes, same)
+        holder = np.where(first_same >= 0, first_same, first)  # per group, a position in at
+        holders = holder[codes] == np.arange(len(at))
+        held, their = at[holders], message[holders]
+        keys[held[their >= 0]] = known_keys[their[their >= 0]]
+        fresh = held[their < 0]
+        keys[fresh] = [
+            message_key(p, t, one_per_number=one_per_number)
+            for p, t in zip(phones[fresh].tolist(), texts[fresh].tolist(), strict=True)
+        ]
+        numbers = np.asarray(rows.numbers, dtype=object)
+        dup = at[~holders]
+        duplicate_of[dup] = numbers[at[holder[codes[~holders]]]]
+        taken = np.zeros(len(known_keys), dtype=bool)
+        taken[their[their >= 0]] = True
+    else:
+        taken = np.zeros(len(known_keys), dtype=bool)
+    later = np.flatnonzero(late)
+    if len(later):
+        message = known_index.get_indexer(groups[later])
+        mine = message >= 0
+        mine[mine] = ~taken[message[mine]]
+        if not one_per_number:  # only the message with this very text is the row's
+            mine[mine] = texts[later[mine]] == known_texts[message[mine]]
+        found = later[mine]
+        first = ~pd.Series(message[mine]).duplicated().to_numpy()  # the first row takes it
+        keys[found[first]] = known_keys[message[mine][first]]
+    return Assignment(keys.tolist(), duplicate_of.tolist())
+
+
+def _pairs(phones: np.ndarray, texts: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``phone`` + NUL + ``text`` where asked (a number and text as one group key)."""
+    out = np.full(len(phones), None, dtype=object)
+    idx = np.flatnonzero(where)
+    out[idx] = [f"{p}\0{t}" for p, t in zip(phones[idx].tolist(), texts[idx].tolist(), strict=True)]
+    return out
+
+
+def _first_per_group(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per group code, the first position where ``mask`` holds (-1: none)."""
+    size = int(codes.max(initial=-1)) + 1
+    first = np.full(size, len(codes), dtype=np.int64)
+    positions = np.flatnonzero(mask)
+    np.minimum.at(first, codes[positions], positions)
+    first[first == len(codes)] = -1
+    return first
+
+
+def _assign_row_by_row(
+    rows: FrameRows,
+    known: Mapping[str, _HasText],
+    *,
+    one_per_number: bool = True,
+    usable: Sequence[bool] | np.ndarray | None = None,
+) -> Assignment:
+    """:func:`assign_messages` one row at a time, for a ``known`` that holds several
+    messages for one number (or number and text)."""
     n = len(rows.phones)
     ok = [
         rows.phones[i] is not None
@@ -307,10 +451,11 @@ class SkipReasons:
         message another row has (see :func:`assign_messages`)."""
         kinds = self.kinds.copy()
         texts = self.texts.astype(object)
-        for i, other in enumerate(duplicate_of):
-            if other is not None and kinds.iat[i] is None:
-                kinds.iat[i] = Skip.DUPLICATE
-                texts.iat[i] = f"{DUPLICATE} {other}"
+        others = object_array(list(duplicate_of))
+        at = np.flatnonzero(~pd.isna(others) & pd.isna(kinds.to_numpy(dtype=object)))
+        if len(at):
+            kinds.iloc[at] = Skip.DUPLICATE
+            texts.iloc[at] = [f"{DUPLICATE} {other}" for other in others[at].tolist()]
         return replace(self, kinds=kinds, texts=texts.astype("str"))
 
     def refused(self, rows: Sequence[int]) -> SkipReasons:

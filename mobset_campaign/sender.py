@@ -298,15 +298,16 @@ def _send(
         rows,
         ledger.messages(campaign),
         one_per_number=one_per_number,
-        usable=first.sendable.tolist(),
+        usable=first.sendable.to_numpy(),
     )
     reasons = first.with_duplicates(assignment.duplicate_of)
     usable = np.flatnonzero(reasons.sendable.to_numpy()).tolist()
     parts = df["parts"].tolist()
-    wanted = [
+    # a generator: the ledger reads each row once, so no list of a million tuples is kept
+    wanted = (
         (str(assignment.keys[i]), str(rows.phones[i]), rows.texts[i], _parts(parts[i]))
         for i in usable
-    ]
+    )
     if dry_run:
         plan = ledger.plan_registration(campaign, wanted, one_per_number=one_per_number)
         summary.skipped = reasons.refused([usable[i] for i in plan.registered.refused]).groups()

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mobset_campaign import Ledger, Simulator, estimate, merge_status, read_contacts, render, send
 from mobset_campaign.outcomes import reason_kind, summary_table
@@ -13,6 +15,7 @@ from mobset_campaign.rows import (
     FrameRows,
     Known,
     Skip,
+    _assign_row_by_row,
     assign_messages,
     keep_user_columns,
     phone_key,
@@ -151,3 +154,35 @@ def test_keep_user_columns_numbers_a_second_original() -> None:
     out, renames = keep_user_columns(df, ["status", "reply"])
     assert renames == {"status": "status_original2"}
     assert list(out.columns) == ["status_original2", "status_original"]
+
+
+_PHONES = st.sampled_from(["135", "136", "137", None])
+_TEXTS = st.sampled_from(["a", "b", "c"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(_PHONES, st.sampled_from([None, None, "empty"]), _TEXTS, st.booleans()),
+        max_size=12,
+    ),
+    known=st.lists(st.tuples(st.sampled_from(["135", "136", "138"]), _TEXTS), max_size=4),
+    one_per_number=st.booleans(),
+)
+def test_whole_column_assignment_agrees_with_the_row_by_row_rule(
+    rows: list[tuple[str | None, str | None, str, bool]],
+    known: list[tuple[str, str]],
+    one_per_number: bool,
+) -> None:
+    frame = FrameRows(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+        [10 + i for i in range(len(rows))],
+    )  # fmt: skip
+    held = {f"{p}#{i}": Known(p, t) for i, (p, t) in enumerate(known)}
+    usable = [r[3] for r in rows]
+    for given_known in (held, {}):
+        fast = assign_messages(frame, given_known, one_per_number=one_per_number, usable=usable)
+        slow = _assign_row_by_row(
+            frame, given_known, one_per_number=one_per_number, usable=usable
+        )
+        assert fast == slow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._protocol import BEIJING
@@ -69,11 +70,53 @@ def _text(values: pd.Series) -> pd.Series:
 
 def _status_text(status: pd.Series) -> pd.Series:
     """The vendor's words for each status code (missing where there is no status)."""
-    return pd.Series(
-        [describe_status(int(s)) if pd.notna(s) else None for s in status],
-        index=status.index,
-        dtype="str",
-    )
+    codes = status.dropna().unique()
+    words = {code: describe_status(int(code)) for code in codes}
+    return _shared(status.map(words).astype("object").astype("str"))
+
+
+def _shared(values: pd.Series) -> pd.Series:
+    """The same text column, each distinct text held once in memory (a column of a
+    million copies of one message or one state costs a million pointers, not a million
+    strings)."""
+    codes, uniques = pd.factorize(values.astype("object"))
+    if len(uniques) * 2 > len(values):
+        return values
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = np.asarray(uniques, dtype=object)
+    table[-1] = None  # code -1: missing
+    return pd.Series(table[codes], index=values.index, dtype="str")
+
+
+#: Rows of the status frame read at a time.
+_CHUNK = 100_000
+_STATUS_SQL = """
+    SELECT m.id, m.row_key, m.phone, m.content, m.parts, m.batch_id, m.sms_id,
+           m.state AS send_state, m.send_code, m.send_error, m.status,
+           m.sent_at AS sent_time, m.report_time, m.ex_status,
+           (SELECT r.content FROM replies r WHERE r.message_id = m.id
+            ORDER BY r.recv_time DESC NULLS LAST, r.id DESC LIMIT 1) AS reply,
+           (SELECT r.recv_time FROM replies r WHERE r.message_id = m.id
+            ORDER BY r.recv_time DESC NULLS LAST, r.id DESC LIMIT 1) AS reply_time,
+           (SELECT COUNT(*) FROM replies r WHERE r.message_id = m.id) AS reply_count,
+           EXISTS (SELECT 1 FROM suppression s WHERE s.phone = m.phone) AS opted_out
+    FROM messages m WHERE m.campaign = ? AND m.id > ? ORDER BY m.id LIMIT ?
+"""
+
+
+def _typed_status(df: pd.DataFrame) -> pd.DataFrame:
+    """One slice of the status frame with its columns typed (texts that repeat, such as
+    the states or a text shared by many rows, held once)."""
+    for col in ("parts", "batch_id", "sms_id", "send_code", "status", "reply_count"):
+        df[col] = _int64(df[col])
+    for col in ("sent_time", "report_time", "reply_time"):
+        df[col] = _times(df[col])
+    for col in ("row_key", "phone", "reply"):
+        df[col] = _text(df[col])
+    for col in ("content", "send_state", "send_error", "ex_status"):
+        df[col] = _shared(_text(df[col]))
+    df["opted_out"] = df["opted_out"].astype(bool)
+    return df.drop(columns="id")
 
 
 class Frames(Store):
@@ -89,36 +132,17 @@ class Frames(Store):
         reply_count, opted_out. Times are tz-aware Asia/Shanghai.
         """
         campaign = campaign_name(campaign)
-        df = self._frame(
-            """
-            SELECT m.row_key, m.phone, m.content, m.parts, m.batch_id, m.sms_id,
-                   m.state AS send_state, m.send_code, m.send_error, m.status,
-                   m.sent_at AS sent_time, m.report_time, m.ex_status,
-                   (SELECT r.content FROM replies r WHERE r.message_id = m.id
-                    ORDER BY r.recv_time DESC NULLS LAST, r.id DESC LIMIT 1) AS reply,
-                   (SELECT r.recv_time FROM replies r WHERE r.message_id = m.id
-                    ORDER BY r.recv_time DESC NULLS LAST, r.id DESC LIMIT 1) AS reply_time,
-                   (SELECT COUNT(*) FROM replies r WHERE r.message_id = m.id) AS reply_count,
-                   EXISTS (SELECT 1 FROM suppression s WHERE s.phone = m.phone) AS opted_out
-            FROM messages m WHERE m.campaign = ? ORDER BY m.id
-            """,
-            (campaign,),
-        )
-        for col in ("parts", "batch_id", "sms_id", "send_code", "status", "reply_count"):
-            df[col] = _int64(df[col])
-        for col in ("sent_time", "report_time", "reply_time"):
-            df[col] = _times(df[col])
-        for col in (
-            "row_key",
-            "phone",
-            "content",
-            "send_state",
-            "send_error",
-            "ex_status",
-            "reply",
-        ):
-            df[col] = _text(df[col])
-        df["opted_out"] = df["opted_out"].astype(bool)
+        chunks: list[pd.DataFrame] = []
+        after = 0
+        while True:  # in slices of the id order, so no million rows of tuples at once
+            chunk = self._frame(_STATUS_SQL, (campaign, after, _CHUNK))
+            if len(chunk) == 0 and chunks:
+                break
+            after = int(chunk["id"].iloc[-1]) if len(chunk) else after
+            chunks.append(_typed_status(chunk))
+            if len(chunk) < _CHUNK:
+                break
+        df = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
         df["status_text"] = _status_text(df["status"])
         return df[list(STATUS_FRAME_COLUMNS)].reset_index(drop=True)
 
