@@ -125,6 +125,11 @@ def _add(out: np.ndarray, mask: np.ndarray, text: str | np.ndarray) -> np.ndarra
         return out
     current = out[mask]
     out = out.copy()
+    if isinstance(text, str):  # join once per distinct warning text, not once per row
+        codes, seen = pd.factorize(current)
+        seen = np.asarray(seen, dtype=object)
+        out[mask] = np.where(seen == "", text, seen + "; " + text)[codes]
+        return out
     out[mask] = np.where(current == "", text, current + "; " + text)
     return out
 

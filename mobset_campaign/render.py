@@ -270,7 +270,9 @@ def _fast_render(df: pd.DataFrame, plan: list[_Piece]) -> tuple[np.ndarray, list
         pieces.append(piece)
     columns = [p for p in pieces if not isinstance(p, str)]
     if not columns:
-        return np.full(len(df), "".join(pieces), dtype=object), pieces
+        content = np.empty(len(df), dtype=object)
+        content.fill("".join(pieces))  # one text for every row: held once, not once a row
+        return content, pieces
     # one str.format call per row builds each message in a single allocation
     layout = "".join(
         p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}" for p in pieces
@@ -341,6 +343,17 @@ def _type_hint(ast: nodes.Template, context: dict[str, Any]) -> str:
                 f"or {{{{ {name} | int + 1 }}}} (| float for decimals; an empty cell counts as 0)."
             )
     return ""
+
+
+def _distinct(content: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``codes, texts`` with ``texts[codes] == content``, each distinct text once. (A dict,
+    not pandas' hash table: that caches a UTF-8 copy inside every Chinese string it
+    hashes, which doubles its memory and changes what ``count_arrays`` measures.)"""
+    seen: dict[str, int] = {}
+    codes = np.fromiter(
+        (seen.setdefault(t, len(seen)) for t in content), dtype=np.int64, count=len(content)
+    )
+    return codes, object_array(list(seen))
 
 
 def _strip_and_normalise(content: np.ndarray) -> np.ndarray:
@@ -484,17 +497,20 @@ def render(
 
     suffix = DEFAULT_OPT_OUT if opt_out is True else (opt_out or "")
     suffix = suffix.strip() if isinstance(suffix, str) else ""
+    # each distinct text once: a text shared by many rows is changed and held once
+    codes, texts = _distinct(content)
     if suffix:
         has = np.fromiter(
-            map(str.__contains__, content, itertools.repeat(suffix)), dtype=bool, count=len(content)
+            map(str.__contains__, texts, itertools.repeat(suffix)), dtype=bool, count=len(texts)
         )
-        content = np.where(has | (content == ""), content, content + suffix)
+        texts = np.where(has | (texts == ""), texts, texts + suffix)
     sig = bracket_signature(signature, rules)
+    content = texts[codes]
     _encodable(content, df, used, label, {"signature": signature, "opt_out": suffix})
     body = content  # what the checks read: the text without an embedded signature
     counted_sig = sig
     if embed_signature and sig:
-        content = np.where(content == "", content, sig + content)
+        content = np.where(texts == "", texts, sig + texts)[codes]
         counted_sig = ""
 
     chars, parts, wide = count_arrays(content, counted_sig, long_sms=long_sms, rules=rules)

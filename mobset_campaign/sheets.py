@@ -174,11 +174,14 @@ def _records(
     cells: list[list[str]] = []
     lines: list[int] = []
     starts = 1  # the line the record being read starts on
+    shared = _SharedCells()
     try:
         for record in reader:
             cells.append(record)
             lines.append(starts)
             starts = reader.line_num + 1
+            if len(cells) % _BLOCK == 0:
+                shared.share(cells[-_BLOCK:])
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise InputError(
@@ -195,7 +198,35 @@ def _records(
                 "and save it again as CSV."
             ) from None
         return None
+    shared.share(cells[len(cells) - len(cells) % _BLOCK :])
     return cells, lines
+
+
+#: Records read between two passes of :class:`_SharedCells`.
+_BLOCK = 10_000
+
+
+class _SharedCells:
+    """Holds each distinct text of a column once: a column of a few stores, names or dates
+    repeated over a million rows keeps a few thousand strings, not a million. A column
+    whose first block is mostly distinct (numbers, ids) is left alone."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str] | None] = []
+
+    def share(self, rows: list[list[str]]) -> None:
+        if not rows:
+            return
+        width = max(map(len, rows))
+        self.seen.extend({} for _ in range(width - len(self.seen)))
+        for j, seen in enumerate(self.seen):
+            if seen is None:
+                continue
+            for row in rows:
+                if j < len(row):
+                    row[j] = seen.setdefault(row[j], row[j])
+            if len(seen) * 2 > len(rows) or len(seen) > 100_000:
+                self.seen[j] = None  # mostly distinct: sharing would only cost time
 
 
 _RECORD_INSIDE = re.compile(r"\n[^\n]*1[3-9]\d{9}")
