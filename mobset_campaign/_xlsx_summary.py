@@ -30,7 +30,7 @@ from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from ._protocol import BEIJING
-from ._xlsx import Styles, inert
+from ._xlsx import Styles, display_width, inert
 from .outcomes import (
     SECTION_BASES,
     UNIT_FORMATS,
@@ -51,7 +51,7 @@ CHART_TITLES = {
     "delivery_time": "送达用时 Delivery time (sent → report)",
     "replies": "回复时间 Replies over time (Beijing)",
 }
-_DATA_HEADING = "图表数据 Chart data (the charts above are drawn from these cells)"
+_DATA_HEADING = "图表数据 Chart data (the charts on the right are drawn from these cells)"
 _MISSING = "—"
 _CHART_ROWS = 22  # rows a chart takes, with a gap below
 _CHART_SIZE = {"x_scale": 1.3, "y_scale": 1.45}
@@ -356,8 +356,9 @@ def write_summary(
     """The summary table, then (with ``charts``) the charts' data and the charts beside it,
     then the PNG ``images`` (file-like) below the charts."""
     fmt = _formats(styles)
-    for col, width in enumerate((46, 22, 20, 3)):
-        ws.set_column(col, col, width)
+    longest = max((display_width(str(item)) for item in table["item"]), default=0)
+    for col, width in enumerate((min(max(46, longest + 2), 90), 22, 20, 3)):
+        ws.set_column(col, col, width)  # the longest label fits (status 7 is 60 wide)
     grid = _Grid()
     _summary_rows(grid, table, fmt)
     if charts:

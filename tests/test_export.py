@@ -654,3 +654,10 @@ def test_rows_written_directly_are_what_xlsxwriter_writes_cell_by_cell(
         df, tmp_path / "api.xlsx", replies=replies, summary=False, formula_guard=guard
     )
     assert _sheet_xml(direct) == _sheet_xml(api)
+
+
+def test_the_summary_labels_fit_their_column(book) -> None:  # type: ignore[no-untyped-def]
+    ws = book[SUMMARY_SHEET]
+    items = [row[0].value for row in ws.iter_rows(min_row=2, max_col=1) if row[0].value]
+    longest = max(display_width(str(item)) for item in items)
+    assert ws.column_dimensions["A"].width >= min(longest, 88)
