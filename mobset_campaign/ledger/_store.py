@@ -130,6 +130,7 @@ class Store:
         self._group = GroupCommit(self._tx, self._lock)
         self._sync = ""
         self._closed = False
+        self._location: str | None = None
         self._db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
         #: True for a PostgreSQL ledger (a ``postgresql://`` URL)
         self.is_postgres = _postgres.is_url(path)
@@ -312,7 +313,9 @@ class Store:
         its password, or ``:memory:``."""
         if self.is_postgres or self.path == ":memory:":
             return self.path
-        return str(Path(self.path).resolve())
+        if self._location is None:  # resolved once: record_answer asks for it every time
+            self._location = str(Path(self.path).resolve())
+        return self._location
 
     def _beside(self, suffix: str) -> Path | None:
         """``<ledger file><suffix>``: where a file that belongs with the ledger goes (answers

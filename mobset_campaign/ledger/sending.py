@@ -398,9 +398,24 @@ class Sending(Recording, Locks):
         skip_locked, share = (
             (" FOR UPDATE SKIP LOCKED", " FOR SHARE") if self.is_postgres else ("", "")
         )
+        lost = LedgerError(
+            f"This run of campaign {campaign!r} no longer holds it (another run took it over, "
+            "taking this one for dead), so it stopped before sending more; nothing of the last "
+            "request was sent. Check what else is running, then send again."
+        )
+        batch_row = (
+            campaign,
+            account,
+            stamp,
+            timer_send,
+            add_num,
+            int(long_sms),
+            None if holder is None else holder.token,
+        )
 
         def work(cur: Any) -> Claim:
-            # few statements: each one is a wait for the GIL while the other workers run
+            # Few statements: in a busy sender each one waits for the GIL while the other
+            # workers run, and the claims and answers grouped with this one wait for it.
             marks = ",".join("?" * len(message_ids))
             found = (
                 cur.execute(
@@ -412,18 +427,14 @@ class Sending(Recording, Locks):
                 if message_ids
                 else []
             )
-            if holder is not None:
+            # SQLite checks the lease with the batch's INSERT below (one statement less)
+            if holder is not None and (self.is_postgres or not found):
                 row = cur.execute(
                     f"SELECT holder FROM campaign_locks WHERE campaign = ? AND holder = ?{share}",
                     (campaign, holder.token),
                 ).fetchone()
                 if row is None:
-                    raise LedgerError(
-                        f"This run of campaign {campaign!r} no longer holds it (another run "
-                        "took it over, taking this one for dead), so it stopped before sending "
-                        "more; nothing of the last request was sent. Check what else is "
-                        "running, then send again."
-                    )
+                    raise lost
             if not found:  # other senders took them all: no batch row for an empty claim
                 return Claim(0, [])
             opted_out = [int(r[0]) for r in found if r[2]]
@@ -436,22 +447,9 @@ class Sending(Recording, Locks):
                     opted_out,
                 )
             claimed = [Claimed(i, phones[i]) for i in dict.fromkeys(message_ids) if i in phones]
-            cur.execute(
-                "INSERT INTO batches (campaign, account, size, state, claimed_at, timer_send, "
-                "add_num, long_sms, holder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    campaign,
-                    account,
-                    len(claimed),
-                    "claimed" if claimed else "empty",
-                    stamp,
-                    timer_send,
-                    add_num,
-                    int(long_sms),
-                    None if holder is None else holder.token,
-                ),
-            )
-            batch_id = int(cur.fetchone()[0])
+            batch_id = self._insert_batch(cur, batch_row, len(claimed), holder is not None)
+            if batch_id is None:
+                raise lost
             if claimed:
                 cur.execute(
                     "UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
@@ -470,6 +468,31 @@ class Sending(Recording, Locks):
         # one commit with the claims and answers other workers bring meanwhile; returned
         # only once that commit (synchronous=FULL) is done: durable before the request
         return self._grouped(work, durable=True, serial=False)
+
+    def _insert_batch(self, cur: Any, row: tuple[Any, ...], size: int, leased: bool) -> int | None:
+        """Insert a claim's batch (``row``: campaign, account, claimed_at, timer_send,
+        add_num, long_sms, holder) and return its id. On SQLite, with ``leased``, only while
+        the holder still holds the campaign: None when it does not (PostgreSQL checked it
+        before, with a row lock)."""
+        columns = (
+            "INSERT INTO batches (campaign, account, claimed_at, timer_send, add_num, long_sms, "
+            "holder, size, state) "
+        )
+        values = (*row, size, "claimed" if size else "empty")
+        if self.is_postgres:
+            cur.execute(columns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", values)
+            return int(cur.fetchone()[0])
+        if not leased:
+            cur.execute(columns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        else:
+            cur.execute(
+                columns + "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "
+                "campaign_locks WHERE campaign = ? AND holder = ?)",
+                (*values, row[0], row[6]),
+            )
+            if cur.rowcount != 1:
+                return None
+        return int(cur.lastrowid)
 
     def reset_unknown(self, campaign: str, phones: Iterable[str] | None = None) -> list[str]:
         """Move ``unknown`` messages back to ``pending`` (the explicit resend decision).
