@@ -385,7 +385,9 @@ class Sending(Recording, Locks):
         Only messages still ``pending`` are claimed (another process may have taken some);
         messages whose number opted out meanwhile become ``cancelled``. With ``holder``, the
         claim is made only while that run still holds the campaign (see
-        :mod:`mobset_campaign.ledger.locks`), and the batch records it.
+        :mod:`mobset_campaign.ledger.locks`), and the batch records it. It returns once the
+        claim is committed with ``synchronous=FULL``, in one transaction with the claims and
+        answers other threads brought meanwhile (:mod:`mobset_campaign.ledger._group`).
 
         Raises:
             LedgerError: ``holder`` no longer holds the campaign; nothing was claimed.
