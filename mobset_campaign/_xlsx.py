@@ -258,6 +258,7 @@ class Column:
     kind: Kind
     series: pd.Series
     widest: int = 0
+    sampled: int = 0  # values looked at for the width so far (the first chunk's, mostly)
     as_text: bool = False  # a text column of phones or ids
     _state_formats: dict[str, Format] = field(default_factory=dict)
 
@@ -333,7 +334,9 @@ class Column:
         return "mixed", values, formats
 
     def _widen_numbers(self, values: list[Any]) -> None:
-        for value in values[:_WIDTH_SAMPLE]:
+        sample = values[: max(_WIDTH_SAMPLE - self.sampled, 0)]
+        self.sampled += len(sample)
+        for value in sample:
             if value is not None:
                 self.widest = max(self.widest, _value_width(value))
 
@@ -370,8 +373,12 @@ class Column:
         return self._state_formats
 
     def _widen_texts(self, texts: list[str | None]) -> None:
-        sample = texts[:_WIDTH_SAMPLE]
-        if len(texts) > _WIDTH_SAMPLE:
+        """Widen for the first texts seen and, in every chunk, its longest ones."""
+        sample = texts[: max(_WIDTH_SAMPLE - self.sampled, 0)]
+        self.sampled += len(sample)
+        if len(texts) <= _WIDTH_LONGEST:
+            sample = texts
+        elif len(texts) > len(sample):
             lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
             top = np.argpartition(lengths, -_WIDTH_LONGEST)[-_WIDTH_LONGEST:]
             sample = sample + [texts[i] for i in top.tolist()]
@@ -583,7 +590,7 @@ def write_table(
     start: int,
     stop: int,
     *,
-    chunk: int = 20_000,
+    chunk: int = 5_000,
     fast: bool = True,
 ) -> None:
     """Rows ``start:stop`` of the columns as a filterable table with a frozen header.
