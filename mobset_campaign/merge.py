@@ -39,7 +39,7 @@ def _make_room(df: pd.DataFrame) -> pd.DataFrame:
     if "send_state" in df.columns:  # the output of an earlier merge_status: refresh it
         return df.drop(columns=[c for c in STATUS_COLUMNS if c in df.columns])
     out, _ = keep_user_columns(df, STATUS_COLUMNS)
-    return out.copy() if out is df else out
+    return out.copy(deep=False) if out is df else out  # copy-on-write: df stays as it is
 
 
 def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFrame:

@@ -147,13 +147,7 @@ class FrameRows:
         n = len(df)
         phones = _present_texts(df["phone"], None)
         odd = np.flatnonzero(~pd.isna(phones))
-        if len(odd):  # only numbers not already 11 plain digits need phone_key
-            clean = np.fromiter(
-                (len(v) == 11 and v.isascii() and v.isdigit() for v in phones[odd]),
-                dtype=bool,
-                count=len(odd),
-            )
-            odd = odd[~clean]
+        odd = odd[~_plain_numbers(phones[odd])]  # only those need phone_key
         phones[odd] = [phone_key(v) or None for v in phones[odd].tolist()]
         problems: list[str | None] = [None] * n
         if "phone_problem" in df.columns:
@@ -165,6 +159,23 @@ class FrameRows:
             if given.notna().all():
                 numbers = given.astype("int64").tolist()
         return cls(phones.tolist(), problems, texts, numbers)
+
+
+def _objects(values: Iterable[str]) -> np.ndarray:
+    """An object array of the values (a Series without a Python loop)."""
+    if isinstance(values, pd.Series | pd.Index):
+        return values.to_numpy(dtype=object)
+    return object_array(list(values))
+
+
+def _plain_numbers(texts: np.ndarray) -> np.ndarray:
+    """Which texts are exactly 11 ASCII digits (vectorised: fixed-width code points)."""
+    if not len(texts):
+        return np.zeros(0, dtype=bool)
+    fixed = texts.astype("U12")  # longer texts are cut to 12 characters: not 11 either
+    points = fixed.view(np.uint32).reshape(len(fixed), 12)
+    digits = ((points[:, :11] >= ord("0")) & (points[:, :11] <= ord("9"))).all(axis=1)
+    return digits & (points[:, 11] == 0)
 
 
 def _present_texts(column: pd.Series, missing: str | None) -> np.ndarray:
@@ -205,9 +216,7 @@ class KnownMessages:
     def of(
         cls, keys: Iterable[str], phones: Iterable[str], contents: Iterable[str]
     ) -> KnownMessages:
-        return cls(
-            object_array(list(keys)), object_array(list(phones)), object_array(list(contents))
-        )
+        return cls(_objects(keys), _objects(phones), _objects(contents))
 
     def as_dict(self) -> dict[str, Known]:
         """The same messages as a mapping of key → :class:`Known`."""
@@ -511,10 +520,11 @@ def skip_reasons(
     """
     rows = rows if rows is not None else FrameRows.of(df)
     n = len(df)
-    has_problem = np.fromiter((p is not None for p in rows.problems), dtype=bool, count=n)
-    no_phone = np.fromiter((p is None for p in rows.phones), dtype=bool, count=n)
-    opted = np.fromiter((p in suppressed for p in rows.phones), dtype=bool, count=n)
-    empty = np.fromiter((not t.strip() for t in rows.texts), dtype=bool, count=n)
+    phones = object_array(list(rows.phones))
+    has_problem = ~pd.isna(object_array(list(rows.problems)))
+    no_phone = pd.isna(phones)
+    opted = pd.Series(phones).isin(list(suppressed)).to_numpy(dtype=bool) & ~no_phone
+    empty = pd.Series(rows.texts, dtype=object).str.strip().eq("").to_numpy(dtype=bool)
     if "content" not in df.columns:
         empty[:] = False
     if sendable is None:
