@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mobset_campaign import Ledger, Simulator, estimate, merge_status, read_contacts, render, send
@@ -169,6 +169,10 @@ _TEXTS = st.sampled_from(["a", "b", "c"])
     known=st.lists(st.tuples(st.sampled_from(["135", "136", "138"]), _TEXTS), max_size=4),
     one_per_number=st.booleans(),
 )
+@example(  # the row holding the text that went out keeps the message, not the first row
+    rows=[("135", None, "a", True), ("135", None, "b", True)], known=[("135", "b")],
+    one_per_number=True,
+)  # fmt: skip
 def test_whole_column_assignment_agrees_with_the_row_by_row_rule(
     rows: list[tuple[str | None, str | None, str, bool]],
     known: list[tuple[str, str]],
