@@ -4,19 +4,26 @@ written with XlsxWriter in ``constant_memory`` mode (row after row, nothing kept
 Each column is looked at once, as a whole (:func:`plan_column`): its dtype, its name and,
 for the user's own columns, its values decide what it is written as — text, number, date,
 boolean, a coloured state, or (an ``object`` column of mixed Python values) cell by cell.
-Its cells are then made a chunk of rows at a time with vectorised pandas operations
-(:meth:`Column.cells`): cleaned strings, Excel serial numbers for dates, a format per cell;
-:func:`write_table` writes the chunk row by row, as ``constant_memory`` requires.
+Its cells are then made a chunk of rows at a time (:meth:`Column.cells`): each distinct
+text is cleaned, made inert and given its format once (``pd.factorize``, then one array
+lookup spreads them over the rows), dates become Excel serial numbers in one array
+operation. :func:`write_table` hands each chunk, in row order as ``constant_memory``
+requires, to :func:`mobset_campaign._xlsx_rows.write_rows`, which appends it to the sheet
+as XML in one write (the same bytes XlsxWriter's cell-by-cell API writes, which remains
+the fallback).
 
 The rules a cell follows:
 
 - **Inert text.** A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-  return gets a leading apostrophe (``guard="apostrophe"``, survives a "Save as CSV"), or
-  keeps its text with Excel's quote-prefix flag (``guard="style"``). The workbook is opened
+  return gets a leading apostrophe (``guard="apostrophe"``, survives a "Save as CSV"; a
+  text already starting with apostrophes before such a character gets one more, so the
+  reader can take exactly one off), or keeps its text with Excel's quote-prefix flag
+  (``guard="style"``). The guard is recorded in the workbook's custom properties. The workbook is opened
   with ``strings_to_formulas``, ``strings_to_urls`` and ``strings_to_numbers`` off, so a
   string is only ever a string cell.
-- **XML-safe.** Characters XML cannot hold become U+FFFD; a text longer than Excel's
-  32,767-character cell limit is cut, with a marker saying so.
+- **XML-safe.** Characters XML cannot hold become U+FFFD, a carriage return a line feed;
+  a text longer than Excel's 32,767-character cell limit (counted in UTF-16 units, as Excel
+  counts) is cut, with a marker saying so.
 - **Phones and ids stay text** (``@`` format): the package's phone and id columns, integer
   columns holding numbers of 11 digits or more, and every digit string.
 - **The user's columns keep their meaning** (:func:`contact_kind`): a text column whose
