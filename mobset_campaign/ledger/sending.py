@@ -418,6 +418,11 @@ class Sending(Recording, Locks):
         def work(cur: Any) -> Claim:
             # Few statements: in a busy sender each one waits for the GIL while the other
             # workers run, and the claims and answers grouped with this one wait for it.
+            if not self.is_postgres and message_ids:
+                claim = self._claim_on_sqlite(cur, message_ids, batch_row, holder is not None)
+                if claim is None:
+                    raise lost
+                return claim
             marks = ",".join("?" * len(message_ids))
             found = (
                 cur.execute(
@@ -470,6 +475,44 @@ class Sending(Recording, Locks):
         # one commit with the claims and answers other workers bring meanwhile; returned
         # only once that commit (synchronous=FULL) is done: durable before the request
         return self._grouped(work, durable=True, serial=False)
+
+    def _claim_on_sqlite(
+        self, cur: Any, message_ids: Sequence[int], row: tuple[Any, ...], leased: bool
+    ) -> Claim | None:
+        """:meth:`claim` on SQLite (its transactions take turns, so nothing moves under it)
+        in two statements: the batch, then the messages claimed for it with their phones.
+        None when the holder no longer holds the campaign."""
+        ids = list(dict.fromkeys(message_ids))
+        batch_id = self._insert_batch(cur, row, len(ids), leased)
+        if batch_id is None:
+            return None
+        marks = ",".join("?" * len(ids))
+        got = dict(
+            cur.execute(
+                "UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
+                f"account = ? WHERE id IN ({marks}) AND state = 'pending' AND phone NOT IN "
+                "(SELECT phone FROM suppression) RETURNING id, phone",
+                (batch_id, row[2], row[1], *ids),
+            ).fetchall()
+        )
+        claimed = [Claimed(i, str(got[i])) for i in ids if i in got]
+        if len(claimed) == len(ids):
+            return Claim(batch_id, claimed)
+        # some were taken by another sender, or their number opted out meanwhile
+        cur.execute(
+            "UPDATE messages SET state = 'cancelled', send_error = 'opted out before sending' "
+            f"WHERE id IN ({marks}) AND state = 'pending' AND phone IN "
+            "(SELECT phone FROM suppression)",
+            ids,
+        )
+        if not claimed and not cur.rowcount:  # none was pending: no batch for an empty claim
+            cur.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+            return Claim(0, [])
+        cur.execute(
+            "UPDATE batches SET size = ?, state = ? WHERE id = ?",
+            (len(claimed), "claimed" if claimed else "empty", batch_id),
+        )
+        return Claim(batch_id, claimed)
 
     def _insert_batch(self, cur: Any, row: tuple[Any, ...], size: int, leased: bool) -> int | None:
         """Insert a claim's batch (``row``: campaign, account, claimed_at, timer_send,
