@@ -28,6 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from ._xlsx import FIELD_LABELS, GUARD_PROPERTY, GUARDED
@@ -129,7 +130,30 @@ def _integral(value: Any) -> bool:
     )
 
 
+def _cells(values: list[Any]) -> tuple[pd.Series, str]:
+    """A column's cells as an object Series (blank cells missing) and the kind of value
+    pandas finds in the others (``string``, ``integer``, ``floating``, ``datetime`` …)."""
+    cells = pd.Series(values, dtype=object)
+    blank = cells.eq("").to_numpy(dtype=bool, copy=True)
+    if blank.any():
+        cells = cells.copy()
+        cells[blank] = None
+    return cells, pd.api.types.infer_dtype(cells, skipna=True)
+
+
+def _unguarded(texts: pd.Series, strip: bool) -> pd.Series:
+    if strip:
+        quoted = texts.str.startswith("'").fillna(False).to_numpy(dtype=bool)
+        if quoted.any():
+            texts = texts.copy()
+            texts[quoted] = [_unguard(t, strip) for t in texts[quoted].tolist()]
+    return texts
+
+
 def _as_text(values: list[Any], strip: bool = False) -> pd.Series:
+    cells, kind = _cells(values)
+    if kind in ("string", "empty"):
+        return _unguarded(cells, strip).astype("str")
     out = [
         None
         if _is_blank(v)
@@ -144,47 +168,51 @@ def _as_text(values: list[Any], strip: bool = False) -> pd.Series:
 
 
 def _as_times(values: list[Any], where: str) -> pd.Series:
-    out: list[Any] = []
-    for v in values:
-        if _is_blank(v):
-            out.append(pd.NaT)
-        elif isinstance(v, (datetime, date)):
-            out.append(pd.Timestamp(v))
-        else:
-            raise InputError(f"{where}: {v!r} is not a date and time.")
-    series = pd.Series(out, dtype="datetime64[us]")
-    return series.dt.round("ms")
+    cells, kind = _cells(values)
+    if kind not in ("datetime", "date", "empty"):
+        bad = next(v for v in cells.dropna() if not isinstance(v, (datetime, date)))
+        raise InputError(f"{where}: {bad!r} is not a date and time.")
+    times = pd.Series(pd.to_datetime(cells), index=cells.index).astype("datetime64[us]")
+    return times.dt.round("ms")
+
+
+_NUMBERS = ("integer", "floating", "mixed-integer-float", "empty")
+
+
+def _whole(numbers: pd.Series) -> bool:
+    present = numbers.dropna().to_numpy(dtype=float)
+    return bool(np.isfinite(present).all() and (present % 1 == 0).all())
 
 
 def _as_integers(values: list[Any], where: str) -> pd.Series:
-    if any(not _is_blank(v) and not _integral(v) for v in values):
+    cells, kind = _cells(values)
+    numbers = pd.to_numeric(cells, errors="coerce") if kind in _NUMBERS else None
+    if numbers is None or not _whole(numbers):
         raise InputError(f"{where}: expected whole numbers, found {values[:3]!r}.")
-    return pd.Series([None if _is_blank(v) else int(v) for v in values], dtype="Int64")
+    return numbers.astype("Int64")
 
 
 def _as_flags(values: list[Any]) -> pd.Series:
-    flags = pd.Series([None if _is_blank(v) else bool(v) for v in values], dtype="boolean")
+    cells, kind = _cells(values)
+    if kind in ("boolean", "empty"):
+        flags = cells.astype("boolean")
+    else:
+        flags = pd.Series([None if _is_blank(v) else bool(v) for v in values], dtype="boolean")
     return flags.astype(bool) if flags.notna().all() else flags
 
 
 def _guess(values: list[Any], strip: bool) -> pd.Series:
     """A user's column: the type its cells share, else Python objects."""
-    present = [v for v in values if not _is_blank(v)]
-    kinds = {type(v) for v in present}
-    if not present or kinds == {str}:
-        return pd.Series(
-            [None if _is_blank(v) else _unguard(v, strip) for v in values], dtype="str"
-        )
-    if kinds == {bool}:
+    cells, kind = _cells(values)
+    if kind in ("string", "empty"):
+        return _unguarded(cells, strip).astype("str")
+    if kind == "boolean":
         return _as_flags(values)
-    if kinds <= {int, float}:
-        if all(_integral(v) for v in present):
-            return pd.Series([None if _is_blank(v) else int(v) for v in values], dtype="Int64")
-        return pd.Series([math.nan if _is_blank(v) else float(v) for v in values], dtype=float)
-    if kinds <= {datetime, date}:
-        return pd.Series([pd.NaT if _is_blank(v) else pd.Timestamp(v) for v in values]).astype(
-            "datetime64[us]"
-        )
+    if kind in _NUMBERS:
+        numbers = pd.to_numeric(cells)
+        return numbers.astype("Int64") if _whole(numbers) else numbers.astype(float)
+    if kind in ("datetime", "date"):
+        return pd.Series(pd.to_datetime(cells), index=cells.index).astype("datetime64[us]")
     return pd.Series([None if _is_blank(v) else _unguard(v, strip) for v in values], dtype=object)
 
 
