@@ -94,7 +94,7 @@ _STATUS_SQL = """
     SELECT m.id, m.row_key, m.phone, m.content, m.parts, m.batch_id, m.sms_id,
            m.state AS send_state, m.send_code, m.send_error, m.status,
            m.sent_at AS sent_time, m.report_time, m.ex_status
-    FROM messages m WHERE m.campaign = ? AND m.id > ? ORDER BY m.id LIMIT ?
+    FROM messages m WHERE {campaign} = ? AND m.id > ? ORDER BY m.id LIMIT ?
 """
 _REPLIES_SQL = """
     SELECT r.message_id, r.content, r.recv_time, r.id FROM replies r
@@ -130,11 +130,9 @@ def _typed_status(df: pd.DataFrame, replies: pd.DataFrame, opted: set[str]) -> p
         df[col] = _int64(df[col])
     for col in ("sent_time", "report_time", "reply_time"):
         df[col] = _times(df[col])
-    for col in ("row_key", "phone", "reply"):
-        df[col] = _text(df[col])
+    df["reply"] = _text(df["reply"])
     for col in ("content", "send_state", "send_error", "ex_status"):
         df[col] = _shared(_text(df[col]))
-    df["opted_out"] = df["phone"].isin(opted).to_numpy(dtype=bool)
     return df.drop(columns="id")
 
 
@@ -155,17 +153,32 @@ class Frames(Store):
         # correlated sub-queries
         replies = _latest_replies(self._frame(_REPLIES_SQL, (campaign,)))
         opted = {row[0] for row in self._read("SELECT phone FROM suppression")}
+        # SQLite: walk the id order (``+`` keeps it off the campaign index, which would sort
+        # the whole campaign again for every slice); PostgreSQL plans this well as it is
+        sql = _STATUS_SQL.format(campaign="m.campaign" if self.is_postgres else "+m.campaign")
         chunks: list[pd.DataFrame] = []
+        # the two texts unique to each message wait as fixed-width arrays and become Python
+        # strings only at the end: made between the slices' temporaries, a million of them
+        # would pin three times their size in half-empty memory pages
+        unique: dict[str, list[np.ndarray]] = {"row_key": [], "phone": []}
         after = 0
         while True:  # in slices of the id order, so no million rows of tuples at once
-            chunk = self._frame(_STATUS_SQL, (campaign, after, _CHUNK))
+            chunk = self._frame(sql, (campaign, after, _CHUNK))
             if len(chunk) == 0 and chunks:
                 break
             after = int(chunk["id"].iloc[-1]) if len(chunk) else after
+            for col, parts in unique.items():
+                parts.append(chunk.pop(col).to_numpy(dtype=object).astype(str))
             chunks.append(_typed_status(chunk, replies, opted))
-            if len(chunk) < _CHUNK:
+            del chunk
+            if len(chunks[-1]) < _CHUNK:
                 break
         df = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+        del chunks
+        for col, parts in unique.items():
+            df[col] = pd.Series(np.concatenate(parts), dtype="str")
+            parts.clear()
+        df["opted_out"] = df["phone"].isin(opted).to_numpy(dtype=bool)
         df["status_text"] = _status_text(df["status"])
         return df[list(STATUS_FRAME_COLUMNS)].reset_index(drop=True)
 
