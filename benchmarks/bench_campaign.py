@@ -348,6 +348,18 @@ def growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return out
 
 
+def combine(paths: list[Path], output: Path) -> dict[str, Any]:
+    """One result file from several runs of this benchmark (their sizes side by side)."""
+    parts = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    results = dict(parts[0])
+    for key in ("shared", "personalised"):
+        results[key] = [run for part in parts for run in part[key]]
+    results["combined_from"] = len(parts)
+    for r in results["shared"] + results["personalised"]:
+        _print_run(r)
+    return finish(results, output)
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
@@ -378,7 +390,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--shared", default=None, help="shared-text sizes, comma separated")
     parser.add_argument("--personalised", default=None, help="personalised sizes ('' for none)")
     parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="no run: merge the sizes of earlier result files (e.g. sizes run apart) into one",
+    )
     args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args.combine, args.output or RESULTS / "campaign.json")
     shared = _sizes(args.shared or ("20000" if args.quick else "100000,300000,1000000"))
     personal = _sizes(
         args.personalised if args.personalised is not None else ("2000" if args.quick else "100000")
@@ -408,7 +429,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 run = one_size(n, flag, Path(tmp))
                 _print_run(run)
                 results[key].append(run)
+    return finish(results, output)
+
+
+def finish(results: dict[str, Any], output: Path) -> dict[str, Any]:
+    """Fit the growth lines, check the targets, print them and write the JSON."""
     for key in ("shared", "personalised"):
+        results[key].sort(key=lambda r: r["rows"])
+        results[f"{key}_sizes"] = [r["rows"] for r in results[key]]
         fit = growth(results[key])
         results[f"{key}_growth"] = fit
         if fit:
