@@ -91,7 +91,8 @@ def _shared(values: pd.Series) -> pd.Series:
 #: Rows of the status frame read at a time.
 _CHUNK = 50_000
 _STATUS_SQL = """
-    SELECT m.id, m.row_key, m.phone, m.content, m.parts, m.batch_id, m.sms_id,
+    SELECT m.id, m.row_key, CASE WHEN m.phone = m.row_key THEN NULL ELSE m.phone END AS phone,
+           m.content, m.parts, m.batch_id, m.sms_id,
            m.state AS send_state, m.send_code, m.send_error, m.status,
            m.sent_at AS sent_time, m.report_time, m.ex_status
     FROM messages m WHERE {campaign} = ? AND m.id > ? ORDER BY m.id LIMIT ?
@@ -167,8 +168,10 @@ class Frames(Store):
             if len(chunk) == 0 and chunks:
                 break
             after = int(chunk["id"].iloc[-1]) if len(chunk) else after
-            for col, parts in unique.items():
-                parts.append(chunk.pop(col).to_numpy(dtype=object).astype(str))
+            keys = chunk.pop("row_key").to_numpy(dtype=object)
+            phones = chunk.pop("phone").to_numpy(dtype=object)  # missing: the key itself
+            unique["row_key"].append(keys.astype(str))
+            unique["phone"].append(np.where(pd.isna(phones), keys, phones).astype(str))
             chunks.append(_typed_status(chunk, replies, opted))
             del chunk
             if len(chunks[-1]) < _CHUNK:
