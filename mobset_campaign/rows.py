@@ -524,7 +524,7 @@ def skip_reasons(
     has_problem = ~pd.isna(object_array(list(rows.problems)))
     no_phone = pd.isna(phones)
     opted = pd.Series(phones).isin(list(suppressed)).to_numpy(dtype=bool) & ~no_phone
-    empty = pd.Series(rows.texts, dtype=object).str.strip().eq("").to_numpy(dtype=bool)
+    empty = pd.Series(rows.texts, dtype=object).str.strip().eq("").to_numpy(dtype=bool, copy=True)
     if "content" not in df.columns:
         empty[:] = False
     if sendable is None:
