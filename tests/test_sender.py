@@ -20,7 +20,7 @@ from mobset_campaign.answers import SendResult
 from mobset_campaign.collector import collect
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import AuthError, InputError, LedgerError
-from mobset_campaign.export import SUMMARY_SHEET
+from mobset_campaign.export import DETAILS_SHEET, SUMMARY_SHEET
 from mobset_campaign.ledger import Ledger, default_ledger_path
 from mobset_campaign.merge import merge_status
 from mobset_campaign.render import render
@@ -654,8 +654,10 @@ def test_two_lists_concatenated_text_a_number_once(
     status = campaign_status(ledger, "spring")
     assert status.skipped == {"duplicate": 1} and "skipped rows" in str(status)
     book = openpyxl.load_workbook(export_excel(merged, tmp_path / "c.xlsx"))
-    cells = [c.value for row in book[SUMMARY_SHEET].iter_rows() for c in row]
-    assert "duplicate of row 2" in cells
+    summary_cells = [c.value for row in book[SUMMARY_SHEET].iter_rows() for c in row]
+    assert "重复号码 duplicate" in summary_cells  # the summary counts by kind of reason,
+    detail_cells = [c.value for row in book[DETAILS_SHEET].iter_rows() for c in row]
+    assert "duplicate of row 2" in detail_cells  # the details keep the example
 
 
 def test_a_cleared_phone_problem_does_not_send_a_duplicate(sim: Simulator, ledger: Ledger) -> None:
