@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_contacts.py
 	$(BIN)/python benchmarks/bench_send.py
 	$(BIN)/python benchmarks/bench_ledger.py
+	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_campaign.py  # 30-40 minutes: 100k, 300k and 1M rows
 
 notebook: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,notebook]"
