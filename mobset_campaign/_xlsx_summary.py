@@ -38,6 +38,7 @@ from .outcomes import (
     delivered_mask,
     failed_mask,
     replied_mask,
+    reply_times,
     sendable_mask,
 )
 from .states import STATE_COLOURS, STATE_LABELS
@@ -120,31 +121,13 @@ def _delays(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _reply_times(frame: pd.DataFrame, replies: pd.DataFrame | None) -> tuple[pd.Series, pd.Series]:
-    if replies is not None and "recv_time" in replies.columns:
-        times = replies["recv_time"]
-        opted = replies["opt_out"] if "opt_out" in replies.columns else None
-    elif "reply_time" in frame.columns:
-        times = frame["reply_time"]
-        opted = frame["opted_out"] if "opted_out" in frame.columns else None
-    else:
-        return pd.Series([], dtype="datetime64[ns]"), pd.Series([], dtype=bool)
-    stamps = pd.to_datetime(times, errors="coerce")
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        stamps = stamps.dt.tz_convert(BEIJING).dt.tz_localize(None)
-    flags = (
-        opted.astype("boolean").fillna(False).astype(bool)
-        if opted is not None
-        else pd.Series(False, index=stamps.index)
-    )
-    keep = stamps.notna()
-    return stamps[keep], flags[keep]
-
-
 def _replies(frame: pd.DataFrame, replies: pd.DataFrame | None) -> pd.DataFrame:
     """Replies (and opt-outs) per slot: clock times within one day, else days."""
     columns = ["回复时间 time", "回复 replies", "退订 opt-outs"]
-    stamps, opted = _reply_times(frame, replies)
+    source = reply_times(
+        replies if replies is not None and "recv_time" in replies.columns else frame
+    )
+    stamps, opted = source["time"], source["opt_out"]
     if stamps.empty:
         return pd.DataFrame(columns=columns)
     one_day = stamps.min().normalize() == stamps.max().normalize()

@@ -110,6 +110,33 @@ def replies_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.Da
 # what each row means
 
 
+def reply_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``time`` (Beijing, naive) and ``opt_out`` of every reply a frame shows: a replies
+    frame's ``recv_time``/``opt_out``, else a merged frame's ``reply_time``/``opted_out``;
+    rows without a time are left out (the replies chart and the workbook's replies table).
+
+    >>> reply_times(pd.DataFrame({"reply_time": ["2026-12-01 21:10:05", None]}))
+                     time  opt_out
+    0 2026-12-01 21:10:05    False
+    """
+    if "recv_time" in frame.columns:
+        times, opt = frame["recv_time"], frame.get("opt_out")
+    elif "reply_time" in frame.columns:
+        times, opt = frame["reply_time"], frame.get("opted_out")
+    else:
+        times, opt = pd.Series([], dtype="datetime64[ns]"), None
+    stamps = pd.to_datetime(times, errors="coerce")
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert(BEIJING).dt.tz_localize(None)
+    flags = (
+        opt.astype("boolean").fillna(False).astype(bool)
+        if opt is not None
+        else pd.Series(False, index=stamps.index)
+    )
+    out = pd.DataFrame({"time": stamps.to_numpy(), "opt_out": flags.to_numpy()})
+    return out[out["time"].notna()].reset_index(drop=True)
+
+
 def _bool_column(df: pd.DataFrame, name: str) -> pd.Series | None:
     if name not in df.columns:
         return None

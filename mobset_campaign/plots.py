@@ -61,7 +61,6 @@ from ._figures import (
     wrap_label,
 )
 from ._files import replace_atomically
-from ._protocol import BEIJING
 from .codes import STATUS_CODES, is_final_status
 from .errors import InputError
 from .outcomes import (
@@ -69,6 +68,7 @@ from .outcomes import (
     delivered_mask,
     failed_mask,
     replies_data,
+    reply_times,
     sendable_mask,
     status_data,
     undetermined_mask,
@@ -396,28 +396,7 @@ def _replies_source(
 ) -> pd.DataFrame:
     """(time, opt_out) of every reply we can see, times in Beijing, naive."""
     frame = replies if replies is not None else replies_data(data, campaign)
-    if frame is None:
-        frame = status_data(data, campaign)
-    if "recv_time" in frame.columns:
-        times = frame["recv_time"]
-        opt = frame["opt_out"] if "opt_out" in frame.columns else None
-    elif "reply_time" in frame.columns:
-        times = frame["reply_time"]
-        opt = frame["opted_out"] if "opted_out" in frame.columns else None
-    else:
-        return pd.DataFrame(
-            {"time": pd.Series(dtype="datetime64[ns]"), "opt_out": pd.Series(dtype=bool)}
-        )
-    times = pd.to_datetime(times, errors="coerce")
-    if isinstance(times.dtype, pd.DatetimeTZDtype):
-        times = times.dt.tz_convert(BEIJING).dt.tz_localize(None)
-    flags = (
-        opt.astype("boolean").fillna(False).astype(bool)
-        if opt is not None
-        else pd.Series(False, index=frame.index)
-    )
-    out = pd.DataFrame({"time": times.to_numpy(), "opt_out": flags.to_numpy()})
-    return out[out["time"].notna()].reset_index(drop=True)
+    return reply_times(frame if frame is not None else status_data(data, campaign))
 
 
 def plot_replies(
