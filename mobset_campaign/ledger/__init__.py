@@ -21,15 +21,18 @@ parts, one module each:
 ``sending``         register → claim, recovery after a crash, scheduled messages, counts
 ``recording``       the gateway's answers, and answers kept aside when the ledger refused them
 ``inbox``           raw bodies before parsing, reports and replies, kept bodies
-``locks``           one run per campaign: the lock send, resend_unknown and cancel hold
+``locks``           leases: senders share a campaign, resend_unknown and cancel hold it alone
+``_group``          group commit: concurrent claims and answers share one transaction
+``_postgres``       the PostgreSQL dialect: placeholders, errors, serial transactions
+``copying``         ``ledger copy``: a whole ledger from one backend to the other
 ``optout``          the opt-out reply words and the suppression list
 ``frames``          the DataFrame views
 ==================  ========================================================================
 
 SQLite details: WAL mode, explicit ``BEGIN IMMEDIATE`` transactions, ``synchronous=FULL`` for
-claims and inbox bodies (``NORMAL`` elsewhere: losing such a commit to a power cut leaves a
-message ``claimed``, which turns ``unknown`` — never a second send), numbered migrations
-recorded in the ``migrations`` table.
+claims, answers and inbox bodies (``NORMAL`` elsewhere), the claims and answers of concurrent
+workers grouped into one commit; numbered migrations recorded in the ``migrations`` table
+(the same numbers on PostgreSQL).
 
 >>> with Ledger(":memory:") as ledger:
 ...     ledger.ensure_campaign("spring")
