@@ -187,10 +187,16 @@ def set_title(ax: Axes, title: str, campaign: str | None, *, note: str | None = 
             color=NOTE_COLOUR,
             fontproperties=cjk_font_properties(NOTE_SIZE),
             gid="mobset-note",
+            parse_math=False,
         )
         pad = 4 + NOTE_SIZE * 1.3 + 5  # the note's line, and a gap above it
-    artist = ax.set_title(
-        text, fontproperties=cjk_font_properties(TITLE_SIZE), loc="left", pad=pad, va="bottom"
+    artist = ax.set_title(  # parse_math off: a campaign called "$5 off $20" is text
+        text,
+        fontproperties=cjk_font_properties(TITLE_SIZE),
+        loc="left",
+        pad=pad,
+        va="bottom",
+        parse_math=False,
     )
     _fit_title(ax, artist, f"{title}\n{campaign}" if campaign else title)
     return artist

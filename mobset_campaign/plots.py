@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ._figures import (
     AMBER,
@@ -347,6 +347,10 @@ def plot_delivery_time(
             edges = np.unique(np.maximum(np.round(edges - 0.5) + 0.5, 0.5))
         values = np.clip(values, low, None)
         ax.set_xscale("log")
+        # plain numbers (1, 10, 100), not matplotlib's math-text powers of ten: those read
+        # badly to a marketer and need the STIX fonts, whose absence prints to stderr
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     elif whole:
         step = max(1, int(np.ceil((values.max() + 1) / bins)))
         edges = np.arange(-0.5, values.max() + step, step)

@@ -129,6 +129,20 @@ def test_delivery_time_marks_the_median(frame: pd.DataFrame) -> None:
     assert "秒 seconds" in ax.get_xlabel()
 
 
+def test_no_chart_text_is_math_text(frame: pd.DataFrame) -> None:
+    """A log axis labels plain numbers, and a campaign name with dollar signs stays text:
+    math text reads badly and, without the STIX fonts, prints a warning in the notebook."""
+    ax = plot_delivery_time(frame, "Promo $5 off $20")
+    figure = ax.get_figure(root=True)
+    assert figure is not None
+    figure.draw_without_rendering()
+    labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text()]
+    assert labels and not any("$" in label for label in labels), labels
+    assert "10" in labels or "100" in labels, labels
+    title = ax._left_title  # the chart titles sit on the left
+    assert "$5 off $20" in title.get_text() and not title.get_parse_math()
+
+
 def test_delivery_time_in_minutes_with_clock_skew() -> None:
     sent = pd.Timestamp("2024-06-15 10:00", tz="Asia/Shanghai")
     df = pd.DataFrame(
