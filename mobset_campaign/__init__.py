@@ -60,6 +60,7 @@ from .errors import (
 )
 from .estimate import estimate, preview
 from .export import export_excel
+from .language import get_language, set_language, using_language
 from .ledger import Ledger
 from .merge import merge_status
 from .outcomes import summarize
@@ -179,6 +180,7 @@ __all__ = [
     "describe_status",
     "estimate",
     "export_excel",
+    "get_language",
     "is_final_status",
     "is_mainland_mobile",
     "load_template",
@@ -198,7 +200,9 @@ __all__ = [
     "resend_unknown",
     "save_plots",
     "send",
+    "set_language",
     "split_parts",
     "summarize",
     "use_cjk_font",
+    "using_language",
 ]
