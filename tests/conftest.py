@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+#: Messages in English unless a test asks for Chinese, whatever the machine's locale (set at
+#: import, so the package's doctests, collected after this folder, see it too).
+os.environ["MOBSET_LANG"] = "en"
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +20,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     for name in list(os.environ):
         if name.startswith("MOBSET_"):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOBSET_LANG", "en")  # a test asks for Chinese with using_language
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
 
 
