@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import LedgerError
 
 __all__ = [
+    "TEXT_BYTES",
     "Connection",
     "begin",
     "connect",
@@ -47,6 +48,9 @@ __all__ = [
 #: ledger's tables are the database's).
 _SERIAL_KEY = 0x6D6F6273  # "mobs"
 _SCHEMES = ("postgresql://", "postgres://")
+#: SQL for a text column (``{0}``) as its UTF-8 bytes, empty where NULL (SQLite: a cast to
+#: BLOB); the status frame reads its times so, to parse them with numpy
+TEXT_BYTES = "COALESCE(convert_to({0}, 'UTF8'), ''::bytea)"
 
 
 def is_url(path: object) -> bool:

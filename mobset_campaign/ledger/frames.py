@@ -7,6 +7,9 @@ These are read-only views; nothing here writes. :func:`mobset_campaign.merge_sta
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,7 @@ import pandas as pd
 from .._protocol import BEIJING
 from ..codes import describe_status
 from ..states import MESSAGE_STATES
+from . import _postgres
 from ._store import Store, campaign_name
 
 __all__ = ["REPLY_COLUMNS", "STATUS_FRAME_COLUMNS", "Frames"]
@@ -90,17 +94,37 @@ def _shared(values: pd.Series) -> pd.Series:
 
 #: Rows of the status frame read at a time.
 _CHUNK = 50_000
+#: What SQL returns for a missing number (NULL would make a column of Python objects):
+#: int64's least value, which is also numpy's NaT
+_MISSING = "(-9223372036854775807 - 1)"
+_NAT = np.iinfo(np.int64).min
+_SQLITE_BYTES = "COALESCE(CAST({0} AS BLOB), X'')"
+_INT_COLUMNS = ("parts", "batch_id", "sms_id", "send_code", "status")
+_TEXT_COLUMNS = ("send_state", "send_error", "ex_status")
+_TIME_COLUMNS = ("sent_time", "report_time")
 _STATUS_SQL = """
-    SELECT m.id, m.row_key, CASE WHEN m.phone = m.row_key THEN NULL ELSE m.phone END AS phone,
-           m.content, m.parts, m.batch_id, m.sms_id,
-           m.state AS send_state, m.send_code, m.send_error, m.status,
-           m.sent_at AS sent_time, m.report_time, m.ex_status
+    SELECT m.id, m.row_key, CASE WHEN m.phone = m.row_key THEN NULL ELSE m.phone END,
+           CASE WHEN m.content = ? THEN NULL ELSE m.content END,
+           {ints}, m.state, m.send_error, m.ex_status, {times}
     FROM messages m WHERE {campaign} = ? AND m.id > ? ORDER BY m.id LIMIT ?
 """
 _REPLIES_SQL = """
     SELECT r.message_id, r.content, r.recv_time, r.id FROM replies r
     JOIN messages m ON m.id = r.message_id WHERE m.campaign = ?
 """
+
+
+def _status_sql(postgres: bool) -> str:
+    """The status frame's query: numbers never NULL (:data:`_MISSING` instead), times as
+    UTF-8 bytes (empty where NULL) for :func:`_iso_us`."""
+    as_bytes = _postgres.TEXT_BYTES if postgres else _SQLITE_BYTES
+    # SQLite: walk the id order (``+`` keeps it off the campaign index, which would sort
+    # the whole campaign again for every slice); PostgreSQL plans this well as it is
+    return _STATUS_SQL.format(
+        ints=", ".join(f"COALESCE(m.{c}, {_MISSING})" for c in _INT_COLUMNS),
+        times=", ".join(as_bytes.format(c) for c in ("m.sent_at", "m.report_time")),
+        campaign="m.campaign" if postgres else "+m.campaign",
+    )
 
 
 def _latest_replies(replies: pd.DataFrame) -> pd.DataFrame:
@@ -120,21 +144,159 @@ def _latest_replies(replies: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _typed_status(df: pd.DataFrame, replies: pd.DataFrame, opted: set[str]) -> pd.DataFrame:
-    """One slice of the status frame with its columns typed (texts that repeat, such as
-    the states or a text shared by many rows, held once) and its replies joined."""
-    latest = replies.reindex(df["id"])
-    df["reply"] = latest["reply"].to_numpy(dtype=object)
-    df["reply_time"] = latest["reply_time"].to_numpy(dtype=object)
-    df["reply_count"] = latest["reply_count"].fillna(0).to_numpy(dtype="int64")
-    for col in ("parts", "batch_id", "sms_id", "send_code", "status", "reply_count"):
-        df[col] = _int64(df[col])
-    for col in ("sent_time", "report_time", "reply_time"):
-        df[col] = _times(df[col])
-    df["reply"] = _text(df["reply"])
-    for col in ("content", "send_state", "send_error", "ex_status"):
-        df[col] = _shared(_text(df[col]))
-    return df.drop(columns="id")
+def _int_array(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """int64 values, :data:`_NAT` where missing → ``Int64``."""
+    return pd.arrays.IntegerArray(values, values == _NAT)
+
+
+#: The ledger's own form of a time (``iso``): ``2026-03-01T10:00:00.020+08:00``, 29
+#: bytes; where its digits are, and what stands between them
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 24, 25, 27, 28])
+_SEPARATORS = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b".", 26: b":"}
+
+
+def _two(b: np.ndarray, at: int) -> np.ndarray:
+    """The two-digit numbers at byte ``at`` (``b``: byte, time)."""
+    return b[at].astype(np.int64) * 10 + b[at + 1] - 11 * ord("0")
+
+
+def _month_starts(months: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 to the first day of each month (counted from January of year
+    0, proleptic Gregorian; H. Hinnant's ``days_from_civil``)."""
+    year, month = months // 12, months % 12 + 1
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _iso_us(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times as the ledger stores them (``S30`` bytes, empty: missing) → microseconds
+    since 1970 UTC (int64, NaT's value where missing), and which are of another form (the
+    caller reads those with pandas; their microseconds here are meaningless).
+
+    >>> us, other = _iso_us(np.array([b"1970-01-01T08:00:01.500+08:00", b"", b"x"], "S30"))
+    >>> us[0], us[1] == _NAT, other.tolist()
+    (np.int64(1500000), np.True_, [False, False, True])
+    """
+    # byte by byte, each a contiguous row: the checks and sums below run at memory speed
+    b = np.ascontiguousarray(raw.view(np.uint8).reshape(len(raw), 30).T)
+    empty = b[0] == 0
+    digits = (b[_DIGITS] - np.uint8(ord("0"))) <= 9  # uint8: a byte below "0" wraps
+    own = np.logical_and.reduce(digits, axis=0) & (b[29] == 0)
+    for at, sep in _SEPARATORS.items():
+        own &= b[at] == ord(sep)
+    own &= (b[23] == ord("+")) | (b[23] == ord("-"))
+    month, day, hour, minute, second = (_two(b, at) for at in (5, 8, 11, 14, 17))
+    off_hours, off_minutes = _two(b, 24), _two(b, 27)
+    own &= (month >= 1) & (month <= 12) & (day >= 1) & (hour < 24) & (minute < 60)
+    own &= (second < 60) & (off_hours < 24) & (off_minutes < 60)
+    months = (_two(b, 0) * 100 + _two(b, 2)) * 12 + month - 1
+    if not own.any():
+        return np.full(len(raw), _NAT, dtype=np.int64), ~empty
+    lo, hi = int(months[own].min()), int(months[own].max())
+    nth = np.where(own, months, lo) - lo
+    starts = _month_starts(np.arange(lo, hi + 2))  # and the month after the last
+    own &= day <= (starts[nth + 1] - starts[nth])
+    seconds = (((starts[nth] + day - 1) * 24 + hour) * 60 + minute) * 60 + second
+    milli = _two(b, 20) * 10 + b[22] - ord("0")
+    offset = np.where(b[23] == ord("-"), -60, 60) * (off_hours * 60 + off_minutes)
+    us = np.where(empty, _NAT, ((seconds - offset) * 1000 + milli) * 1000)
+    return us, ~own & ~empty
+
+
+def _time_series(raw: np.ndarray, long: dict[int, bytes]) -> pd.Series:
+    """Stored times (``S30`` bytes, see :func:`_iso_us`; ``long``: the whole bytes of
+    those cut to 30, by position) → tz-aware Asia/Shanghai, as :func:`_times` reads them."""
+    us, other = _iso_us(raw)
+    at = np.flatnonzero(other)
+    if len(at):
+        cut = raw[at].tolist()
+        texts = [long.get(i, t).decode("utf-8") for i, t in zip(at.tolist(), cut, strict=True)]
+        parsed = _times(pd.Series(texts, dtype=object)).dt.tz_convert("UTC")
+        us[at] = parsed.dt.tz_localize(None).to_numpy("M8[us]").view("int64")
+    utc = pd.Series(us.view("M8[us]")).dt.tz_localize("UTC")
+    return utc.dt.tz_convert(BEIJING)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Python's cycle collector paused: the rows' million tuples, none of them in a cycle,
+    would start it again and again (a third of the time a read took)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _StatusColumns:
+    """The status frame's columns, gathered slice by slice as numpy arrays and made
+    pandas columns once at the end."""
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        # the two texts unique to each message wait as fixed-width arrays and become
+        # Python strings only at the end: made between the slices' temporaries, a million
+        # of them would pin three times their size in half-empty memory pages
+        self.keys: list[np.ndarray] = []
+        self.phones: list[np.ndarray] = []
+        self.contents: list[np.ndarray] = []
+        self.ints: dict[str, list[np.ndarray]] = {c: [] for c in _INT_COLUMNS}
+        self.texts: dict[str, list[np.ndarray]] = {c: [] for c in _TEXT_COLUMNS}
+        self.times: dict[str, list[np.ndarray]] = {c: [] for c in _TIME_COLUMNS}
+        #: times longer than ``S30`` holds (not of the ledger's form), by position
+        self.long: dict[str, dict[int, bytes]] = {c: {} for c in _TIME_COLUMNS}
+        self.count = 0
+        #: the text the query leaves out (NULL) when a message has it: the last one read
+        self.content = ""
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        """One slice of the query's rows."""
+        width = 4 + len(_INT_COLUMNS) + len(_TEXT_COLUMNS) + len(_TIME_COLUMNS)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * width
+        self.ids.append(np.array(cols[0], dtype=np.int64))
+        keys = np.array(cols[1], dtype=object)
+        phones = np.array(cols[2], dtype=object)  # missing: the key itself
+        self.keys.append(keys.astype(str))
+        self.phones.append(np.where(pd.isna(phones), keys, phones).astype(str))
+        contents = np.array(cols[3], dtype=object)
+        contents[pd.isna(contents)] = self.content
+        if len(contents):
+            self.content = contents[-1]
+        self.contents.append(contents)
+        at = 4
+        for col in _INT_COLUMNS:
+            self.ints[col].append(np.array(cols[at], dtype=np.int64))
+            at += 1
+        for col in _TEXT_COLUMNS:
+            self.texts[col].append(np.array(cols[at], dtype=object))
+            at += 1
+        for col in _TIME_COLUMNS:
+            fixed = np.array(cols[at], dtype="S30")
+            cut = fixed.view(np.uint8).reshape(len(fixed), 30)[:, 29] != 0
+            for i in np.flatnonzero(cut).tolist():  # not of the ledger's form: kept whole
+                self.long[col][self.count + i] = cols[at][i]
+            self.times[col].append(fixed)
+            at += 1
+        self.count += len(rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The columns so far as a frame (the id, no replies or opt-outs yet)."""
+        df = pd.DataFrame({"id": np.concatenate(self.ids)})
+        df["row_key"] = pd.Series(np.concatenate(self.keys), dtype="str")
+        df["phone"] = pd.Series(np.concatenate(self.phones), dtype="str")
+        df["content"] = _shared(pd.Series(np.concatenate(self.contents), dtype="str"))
+        for col in _INT_COLUMNS:
+            df[col] = _int_array(np.concatenate(self.ints[col]))
+        for col in _TEXT_COLUMNS:
+            df[col] = _shared(pd.Series(np.concatenate(self.texts[col]), dtype="str"))
+        for col in _TIME_COLUMNS:
+            df[col] = _time_series(np.concatenate(self.times[col]), self.long[col])
+        return df
 
 
 class Frames(Store):
@@ -152,38 +314,30 @@ class Frames(Store):
         campaign = campaign_name(campaign)
         # replies and opt-outs are few: read apart and joined here, which spares a million
         # correlated sub-queries
-        replies = _latest_replies(self._frame(_REPLIES_SQL, (campaign,)))
+        replies = self._frame(_REPLIES_SQL, (campaign,))
+        latest = _latest_replies(replies)
+        latest["reply_time"] = _times(latest["reply_time"])
         opted = {row[0] for row in self._read("SELECT phone FROM suppression")}
-        # SQLite: walk the id order (``+`` keeps it off the campaign index, which would sort
-        # the whole campaign again for every slice); PostgreSQL plans this well as it is
-        sql = _STATUS_SQL.format(campaign="m.campaign" if self.is_postgres else "+m.campaign")
-        chunks: list[pd.DataFrame] = []
-        # the two texts unique to each message wait as fixed-width arrays and become Python
-        # strings only at the end: made between the slices' temporaries, a million of them
-        # would pin three times their size in half-empty memory pages
-        unique: dict[str, list[np.ndarray]] = {"row_key": [], "phone": []}
+        sql = _status_sql(self.is_postgres)
+        columns = _StatusColumns()
         after = 0
-        while True:  # in slices of the id order, so no million rows of tuples at once
-            chunk = self._frame(sql, (campaign, after, _CHUNK))
-            if len(chunk) == 0 and chunks:
-                break
-            after = int(chunk["id"].iloc[-1]) if len(chunk) else after
-            keys = chunk.pop("row_key").to_numpy(dtype=object)
-            phones = chunk.pop("phone").to_numpy(dtype=object)  # missing: the key itself
-            unique["row_key"].append(keys.astype(str))
-            unique["phone"].append(np.where(pd.isna(phones), keys, phones).astype(str))
-            chunks.append(_typed_status(chunk, replies, opted))
-            del chunk
-            if len(chunks[-1]) < _CHUNK:
-                break
-        df = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-        del chunks
-        for col, parts in unique.items():
-            df[col] = pd.Series(np.concatenate(parts), dtype="str")
-            parts.clear()
+        with _no_gc():
+            while True:  # in slices of the id order, so no million rows of tuples at once
+                rows = self._read(sql, (columns.content, campaign, after, _CHUNK))
+                columns.add(rows)
+                if len(rows) < _CHUNK:
+                    break
+                after = int(rows[-1][0])
+                del rows
+            df = columns.frame()
+            del columns
+        mine = latest.reindex(df.pop("id"))
+        df["reply"] = _text(pd.Series(mine["reply"].to_numpy(dtype=object)))
+        df["reply_time"] = mine["reply_time"].array
+        df["reply_count"] = _int64(pd.Series(mine["reply_count"].fillna(0).to_numpy("int64")))
         df["opted_out"] = df["phone"].isin(opted).to_numpy(dtype=bool)
         df["status_text"] = _status_text(df["status"])
-        return df[list(STATUS_FRAME_COLUMNS)].reset_index(drop=True)
+        return df[list(STATUS_FRAME_COLUMNS)]
 
     def replies_frame(self, campaign: str | None = None) -> pd.DataFrame:
         """Every stored reply (or those attributed to one campaign), oldest first.
