@@ -19,6 +19,9 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+from ._i18n import N_
+from ._i18n import gettext as _
+
 __all__ = ["NOTHING", "say", "spoken_as"]
 
 
@@ -62,6 +65,19 @@ def spoken_as(spelling: Spelling) -> Iterator[None]:
             _spelling = before
 
 
+#: The ``what`` and ``none_means`` fragments the package passes to :func:`out_of_range`,
+#: marked for the catalog here; a caller with a new one marks it ``N_("...")`` itself.
+_FRAGMENTS = (
+    N_("seconds"),
+    N_("messages per second"),
+    N_("requests in flight"),
+    N_("yuan per part"),
+    N_("to wait without end"),
+    N_("for no limit"),
+    N_("for no cost"),
+)
+
+
 def out_of_range(
     name: str,
     value: object,
@@ -74,7 +90,8 @@ def out_of_range(
 ) -> str | None:
     """Why ``value`` is not a usable ``name`` (a finite number from ``low`` to ``high``,
     whole when ``integer``), or None when it is. ``what`` says what the number counts
-    (``"messages per second"``); ``none_means`` what None does, when None is allowed.
+    (``"messages per second"``); ``none_means`` what None does, when None is allowed. Both
+    are message ids (marked ``N_``), translated here with the sentence around them.
 
     >>> out_of_range("rate", 1e-10, 0.001, 1e6, what="messages per second")
     'rate=1e-10 is out of range: messages per second must be from 0.001 to 1,000,000.'
@@ -87,9 +104,23 @@ def out_of_range(
     number = value if isinstance(value, kinds) and not isinstance(value, bool) else None
     if number is not None and low <= number <= high:  # NaN and ±inf fail this
         return None
-    whole = "a whole number of " if integer else ""
-    tail = f", or None {none_means}" if none_means else ""
-    return (
-        f"{say(name, value)} is out of range: {whole}{what} must be from {low:,g} to "
-        f"{high:,.0f}{tail}."
+    fields = dict(
+        name=say(name, value), what=_(what) if what else "", low=f"{low:,g}", high=f"{high:,.0f}"
     )
+    if none_means:
+        fields["none_means"] = _(none_means)
+        if integer:
+            text = _(
+                "{name} is out of range: a whole number of {what} must be from {low} to "
+                "{high}, or None {none_means}."
+            )
+        else:
+            text = _(
+                "{name} is out of range: {what} must be from {low} to {high}, or None "
+                "{none_means}."
+            )
+    elif integer:
+        text = _("{name} is out of range: a whole number of {what} must be from {low} to {high}.")
+    else:
+        text = _("{name} is out of range: {what} must be from {low} to {high}.")
+    return text.format(**fields)

@@ -22,6 +22,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ._advice import out_of_range
+from ._i18n import N_
+from ._i18n import gettext as _
 from .errors import InputError
 
 __all__ = [
@@ -54,14 +56,20 @@ _PRICE_DIGITS = 6
 
 def _decimal(amount: float | int | Decimal) -> Decimal:
     if isinstance(amount, bool):
-        raise InputError(f"An amount of money must be a number, got {amount!r}.")
+        raise InputError(
+            _("An amount of money must be a number, got {amount!r}.").format(amount=amount)
+        )
     try:
         # str(): the shortest text that reads back as the same float, as Excel shows it
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     except (InvalidOperation, ValueError, TypeError) as exc:
-        raise InputError(f"An amount of money must be a number, got {amount!r}.") from exc
+        raise InputError(
+            _("An amount of money must be a number, got {amount!r}.").format(amount=amount)
+        ) from exc
     if not value.is_finite():
-        raise InputError(f"An amount of money must be a finite number, got {amount!r}.")
+        raise InputError(
+            _("An amount of money must be a finite number, got {amount!r}.").format(amount=amount)
+        )
     return value
 
 
@@ -77,8 +85,8 @@ def price_problem(price_per_part: object) -> str | None:
         price_per_part,
         0,
         MAX_PRICE,
-        what="yuan per part",
-        none_means="for no cost",
+        what=N_("yuan per part"),
+        none_means=N_("for no cost"),
     )
 
 

@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from . import _protocol
+from ._i18n import gettext as _
+from ._i18n import ngettext
 from .errors import ProtocolError, error_for_code
 
 __all__ = [
@@ -140,7 +142,10 @@ def _as_int(value: Any, what: str, method: str, body: str) -> int:
         return int(str(value).strip())
     except (TypeError, ValueError):
         raise ProtocolError(
-            0, f"{what} is not an integer: {value!r}", method=method, body=body
+            0,
+            _("{field} is not an integer: {value!r}").format(field=what, value=value),
+            method=method,
+            body=body,
         ) from None
 
 
@@ -161,10 +166,10 @@ def decode(text: str, method: str) -> dict[str, Any]:
     except ValueError:
         raise ProtocolError(0, method=method, body=text) from None
     if not isinstance(data, Mapping):
-        raise ProtocolError(0, "it is JSON but not an object", method=method, body=text)
+        raise ProtocolError(0, _("it is JSON but not an object"), method=method, body=text)
     data = _protocol.lower_keys(data)
     if "code" not in data:
-        raise ProtocolError(0, "the answer has no Code", method=method, body=text)
+        raise ProtocolError(0, _("the answer has no Code"), method=method, body=text)
     code = _as_int(data["code"], "Code", method, text)
     data["code"] = code
     data["message"] = _as_str(data.get("message"))
@@ -176,7 +181,9 @@ def decode(text: str, method: str) -> dict[str, Any]:
 def _details(data: Mapping[str, Any], key: str, method: str, body: str) -> list[Mapping[str, Any]]:
     items = data.get(key) or []
     if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
-        raise ProtocolError(0, f"{key} is not a list of objects", method=method, body=body)
+        raise ProtocolError(
+            0, _("{field} is not a list of objects").format(field=key), method=method, body=body
+        )
     return items
 
 
@@ -305,13 +312,17 @@ def parse_items(method: str, body: str) -> Page:
         return _salvage(method, body, one, whole)
     details = data.get("details") or []
     if not isinstance(details, list):
-        raise ProtocolError(0, "Details is not a list", method=method, body=body)
+        raise ProtocolError(0, _("Details is not a list"), method=method, body=body)
     page = _page(method, body, details, one, data["code"])
     if not page.items and details:
-        first = page.problems[0].split(": ", 1)[-1]
+        first = re.split(r": |：", page.problems[0], maxsplit=1)[-1]
         unreadable = ProtocolError(
             0,
-            f"none of its {len(details)} items could be read; the first: {first}",
+            ngettext(
+                "its {n} item could not be read: {first}",
+                "none of its {n} items could be read; the first: {first}",
+                len(details),
+            ).format(n=len(details), first=first),
             method=method,
             body=body,
         )
@@ -320,8 +331,11 @@ def parse_items(method: str, body: str) -> Page:
     if not page.items and page.declared:
         empty = ProtocolError(
             0,
-            f"its Code says {page.declared} item{' was' if page.declared == 1 else 's were'} "
-            "handed out but it holds none",
+            ngettext(
+                "its Code says {n} item was handed out but it holds none",
+                "its Code says {n} items were handed out but it holds none",
+                page.declared,
+            ).format(n=page.declared),
             method=method,
             body=body,
         )
@@ -344,31 +358,59 @@ def _page(
     for n, item in enumerate(details, 1):
         try:
             if not isinstance(item, Mapping):
-                raise ProtocolError(0, "not an object", method=method, body=body)
+                raise ProtocolError(0, _("not an object"), method=method, body=body)
             good.append(one(_protocol.lower_keys(item), body))
         except ProtocolError as exc:
             what = exc.message or str(exc)
             problems.append(
-                f"{method}: item {n} of {len(details)} skipped ({what}): "
-                f"{json.dumps(item, ensure_ascii=False)[:200]}; the whole answer stays in "
-                "the inbox (Ledger.inbox_frame())."
+                _(
+                    "{method}: item {n} of {total} skipped ({why}): {item}; the whole answer "
+                    "stays in the inbox (Ledger.inbox_frame())."
+                ).format(
+                    method=method,
+                    n=n,
+                    total=len(details),
+                    why=what,
+                    item=json.dumps(item, ensure_ascii=False)[:200],
+                )
             )
     found = len(details)
     unread = len(details) - len(good)
     if cut:
         missing = None if declared is None else max(declared - found, 0)
         unread += missing or 0
-        problems.append(
-            f"{method}: the answer was cut off after {found} complete item"
-            f"{'' if found == 1 else 's'}"
-            + (f"; {missing} more could not be read" if missing else "")
-            + "; the raw answer stays in the inbox (Ledger.inbox_frame())."
-        )
+        if missing:
+            problems.append(
+                ngettext(
+                    "{method}: the answer was cut off after {found} complete item; {missing} "
+                    "more could not be read; the raw answer stays in the inbox "
+                    "(Ledger.inbox_frame()).",
+                    "{method}: the answer was cut off after {found} complete items; {missing} "
+                    "more could not be read; the raw answer stays in the inbox "
+                    "(Ledger.inbox_frame()).",
+                    found,
+                ).format(method=method, found=found, missing=missing)
+            )
+        else:
+            problems.append(
+                ngettext(
+                    "{method}: the answer was cut off after {found} complete item; the raw "
+                    "answer stays in the inbox (Ledger.inbox_frame()).",
+                    "{method}: the answer was cut off after {found} complete items; the raw "
+                    "answer stays in the inbox (Ledger.inbox_frame()).",
+                    found,
+                ).format(method=method, found=found)
+            )
     elif declared is not None and declared != found and (good or declared < found):
         unread += max(declared - found, 0)
         problems.append(
-            f"{method}: the answer's Code says {declared} item{'' if declared == 1 else 's'} "
-            f"but it holds {found}; the raw answer stays in the inbox (Ledger.inbox_frame())."
+            ngettext(
+                "{method}: the answer's Code says {declared} item but it holds {found}; the raw "
+                "answer stays in the inbox (Ledger.inbox_frame()).",
+                "{method}: the answer's Code says {declared} items but it holds {found}; the "
+                "raw answer stays in the inbox (Ledger.inbox_frame()).",
+                declared,
+            ).format(method=method, declared=declared, found=found)
         )
     return Page(good, problems, declared, unread)
 

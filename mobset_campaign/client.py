@@ -36,10 +36,12 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from . import _protocol
+from ._i18n import N_, ngettext
+from ._i18n import gettext as _
 from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND
+from ._reach import Reach, connection_never_made, handshake_error
 from .answers import (
     CancelResult,
     RawAnswer,
@@ -90,65 +92,7 @@ class _Secret:
     __str__ = __repr__
 
     def __reduce__(self) -> Any:
-        raise UnpicklableError("The password is not picklable; keep it in this process.")
-
-
-class _Reach:
-    """How far a failed attempt went, which decides whether it may be retried."""
-
-    NEVER_LEFT = "never_left"  # the request never reached the gateway: safe to retry
-    UNTRUSTED = "untrusted"  # never left either, but the certificate will not change: no retry
-    WENT_OUT = "went_out"  # it may have been processed
-
-
-def _connection_never_made(exc: requests.RequestException) -> bool:
-    """True when the failure happened before a byte of the request reached the gateway."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
-        exc, requests.exceptions.ReadTimeout
-    ):
-        reason: Any = exc.args[0] if exc.args else None
-        if isinstance(reason, MaxRetryError):
-            reason = reason.reason
-        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
-    return False
-
-
-def _handshake_error(exc: requests.RequestException) -> ssl.SSLError | None:
-    """The TLS error when the connection failed in its handshake, else None.
-
-    The handshake comes before a byte of the request is sent, so such a failure is a
-    connection never made. A certificate that is not trusted is one (the certificate and its
-    name are checked while connecting); any other TLS error counts only when it was raised
-    by the handshake itself (``do_handshake`` in its traceback): one raised while the answer
-    was read may follow a request the gateway received.
-    """
-    if not isinstance(exc, requests.exceptions.SSLError):
-        return None
-    todo: list[BaseException] = [exc]
-    seen: set[int] = set()
-    while todo:
-        cause = todo.pop()
-        if id(cause) in seen:
-            continue
-        seen.add(id(cause))
-        if isinstance(cause, ssl.SSLCertVerificationError) or (
-            isinstance(cause, ssl.SSLError) and _raised_in_handshake(cause)
-        ):
-            return cause
-        links = (getattr(cause, "reason", None), cause.__cause__, cause.__context__, *cause.args)
-        todo += [link for link in links if isinstance(link, BaseException)]
-    return None
-
-
-def _raised_in_handshake(exc: BaseException) -> bool:
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name == "do_handshake":
-            return True
-        tb = tb.tb_next
-    return False
+        raise UnpicklableError(_("The password is not picklable; keep it in this process."))
 
 
 class MobsetClient:
@@ -191,23 +135,27 @@ class MobsetClient:
             self.corp_id = int(str(corp_id).strip())
         except ValueError:
             raise ConfigError(
-                f"CorpID {corp_id!r} is not a number; use the 6-digit enterprise id Mobset gave "
-                "you (MOBSET_CORP_ID)."
+                _(
+                    "CorpID {corp_id!r} is not a number; use the 6-digit enterprise id Mobset "
+                    "gave you (MOBSET_CORP_ID)."
+                ).format(corp_id=corp_id)
             ) from None
         if not login_name or not str(login_name).strip():
             raise ConfigError(
-                "LoginName is empty; set MOBSET_LOGIN_NAME to the account's user name."
+                _("LoginName is empty; set MOBSET_LOGIN_NAME to the account's user name.")
             )
         if not password:
-            raise ConfigError("The password is empty; set MOBSET_PASSWORD.")
+            raise ConfigError(_("The password is empty; set MOBSET_PASSWORD."))
         self.login_name = str(login_name).strip()
         self._password = _Secret(str(password))
         if base_url:
             url = base_url.strip().rstrip("/")
             if not url.startswith(("http://", "https://")):
                 raise ConfigError(
-                    f"base_url {base_url!r} must start with http:// or https:// "
-                    "(for the simulator, use sim.url)."
+                    _(
+                        "base_url {url!r} must start with http:// or https:// (for the "
+                        "simulator, use sim.url)."
+                    ).format(url=base_url)
                 )
             if not url.endswith(_protocol.PATH):
                 url += _protocol.PATH
@@ -216,8 +164,10 @@ class MobsetClient:
             found = _protocol.platform_url(self.corp_id, use_https=use_https)
             if found is None:
                 raise ConfigError(
-                    f"CorpID {self.corp_id} is outside the platform ranges 100000–399999, so the "
-                    "host cannot be chosen; pass base_url= (or set MOBSET_BASE_URL)."
+                    _(
+                        "CorpID {corp_id} is outside the platform ranges 100000–399999, so the "
+                        "host cannot be chosen; pass base_url= (or set MOBSET_BASE_URL)."
+                    ).format(corp_id=self.corp_id)
                 )
             self.base_url = found
         self.timeout = timeout
@@ -226,9 +176,11 @@ class MobsetClient:
         self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
         if self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
             raise ConfigError(
-                f"ca_bundle (MOBSET_CA_BUNDLE) {self.ca_bundle!r} is not a file; give the PEM "
-                "file of the certificate authority to trust (`mobset-campaign simulator --tls` "
-                "prints its own), or leave it unset to trust the system's authorities."
+                _(
+                    "ca_bundle (MOBSET_CA_BUNDLE) {path!r} is not a file; give the PEM file of "
+                    "the certificate authority to trust (`mobset-campaign simulator --tls` "
+                    "prints its own), or leave it unset to trust the system's authorities."
+                ).format(path=self.ca_bundle)
             )
         self._settings = dict(
             base_url=self.base_url,
@@ -255,9 +207,11 @@ class MobsetClient:
         missing = [n for n in names if not env.get(n)]
         if missing:
             raise ConfigError(
-                f"Missing {', '.join(missing)}. Set them in the environment "
-                "(export MOBSET_CORP_ID=... MOBSET_LOGIN_NAME=... MOBSET_PASSWORD=...), or "
-                "rehearse first with `mobset-campaign simulator`, which prints credentials to use."
+                _(
+                    "Missing {names}. Set them in the environment (export MOBSET_CORP_ID=... "
+                    "MOBSET_LOGIN_NAME=... MOBSET_PASSWORD=...), or rehearse first with "
+                    "`mobset-campaign simulator`, which prints credentials to use."
+                ).format(names=", ".join(missing))
             )
         if env.get("MOBSET_BASE_URL") and "base_url" not in kwargs:
             kwargs["base_url"] = env["MOBSET_BASE_URL"]
@@ -304,7 +258,7 @@ class MobsetClient:
 
     def __getstate__(self) -> None:
         raise UnpicklableError(
-            "MobsetClient holds a password and is not picklable; use clone() or from_env()."
+            _("MobsetClient holds a password and is not picklable; use clone() or from_env().")
         )
 
     # -- the six functions ------------------------------------------------------------
@@ -339,24 +293,32 @@ class MobsetClient:
             GatewayError: the gateway refused the request (a subclass per code family).
         """
         numbers = [str(p).strip() for p in phones]
-        _check_count(len(numbers), MAX_NUMBERS_PER_SEND, "send", "numbers", "mobset_campaign.send")
+        _check_count(len(numbers), MAX_NUMBERS_PER_SEND, "send")
         bad = [p for p in numbers if not _MOBILE.fullmatch(p)]
         if bad:
             raise InputError(
-                f"send: {bad[:3]!r} {'is' if len(bad) == 1 else 'are'} not 11-digit mainland "
-                "mobile numbers; give them as 11 ASCII digits without +86 or spaces "
-                "(read_contacts and normalise_phones repair them)."
+                ngettext(
+                    "send: {numbers!r} is not an 11-digit mainland mobile number; give it as 11 "
+                    "ASCII digits without +86 or spaces (read_contacts and normalise_phones "
+                    "repair them).",
+                    "send: {numbers!r} are not 11-digit mainland mobile numbers; give them as 11 "
+                    "ASCII digits without +86 or spaces (read_contacts and normalise_phones "
+                    "repair them).",
+                    len(bad),
+                ).format(numbers=bad[:3])
             )
         seen: set[str] = set()
         repeats = [p for p in numbers if p in seen or seen.add(p)]  # type: ignore[func-returns-value]
         if repeats:
             raise InputError(
-                f"send: {repeats[0]} appears more than once in one request; each number may be "
-                "texted once per request."
+                _(
+                    "send: {phone} appears more than once in one request; each number may be "
+                    "texted once per request."
+                ).format(phone=repeats[0])
             )
         text = _protocol.normalise_newlines(str(content))
         if not text.strip():
-            raise InputError("send: content is empty; write the message text.")
+            raise InputError(_("send: content is empty; write the message text."))
         params: dict[str, str] = {"PhoneNumbers": ",".join(numbers)}
         if not long_sms:
             params["LongSms"] = "0"
@@ -364,7 +326,9 @@ class MobsetClient:
             params["TimerSend"] = self._timer_text(timer_send)
         if add_num:
             if not str(add_num).isdigit():
-                raise InputError(f"send: add_num {add_num!r} must be digits only.")
+                raise InputError(
+                    _("send: add_num {add_num!r} must be digits only.").format(add_num=add_num)
+                )
             params["AddNum"] = str(add_num)
         params["Content"] = text  # Content goes last, after Methods
         body = self._request("SmsSend", params, idempotent=False, phones=numbers)
@@ -372,7 +336,7 @@ class MobsetClient:
             return parse_send(body)
         except ProtocolError as exc:
             raise AmbiguousSendError(
-                "the answer could not be read", phones=numbers, body=body
+                _("the answer could not be read"), phones=numbers, body=body
             ) from exc
 
     def get_replies(self) -> list[Reply]:
@@ -404,20 +368,23 @@ class MobsetClient:
 
     def get_balance(self) -> int:
         """The number of messages (parts) the account can still send (SmsGetBalance)."""
-        data, _ = self._query("SmsGetBalance")
+        data, _body = self._query("SmsGetBalance")
         return int(data["code"])
 
     def get_sign(self) -> str:
         """The account's signature without brackets, e.g. ``广州首易`` (SmsGetSign)."""
         data, body = self._query("SmsGetSign")
         if data["code"] != 0:  # success is Code 0 only (a balance is a count, a sign is not)
-            raise ProtocolError(
-                0,
-                f"success is Code 0, but the answer's Code is {data['code']} "
-                f"({data['message'] or 'no message'})",
-                method="SmsGetSign",
-                body=body,
+            problem = (
+                _("success is Code 0, but the answer's Code is {code} ({message})").format(
+                    code=data["code"], message=data["message"]
+                )
+                if data["message"]
+                else _("success is Code 0, but the answer's Code is {code} (no message)").format(
+                    code=data["code"]
+                )
             )
+            raise ProtocolError(0, problem, method="SmsGetSign", body=body)
         sign = data.get("sign")
         return "" if sign is None else str(sign).strip()
 
@@ -429,10 +396,10 @@ class MobsetClient:
         cancelled then answer -142).
         """
         ids = [int(i) for i in sms_ids]
-        _check_count(len(ids), MAX_IDS_PER_CANCEL, "cancel", "SmsIds", "mobset_campaign.cancel")
+        _check_count(len(ids), MAX_IDS_PER_CANCEL, "cancel")
         if any(i <= 0 for i in ids):
             raise InputError(
-                "cancel: SmsIds are positive numbers from SmsSend; 0 is a failed send."
+                _("cancel: SmsIds are positive numbers from SmsSend; 0 is a failed send.")
             )
         body = self._request("SmsCancel", {"SmsID": ",".join(map(str, ids))}, idempotent=False)
         return parse_cancel(body)
@@ -446,8 +413,10 @@ class MobsetClient:
         parsed = _protocol.parse_timer_send(when)
         if parsed is None:
             raise InputError(
-                f"send: timer_send {when!r} is not a time in the form 'YYYY-MM-DD HH:MM:SS' "
-                "(Beijing), e.g. '2026-12-24 09:30:00'; a date alone is not enough."
+                _(
+                    "send: timer_send {when!r} is not a time in the form 'YYYY-MM-DD HH:MM:SS' "
+                    "(Beijing), e.g. '2026-12-24 09:30:00'; a date alone is not enough."
+                ).format(when=when)
             )
         return _protocol.format_beijing_time(parsed)
 
@@ -512,9 +481,9 @@ class MobsetClient:
                 if busy is None:
                     return body
                 error = error_for_code(busy, _message(body), method=method, body=body)
-                outcome = _Reach.NEVER_LEFT
-            retryable = outcome == _Reach.NEVER_LEFT or (
-                idempotent and outcome == _Reach.WENT_OUT
+                outcome = Reach.NEVER_LEFT
+            retryable = outcome == Reach.NEVER_LEFT or (
+                idempotent and outcome == Reach.WENT_OUT
             )
             if not retryable or attempt >= self.max_retries:
                 raise error
@@ -532,10 +501,11 @@ class MobsetClient:
             reason = tls.verify_message or tls.reason or str(tls)
             error = TransportError(
                 0,
-                f"could not connect to {self.base_url}: its TLS certificate is not trusted "
-                f"({reason})",
+                _("could not connect to {url}: its TLS certificate is not trusted ({reason})").format(
+                    url=self.base_url, reason=reason
+                ),
                 method=method,
-                hint=(
+                hint=_(
                     "Nothing was sent. For `mobset-campaign simulator --tls`, trust its "
                     "certificate authority: pass ca_bundle= or set MOBSET_CA_BUNDLE to the "
                     "file it prints (sim.client() and sim.env() do). For the real gateway, "
@@ -543,19 +513,20 @@ class MobsetClient:
                     "ca_bundle / MOBSET_CA_BUNDLE the authority your network uses."
                 ),
             )
-            return _Reach.UNTRUSTED, error, ""
+            return Reach.UNTRUSTED, error, ""
         error = TransportError(
             0,
-            f"could not connect to {self.base_url}: the TLS handshake failed "
-            f"({tls.reason or tls})",
+            _("could not connect to {url}: the TLS handshake failed ({reason})").format(
+                url=self.base_url, reason=tls.reason or tls
+            ),
             method=method,
-            hint=(
+            hint=_(
                 "Nothing was sent. Check the scheme and port of the URL: the gateway speaks "
                 "HTTPS on port 843 and HTTP on 8095, and `mobset-campaign simulator` speaks "
                 "HTTPS only when started with --tls."
             ),
         )
-        return _Reach.NEVER_LEFT, error, ""
+        return Reach.NEVER_LEFT, error, ""
 
     def _attempt(
         self, method: str, params: Mapping[str, str], phones: Sequence[str]
@@ -567,7 +538,7 @@ class MobsetClient:
             )
             raw = resp.content
         except requests.RequestException as exc:
-            never_made = _connection_never_made(exc)
+            never_made = connection_never_made(exc)
             log.debug(
                 "%s failed after %.3f s: %s (%s)",
                 method,
@@ -575,22 +546,29 @@ class MobsetClient:
                 type(exc).__name__,
                 "not connected" if never_made else "request went out",
             )
-            detail = f"{type(exc).__name__} talking to {self.base_url}"
-            tls = _handshake_error(exc)
+            detail = _("{error} talking to {url}").format(
+                error=type(exc).__name__, url=self.base_url
+            )
+            tls = handshake_error(exc)
             if tls is not None:
                 return self._tls_failure(method, tls)
             if never_made:
                 return (
-                    _Reach.NEVER_LEFT,
-                    TransportError(0, f"could not connect ({detail})", method=method),
+                    Reach.NEVER_LEFT,
+                    TransportError(
+                        0, _("could not connect ({detail})").format(detail=detail), method=method
+                    ),
                     "",
                 )
             if method == "SmsSend":
-                return _Reach.WENT_OUT, AmbiguousSendError(detail, phones=phones), ""
+                return Reach.WENT_OUT, AmbiguousSendError(detail, phones=phones), ""
             return (
-                _Reach.WENT_OUT,
+                Reach.WENT_OUT,
                 TransportError(
-                    0, f"no answer ({detail})", method=method, hint=_went_out_hint(method)
+                    0,
+                    _("no answer ({detail})").format(detail=detail),
+                    method=method,
+                    hint=_went_out_hint(method),
                 ),
                 "",
             )
@@ -606,31 +584,36 @@ class MobsetClient:
             # Any HTTP answer means a server received the request: a 5xx gateway, or a proxy
             # or firewall answering 408/429/499. Only a refused connection is known to have
             # done nothing, so an SmsSend here is ambiguous and is never retried.
-            msg = f"HTTP {resp.status_code} from {self.base_url}"
+            msg = _("HTTP {status} from {url}").format(status=resp.status_code, url=self.base_url)
             if method == "SmsSend":
-                return _Reach.WENT_OUT, AmbiguousSendError(msg, phones=phones, body=text), text
+                return Reach.WENT_OUT, AmbiguousSendError(msg, phones=phones, body=text), text
             hint = (
-                "Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission."
+                _("Check the base URL (it must end in /SDK3/Sms) and the account's SDK permission.")
                 if resp.status_code < 500
                 else _went_out_hint(method)
             )
             return (
-                _Reach.WENT_OUT,
+                Reach.WENT_OUT,
                 TransportError(0, msg, method=method, body=text, hint=hint),
                 text,
             )
-        return _Reach.NEVER_LEFT, None, text
+        return Reach.NEVER_LEFT, None, text
 
 
 def _went_out_hint(method: str) -> str | None:
     """What a request that reached a server but got no usable answer may have done."""
     if method not in ("SmsGetReport", "SmsGetRecv"):
         return None  # a query: nothing changed on the gateway, asking again is safe
-    what = "reports" if method == "SmsGetReport" else "replies"
-    return (
-        f"The request reached the gateway, which hands out each of its {what} only once: any "
-        f"{what} it handed out with this lost answer cannot be fetched again (their messages "
-        f"stay without them). The rest are still waiting; collect again."
+    if method == "SmsGetReport":
+        return _(
+            "The request reached the gateway, which hands out each of its reports only once: "
+            "any reports it handed out with this lost answer cannot be fetched again (their "
+            "messages stay without them). The rest are still waiting; collect again."
+        )
+    return _(
+        "The request reached the gateway, which hands out each of its replies only once: any "
+        "replies it handed out with this lost answer cannot be fetched again (their messages "
+        "stay without them). The rest are still waiting; collect again."
     )
 
 
@@ -638,15 +621,32 @@ def _went_out_hint(method: str) -> str | None:
 _MOBILE = re.compile(r"1\d{10}", re.ASCII)
 
 
-def _check_count(n: int, limit: int, method: str, what: str, splitter: str) -> None:
+#: What ``send`` and ``cancel`` say for none, and for more than the gateway takes at once.
+_COUNT_PROBLEMS = {
+    "send": (
+        N_("send: no numbers given; give at least one."),
+        N_(
+            "send: {n} numbers in one request; the gateway takes at most {limit}. Split them "
+            "into requests of {limit} (mobset_campaign.send does this)."
+        ),
+    ),
+    "cancel": (
+        N_("cancel: no SmsIds given; give at least one."),
+        N_(
+            "cancel: {n} SmsIds in one request; the gateway takes at most {limit}. Split them "
+            "into requests of {limit} (mobset_campaign.cancel does this)."
+        ),
+    ),
+}
+
+
+def _check_count(n: int, limit: int, method: str) -> None:
     """InputError, before any request, for none or more than the gateway takes at once."""
+    none, too_many = _COUNT_PROBLEMS[method]
     if not n:
-        raise InputError(f"{method}: no {what} given; give at least one.")
+        raise InputError(_(none))
     if n > limit:
-        raise InputError(
-            f"{method}: {n} {what} in one request; the gateway takes at most {limit}. Split "
-            f"them into requests of {limit} ({splitter} does this)."
-        )
+        raise InputError(_(too_many).format(n=n, limit=limit))
 
 
 def _busy_code(body: str) -> int | None:

@@ -5,6 +5,10 @@ run time. Each entry keeps the vendor's Chinese text and a short English gloss. 
 carry two meanings in the vendor table (-106 and -112); both texts are kept, and
 :func:`describe_error` says the code is ambiguous.
 
+The descriptions follow the language of messages (:func:`mobset_campaign.set_language`): in
+English the vendor's text is followed by the gloss; in Chinese the vendor's own text is the
+description (the gloss is its English translation), ``'12 接收成功'``.
+
 >>> describe_status(12)
 '12 接收成功 (delivered)'
 >>> is_final_status(10), is_final_status(13)
@@ -16,6 +20,9 @@ carry two meanings in the vendor table (-106 and -112); both texts are kept, and
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ._i18n import current_language
+from ._i18n import gettext as _
 
 __all__ = [
     "ERROR_CODES",
@@ -242,7 +249,9 @@ def describe_status(status: int) -> str:
     """``'12 接收成功 (delivered)'``; unknown codes are said to be unknown, never invented."""
     info = status_info(status)
     if info is None:
-        return f"{int(status)} (status code not in the vendor's table)"
+        return _("{code} (status code not in the vendor's table)").format(code=int(status))
+    if current_language() == "zh":  # the vendor's text is the Chinese; the gloss translates it
+        return f"{info.code} {info.text}"
     return f"{info.code} {info.text} ({info.gloss})"
 
 
@@ -254,8 +263,13 @@ def describe_error(code: int) -> str:
     """
     info = error_info(code)
     if info is None:
-        return f"{int(code)} (error code not in the vendor's table)"
-    text = f"{info.code} {info.text} ({info.gloss})"
+        return _("{code} (error code not in the vendor's table)").format(code=int(code))
+    if current_language() == "zh":  # the vendor's text is the Chinese; the gloss translates it
+        text = f"{info.code} {info.text}"
+    else:
+        text = f"{info.code} {info.text} ({info.gloss})"
     if info.ambiguous:
-        text += "; the vendor gives this code two meanings, either may apply"
+        text = _("{code}; the vendor gives this code two meanings, either may apply").format(
+            code=text
+        )
     return text

@@ -21,8 +21,18 @@ import pandas as pd
 
 from ._advice import say
 from ._cells import cell_text, is_missing, object_array
+from ._i18n import gettext as _
+from ._i18n import ngettext
 from .errors import InputError, InputWarning
-from .phones import DIGITS_LOST, DUPLICATE, OPTED_OUT, integer_texts, normalise_phones
+from .phones import (
+    DIGITS_LOST,
+    DUPLICATE,
+    OPTED_OUT,
+    integer_texts,
+    normalise_phones,
+    problem_parts,
+    problem_text,
+)
 from .rows import keep_user_columns
 from .sheets import Table, read_file
 
@@ -114,7 +124,7 @@ def read_contacts(
     2  13512346789                           duplicate of row 2    4
     """
     if isinstance(source, pd.DataFrame):
-        _no_duplicate_names(list(source.columns), "the DataFrame")
+        _no_duplicate_names(list(source.columns), _("the DataFrame"))
         frame, rows, where = _from_dataframe(source)
         attrs: dict[str, Any] = {"source": "DataFrame", "blank_rows_skipped": 0}
     elif isinstance(source, str | os.PathLike):
@@ -125,8 +135,10 @@ def read_contacts(
             header is None or (isinstance(header, int) and not isinstance(header, bool))
         ):
             raise InputError(
-                f"header={header!r}: give the 0-based non-blank row of the column names, "
-                "None for a file without one, or 'auto' (the default)."
+                _(
+                    "header={header!r}: give the 0-based non-blank row of the column names, "
+                    "None for a file without one, or 'auto' (the default)."
+                ).format(header=header)
             )
         frame, rows, skipped, phone_column, notes = _table_to_frame(
             table, header, where, phone_column
@@ -136,9 +148,11 @@ def read_contacts(
             warnings.warn(note, InputWarning, stacklevel=2)
     else:
         raise InputError(
-            "read_contacts: source must be a file path (str or pathlib.Path) or a pandas "
-            f"DataFrame, not {type(source).__name__}. Build a frame first, e.g. "
-            "pd.DataFrame({'手机': numbers})."
+            _(
+                "read_contacts: source must be a file path (str or pathlib.Path) or a pandas "
+                "DataFrame, not {kind}. Build a frame first, e.g. "
+                "pd.DataFrame({{'手机': numbers}})."
+            ).format(kind=type(source).__name__)
         )
     return _check_numbers(frame, rows, where, phone_column, suppress, attrs)
 
@@ -174,7 +188,11 @@ def _table_to_frame(
         blank[:, j] = (column == "") | pd.isna(column)
     filled = np.flatnonzero(~blank.all(axis=1))
     if len(filled) == 0:
-        raise InputError(f"{where} has no data: the sheet is empty. Pick the right sheet or file.")
+        raise InputError(
+            _("{where} has no data: the sheet is empty. Pick the right sheet or file.").format(
+                where=where
+            )
+        )
 
     notes: list[str] = []
     row: int | None = header if not isinstance(header, str) else 0
@@ -184,10 +202,12 @@ def _table_to_frame(
             row = None
             at = int(filled[0]) + 1
             notes.append(
-                f"{where[:1].upper()}{where[1:]}: row {at} holds data ({example}), not column "
-                f"names, so the file was read without a header row: row {at} is a contact and "
-                "the columns are numbered 0, 1, …. If it really is the header, give its "
-                f"columns names that are not numbers (or pass {say('header', 0)})."
+                _(
+                    "{where}: row {row} holds data ({example}), not column names, so the file "
+                    "was read without a header row: row {row} is a contact and the columns are "
+                    "numbered 0, 1, …. If it really is the header, give its columns names that "
+                    "are not numbers (or pass {header})."
+                ).format(where=_capital(where), row=at, example=example, header=say("header", 0))
             )
     spread: set[int] = set()
     if row is None:
@@ -197,9 +217,19 @@ def _table_to_frame(
     else:
         if not 0 <= row < len(filled):
             raise InputError(
-                f"{where} has {len(filled)} non-blank rows, so {say('header', row)} is past the end; "
-                f"use {say('header', 0)} for a header in the first row, or {say('header', None)} "
-                "for none."
+                ngettext(
+                    "{where} has {n} non-blank row, so {given} is past the end; use {first} for "
+                    "a header in the first row, or {none} for none.",
+                    "{where} has {n} non-blank rows, so {given} is past the end; use {first} for "
+                    "a header in the first row, or {none} for none.",
+                    len(filled),
+                ).format(
+                    where=where,
+                    n=len(filled),
+                    given=say("header", row),
+                    first=say("header", 0),
+                    none=say("header", None),
+                )
             )
         first = 1 if row == 0 and _is_title(blank, filled) else row
         labels, first, spread = _labels(grid, blank, filled, first, table.merged, width)
@@ -207,7 +237,9 @@ def _table_to_frame(
         body = filled[first + 1 :]
     if len(body) == 0:
         raise InputError(
-            f"{where} has column names but no contacts below them; check the sheet or {say('header', None)}."
+            _(
+                "{where} has column names but no contacts below them; check the sheet or {none}."
+            ).format(where=where, none=say("header", None))
         )
     # a column with neither a name nor any data is spreadsheet formatting, not a column
     keep = [j for j in range(width) if not (labels[j] == "\0" and blank[body, j].all())]
@@ -217,7 +249,9 @@ def _table_to_frame(
         texts = [_label_text(labels[j], j) for j in keep]
         # a merged header cell spread over several columns repeats its name legitimately
         typed = [(t, j) for t, j in zip(texts, keep, strict=True) if j not in spread]
-        _no_duplicate_names([t for t, _ in typed], where, [_column_letter(j) for _, j in typed])
+        _no_duplicate_names(
+            [t for t, _j in typed], where, [_column_letter(j) for _t, j in typed]
+        )
         names = _unique_names(texts)
     raw = {name: (grid[body, j], blank[body, j]) for name, j in zip(names, keep, strict=True)}
     if row is None and isinstance(phone_column, str) and phone_column.isdigit():
@@ -228,8 +262,11 @@ def _table_to_frame(
         )
     elif phone_column not in raw:
         raise InputError(
-            f"{say('phone_column', phone_column)} is not a column of {where}; columns: "
-            f"{', '.join(map(str, raw))}."
+            _("{given} is not a column of {where}; columns: {columns}.").format(
+                given=say("phone_column", phone_column),
+                where=where,
+                columns=", ".join(map(str, raw)),
+            )
         )
     data = {
         name: _as_text(pd.Series(np.where(missing, None, values), dtype=object))
@@ -317,19 +354,27 @@ def _no_duplicate_names(
     twice = {name: at for name, at in seen.items() if len(at) > 1}
     if not twice:
         return
-    shown = "; ".join(
-        f"'{name}'"
-        + (
-            f" (columns {', '.join(places[i] for i in at)})"
-            if places is not None
-            else f" ({len(at)} times)"
+    shown = _("; ").join(
+        _("'{name}' (columns {columns})").format(
+            name=name, columns=", ".join(places[i] for i in at)
+        )
+        if places is not None
+        else ngettext("'{name}' ({n} time)", "'{name}' ({n} times)", len(at)).format(
+            name=name, n=len(at)
         )
         for name, at in twice.items()
     )
     raise InputError(
-        f"{where[:1].upper()}{where[1:]} has more than one column with the same name: {shown}. Rename them so each "
-        "column has its own name (e.g. 手机号码 and 手机号码2), then read the contacts again."
+        _(
+            "{where} has more than one column with the same name: {names}. Rename them so each "
+            "column has its own name (e.g. 手机号码 and 手机号码2), then read the contacts again."
+        ).format(where=_capital(where), names=shown)
     )
+
+
+def _capital(where: str) -> str:
+    """``where`` starting a sentence (``the DataFrame`` → ``The DataFrame``)."""
+    return where[:1].upper() + where[1:]
 
 
 def _label_text(label: Any, j: int) -> str:
@@ -388,7 +433,7 @@ def _from_dataframe(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, str]:
         rows = pd.to_numeric(frame["row"], errors="coerce").to_numpy()
     else:
         rows = np.arange(len(frame)) + 2
-    return frame, rows, "the DataFrame"
+    return frame, rows, _("the DataFrame")
 
 
 def _normalised_header(label: object) -> str:
@@ -424,9 +469,13 @@ def _find_phone_column(columns: list[Any], sample: Callable[[Any], pd.Series], w
     if best is not None and best[0] >= 0.5:
         return best[2]
     raise InputError(
-        f"No phone column found in {where}: no header looks like 手机号码/手机/电话/mobile/phone "
-        f"and no column mostly holds mainland mobile numbers. Columns: "
-        f"{', '.join(map(str, columns))}. Pass {say('phone_column', '<name>')}."
+        _(
+            "No phone column found in {where}: no header looks like 手机号码/手机/电话/mobile/phone "
+            "and no column mostly holds mainland mobile numbers. Columns: {columns}. "
+            "Pass {flag}."
+        ).format(
+            where=where, columns=", ".join(map(str, columns)), flag=say("phone_column", "<name>")
+        )
     )
 
 
@@ -437,13 +486,20 @@ def _suppressed(suppress: Iterable[object] | SuppressionSource | None) -> set[st
         return {str(p) for p in suppress.suppressed_phones()}
     items = [suppress] if isinstance(suppress, str | bytes) else list(suppress)
     checked = normalise_phones(pd.Series(items, dtype=object))
-    lost = checked["phone_problem"].str.startswith(DIGITS_LOST, na=False)
+    lost = checked["phone_problem"].str.startswith(problem_parts(DIGITS_LOST)[0], na=False)
     if lost.any():
         shown = ", ".join(map(str, pd.Series(items, dtype=object)[lost].head(5)))
+        n = int(lost.sum())
         raise InputError(
-            f"The suppress list has {int(lost.sum())} number(s) whose digits were lost in a "
-            f"spreadsheet ({shown}); they cannot be matched safely. Fix the list (format the "
-            "column as text) and try again."
+            ngettext(
+                "The suppress list has {n} number whose digits were lost in a spreadsheet "
+                "({numbers}); it cannot be matched safely. Fix the list (format the column as "
+                "text) and try again.",
+                "The suppress list has {n} numbers whose digits were lost in a spreadsheet "
+                "({numbers}); they cannot be matched safely. Fix the list (format the column "
+                "as text) and try again.",
+                n,
+            ).format(n=n, numbers=shown)
         )
     return set(checked["phone"].dropna())
 
@@ -467,8 +523,11 @@ def _check_numbers(
         )
     elif phone_column not in frame.columns:
         raise InputError(
-            f"{say('phone_column', phone_column)} is not a column of {where}; columns: "
-            f"{', '.join(map(str, frame.columns))}."
+            _("{given} is not a column of {where}; columns: {columns}.").format(
+                given=say("phone_column", phone_column),
+                where=where,
+                columns=", ".join(map(str, frame.columns)),
+            )
         )
     earlier = frame["phone_problem"] if again else None
     text = _as_text(frame[phone_column])
@@ -485,11 +544,12 @@ def _check_numbers(
     if dup.any():
         firsts = ok & ~dup
         first_row = pd.Series(rows[firsts], index=phone[firsts])
-        problem[dup] = f"{DUPLICATE} " + phones[dup].map(first_row).astype("int64").astype(str)
+        head, tail = problem_parts(DUPLICATE)
+        problem[dup] = head + phones[dup].map(first_row).astype("int64").astype(str) + tail
     blocked = _suppressed(suppress)
     if blocked:
         out = phones.isin(blocked).to_numpy() & (pd.isna(problem) | dup)
-        problem[out] = OPTED_OUT
+        problem[out] = problem_text(OPTED_OUT)
 
     result = frame.copy(deep=False)
     if not again:

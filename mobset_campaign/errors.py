@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._advice import say
+from ._i18n import N_, ngettext
+from ._i18n import gettext as _
 from .codes import describe_error, error_info
 
 __all__ = [
@@ -147,9 +149,18 @@ class CampaignBusyError(LedgerError):
         self.host = host
         self.since = since
         super().__init__(
-            f"Campaign {campaign!r} is busy: {command} has been running since {since} (Beijing) "
-            f"as process {pid} on {host}. Wait for it to finish (or stop it), then run this "
-            f"again; or ask to wait for it ({say('wait_for_lock')})."
+            _(
+                "Campaign {campaign!r} is busy: {command} has been running since {since} "
+                "(Beijing) as process {pid} on {host}. Wait for it to finish (or stop it), then "
+                "run this again; or ask to wait for it ({flag})."
+            ).format(
+                campaign=campaign,
+                command=command,
+                since=since,
+                pid=pid,
+                host=host,
+                flag=say("wait_for_lock"),
+            )
         )
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
@@ -176,7 +187,11 @@ class GatewayError(MobsetError):
         body: the raw response body, as text, when there was one.
     """
 
-    hint = "Check the code in the vendor's table (mobset_campaign.codes) or contact Mobset support."
+    #: What to do next; a class's hint is marked for the catalog (``N_``) and translated when
+    #: the message is written, an instance's (``hint=``) is given already translated.
+    hint = N_(
+        "Check the code in the vendor's table (mobset_campaign.codes) or contact Mobset support."
+    )
 
     def __init__(
         self,
@@ -195,20 +210,29 @@ class GatewayError(MobsetError):
             self.hint = hint
         super().__init__(self._sentence())
 
+    def _hint(self) -> str:
+        return _(self.hint) if self.hint else ""  # gettext("") would be the catalog's header
+
     def _what(self) -> str:
-        return f"{self.method or 'The request'} failed"
+        if self.method:
+            return _("{method} failed").format(method=self.method)
+        return _("The request failed")
 
     def _sentence(self) -> str:
-        parts = [self._what()]
+        """The message, in the language of the moment (computed again when unpickled)."""
+        what, hint = self._what(), self._hint()
         if self.code:
             known = describe_error(self.code) if error_info(self.code) else f"{self.code}"
-            parts.append(f" with code {known}")
             if self.message and (error_info(self.code) is None or self.message not in known):
-                parts.append(f"; the gateway said: {self.message}")
-        elif self.message:
-            parts.append(f": {self.message}")
-        parts.append(f". {self.hint}")
-        return "".join(parts)
+                return _("{what} with code {code}; the gateway said: {message}. {hint}").format(
+                    what=what, code=known, message=self.message, hint=hint
+                )
+            return _("{what} with code {code}. {hint}").format(what=what, code=known, hint=hint)
+        if self.message:
+            return _("{what}: {message}. {hint}").format(
+                what=what, message=self.message, hint=hint
+            )
+        return _("{what}. {hint}").format(what=what, hint=hint)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # keep the keyword-only data when pickled (multiprocessing, concurrent.futures)
@@ -225,7 +249,7 @@ def _rebuild(cls: type[GatewayError], state: dict[str, object]) -> GatewayError:
 class AuthError(GatewayError):
     """The account, its password, its permissions or its enterprise were refused."""
 
-    hint = (
+    hint = N_(
         "Check MOBSET_CORP_ID, MOBSET_LOGIN_NAME and MOBSET_PASSWORD, that the account has SDK "
         "permission, and that the machine's clock is right (the TimeStamp must be within 20 "
         "minutes of Beijing time)."
@@ -235,19 +259,23 @@ class AuthError(GatewayError):
 class BalanceError(GatewayError):
     """The enterprise, user or agent balance cannot pay for the send."""
 
-    hint = "Top up the account or send fewer messages; nothing in this request was accepted."
+    hint = N_(
+        "Top up the account or send fewer messages; nothing in this request was accepted."
+    )
 
 
 class LimitError(GatewayError):
     """A platform limit was hit: daily volume, time of day, or ids per request."""
 
-    hint = "Wait until the limit resets (or the allowed time window opens) and resume the campaign."
+    hint = N_(
+        "Wait until the limit resets (or the allowed time window opens) and resume the campaign."
+    )
 
 
 class ContentError(GatewayError):
     """The message text was refused: length, missing or unapproved signature."""
 
-    hint = (
+    hint = N_(
         "Shorten the text or fix the signature (it must be registered and approved by Mobset); "
         "mobset_campaign.estimate shows each message's length."
     )
@@ -256,26 +284,41 @@ class ContentError(GatewayError):
 class BusyError(GatewayError):
     """The gateway said it is busy (-189/-190). Nothing was accepted; retrying is safe."""
 
-    hint = "The gateway is busy; nothing was accepted, so the request can be retried after a pause."
+    hint = N_(
+        "The gateway is busy; nothing was accepted, so the request can be retried after a pause."
+    )
 
 
 class ProtocolError(GatewayError):
     """The gateway's body could not be understood (not JSON even after repair, or no code)."""
 
-    hint = "The raw body is kept in .body; report it to Mobset if it persists."
+    hint = N_(
+        "The raw body is kept in .body; report it to Mobset if it persists."
+    )
 
     #: How many reports or replies the gateway handed out with the answer that are lost with
     #: it (a page whose Code promises items it does not hold); 0 when none or not known.
     lost: int = 0
 
     def _sentence(self) -> str:
-        shown = (self.body or "")[:_BODY_LIMIT]
-        who = self.method or "The request"
+        shown = repr((self.body or "")[:_BODY_LIMIT])
+        hint = self._hint()
         if self.message:  # readable JSON, but not what the protocol promises
-            what = f"{who} got an answer it cannot use: {self.message.rstrip('.')} ({shown!r})"
-        else:
-            what = f"{who} got an answer that is not valid JSON: {shown!r}"
-        return f"{what}. {self.hint}"
+            problem = self.message.rstrip(".。")
+            if self.method:
+                return _("{method} got an answer it cannot use: {problem} ({body}). {hint}").format(
+                    method=self.method, problem=problem, body=shown, hint=hint
+                )
+            return _("The request got an answer it cannot use: {problem} ({body}). {hint}").format(
+                problem=problem, body=shown, hint=hint
+            )
+        if self.method:
+            return _("{method} got an answer that is not valid JSON: {body}. {hint}").format(
+                method=self.method, body=shown, hint=hint
+            )
+        return _("The request got an answer that is not valid JSON: {body}. {hint}").format(
+            body=shown, hint=hint
+        )
 
 
 class TransportError(GatewayError):
@@ -284,7 +327,9 @@ class TransportError(GatewayError):
     ``code`` is 0. For queries this is safe to retry; for SmsSend see :class:`AmbiguousSendError`.
     """
 
-    hint = "Check the network and the base URL; nothing suggests the gateway acted on the request."
+    hint = N_(
+        "Check the network and the base URL; nothing suggests the gateway acted on the request."
+    )
 
 
 class AmbiguousSendError(TransportError):
@@ -294,7 +339,7 @@ class AmbiguousSendError(TransportError):
     ``phones`` lists the numbers of the request.
     """
 
-    hint = (
+    hint = N_(
         "The request reached the gateway but no answer came back, so these numbers may or may "
         "not have been accepted. Do not resend them blindly: wait for delivery reports, then "
         "decide (mobset_campaign.resend_unknown)."
@@ -314,8 +359,14 @@ class AmbiguousSendError(TransportError):
 
     def _what(self) -> str:
         n = len(self.phones)
-        shown = ", ".join(self.phones[:5]) + (f" and {n - 5} more" if n > 5 else "")
-        return f"SmsSend to {n} number{'s' if n != 1 else ''} ({shown}) has an unknown outcome"
+        shown = ", ".join(self.phones[:5])
+        if n > 5:
+            shown = _("{numbers} and {more} more").format(numbers=shown, more=n - 5)
+        return ngettext(
+            "SmsSend to {n} number ({numbers}) has an unknown outcome",
+            "SmsSend to {n} numbers ({numbers}) has an unknown outcome",
+            n,
+        ).format(n=n, numbers=shown)
 
 
 _CLASS_BY_CODE: dict[int, type[GatewayError]] = {

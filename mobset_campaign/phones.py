@@ -28,6 +28,10 @@ phonenumbers exactly; everything else goes through :func:`parse_phone` one value
 (None, 'digits lost in the spreadsheet: 1.35123E+10')
 >>> parse_phone("020-12345678")
 (None, 'not a mainland mobile: 020-12345678 (a landline)')
+
+The problem texts are written in the language of messages (``号码为空``, ``不是大陆手机号：
+020-12345678（固定电话）`` in Chinese); :func:`problem_kind` reads them in either language,
+and the kinds (:data:`EMPTY`, :data:`NOT_MOBILE` …) are English ids whatever the language.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberType
 
 from ._cells import cell_text, is_missing
+from ._i18n import LANGUAGES, N_, language_override
+from ._i18n import gettext as _
 
 __all__ = [
     "DIGITS_LOST",
@@ -58,10 +64,13 @@ __all__ = [
     "normalise_phones",
     "parse_phone",
     "problem_kind",
+    "problem_parts",
+    "problem_text",
 ]
 
-# The phone problems, each the start of its text in a ``phone_problem`` cell. parse_phone
-# writes the first four; read_contacts the last two.
+# The phone problems, each the start of its English text in a ``phone_problem`` cell (the
+# kinds are ids: the same in every language). parse_phone writes the first four;
+# read_contacts the last two.
 EMPTY = "empty"
 NOT_MOBILE = "not a mainland mobile"
 DIGITS_LOST = "digits lost in the spreadsheet"
@@ -71,15 +80,45 @@ OPTED_OUT = "opted out"
 #: How a summary names each problem when it counts rows by kind.
 _KIND_LABELS = {EMPTY: "empty phone cell", DUPLICATE: "duplicate", OPTED_OUT: OPTED_OUT}
 
+#: The text of each problem, a message id: ``{number}`` is the cell as the user wrote it,
+#: ``{why}`` the kind of number when phonenumbers knows it, ``{row}`` the first row.
+_TEXTS = {
+    EMPTY: N_("empty"),
+    NOT_MOBILE: N_("not a mainland mobile: {number}"),
+    DIGITS_LOST: N_("digits lost in the spreadsheet: {number}"),
+    SEVERAL: N_("several numbers in one cell: {number}"),
+    DUPLICATE: N_("duplicate of row {row}"),
+    OPTED_OUT: N_("opted out"),
+}
+_NOT_MOBILE_WHY = N_("not a mainland mobile: {number} ({why})")
+
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 _TYPE_NAMES = {
-    PhoneNumberType.FIXED_LINE: "a landline",
-    PhoneNumberType.TOLL_FREE: "a toll-free number",
-    PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
-    PhoneNumberType.SHARED_COST: "a shared-cost number",
-    PhoneNumberType.VOIP: "a VoIP number",
-    PhoneNumberType.UAN: "a service number",
+    PhoneNumberType.FIXED_LINE: N_("a landline"),
+    PhoneNumberType.TOLL_FREE: N_("a toll-free number"),
+    PhoneNumberType.PREMIUM_RATE: N_("a premium-rate number"),
+    PhoneNumberType.SHARED_COST: N_("a shared-cost number"),
+    PhoneNumberType.VOIP: N_("a VoIP number"),
+    PhoneNumberType.UAN: N_("a service number"),
 }
+_NOT_A_MOBILE = N_("not a mobile")
+_OTHER_REGION = N_("a +{code} number, region {region}")
+_DIGITS = N_("{n} digits")
+
+
+class _Words(dict[str, str]):
+    """Message ids → their text in the language of messages, each looked up once: one
+    per :func:`parse_phone`, one shared by every cell of :func:`normalise_phones`."""
+
+    def __missing__(self, key: str) -> str:
+        value = self[key] = _(key)
+        return value
+
+
+def _problem(words: _Words, kind: str, number: object = "", why: str = "") -> str:
+    if kind == NOT_MOBILE and why:
+        return words[_NOT_MOBILE_WHY].format(number=number, why=why)
+    return words[_TEXTS[kind]].format(number=number, row=number)
 _APOSTROPHES = "'\u2018\u2019`\"\u201c\u201d"
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212._()\[\]（）·]")
 _SEVERAL = re.compile(r"[,，;；/／、|\n]")
@@ -87,11 +126,55 @@ _NUMERIC = re.compile(r"^\+?(\d+)(?:\.(\d*))?(?:[eE]\+?(\d+))?$")
 _PLAIN_DIGITS = re.compile(r"^\+?\d+$")
 
 
+def problem_text(kind: str, number: object = "", *, why: str = "") -> str:
+    """The ``phone_problem`` text of ``kind`` in the language of messages: ``number`` is the
+    cell as written (the first row's number for :data:`DUPLICATE`), ``why`` the kind of
+    number, already translated.
+
+    >>> problem_text(NOT_MOBILE, "020-12345678"), problem_text(DUPLICATE, 7)
+    ('not a mainland mobile: 020-12345678', 'duplicate of row 7')
+    """
+    return _problem(_Words(), kind, number, why)
+
+
+def problem_parts(kind: str) -> tuple[str, str]:
+    """The text of ``kind`` before and after its number, to build many texts at once
+    (``head + numbers + tail``) in the language of messages."""
+    template = _(_TEXTS[kind])
+    field = "{row}" if kind == DUPLICATE else "{number}"
+    head, found, tail = template.partition(field)
+    return (head, tail) if found else (template, "")
+
+
+@cache
+def _patterns(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Regular expressions that recognise each kind's text in ``language`` (read once per
+    process: a summary asks for every row)."""
+    found = []
+    with language_override(language):
+        for kind, template in (*_TEXTS.items(), (NOT_MOBILE, _NOT_MOBILE_WHY)):
+            pieces = re.split(r"\{[a-z]+\}", _(template))
+            found.append((re.compile(".*".join(map(re.escape, pieces)) + "$", re.DOTALL), kind))
+    return tuple(found)
+
+
+def _translated_kind(text: str) -> str | None:
+    """The kind of a problem text written in another language than English, or None."""
+    for language in LANGUAGES:
+        if language == "en":
+            continue
+        for pattern, kind in _patterns(language):
+            if pattern.match(text):
+                return kind
+    return None
+
+
 def problem_kind(problem: str) -> str:
     """The kind of a ``phone_problem`` text, as a summary counts rows by it.
 
     The column is data (a user or a script may write it), so any text is accepted: one this
-    module did not write counts under its part before a colon.
+    module did not write counts under its part before a colon. A text written in Chinese
+    (``重复号码，同第 7 行``) gives the same kind as its English.
 
     >>> problem_kind("duplicate of row 7"), problem_kind("not a mainland mobile: 020-1234567")
     ('duplicate', 'not a mainland mobile')
@@ -104,22 +187,28 @@ def problem_kind(problem: str) -> str:
             return _KIND_LABELS.get(kind, kind)
     if text in _KIND_LABELS:
         return _KIND_LABELS[text]
-    return text.split(":", 1)[0].strip()
+    if text and not text[0].isascii():
+        found = _translated_kind(text)
+        if found is not None:
+            return _KIND_LABELS.get(found, found)
+    return re.split(r":|：", text, maxsplit=1)[0].strip()
 
 
-def _check_number(number: PhoneNumber) -> str | None:
-    """None when ``number`` is a mainland mobile, else why not (in brackets)."""
+def _check_number(number: PhoneNumber, words: _Words | None = None) -> str | None:
+    """None when ``number`` is a mainland mobile, else why not (in brackets, translated),
+    ``""`` when phonenumbers has nothing more to say."""
+    words = _Words() if words is None else words
     if phonenumbers.is_valid_number(number):
         kind = phonenumbers.number_type(number)
         region = phonenumbers.region_code_for_number(number)
         if region == "CN" and kind in _MOBILE_TYPES:
             return None
         if region != "CN":
-            return f"a +{number.country_code} number, region {region}"
-        return _TYPE_NAMES.get(kind, "not a mobile")
+            return words[_OTHER_REGION].format(code=number.country_code, region=region)
+        return words[_TYPE_NAMES.get(kind, _NOT_A_MOBILE)]
     national = phonenumbers.national_significant_number(number)
     if number.country_code == 86 and national.startswith("1") and len(national) != 11:
-        return f"{len(national)} digits"
+        return words[_DIGITS].format(n=len(national))
     return ""
 
 
@@ -167,7 +256,7 @@ def mobile_prefixes() -> frozenset[str]:
     return frozenset(f"{p:05d}" for p in np.flatnonzero(_prefix_table() == 1))
 
 
-def _repair_numeric(text: str, shown: str) -> tuple[str | None, str | None]:
+def _repair_numeric(text: str, shown: str, words: _Words) -> tuple[str | None, str | None]:
     """``13512346789.0`` / ``1.3512346789E10`` → digits; ``1.35123E+10`` → digits lost."""
     match = _NUMERIC.match(text)
     assert match is not None
@@ -175,14 +264,14 @@ def _repair_numeric(text: str, shown: str) -> tuple[str | None, str | None]:
     try:
         value = Decimal(text.lstrip("+"))
     except InvalidOperation:  # pragma: no cover - the regex only lets numbers through
-        return None, f"{NOT_MOBILE}: {shown}"
+        return None, _problem(words, NOT_MOBILE, shown)
     if value != value.to_integral_value():
-        return None, f"{NOT_MOBILE}: {shown}"
+        return None, _problem(words, NOT_MOBILE, shown)
     digits = str(int(value))
     if exponent is not None:
         significant = (whole + fraction).lstrip("0")
         if len(digits) >= 11 and len(significant) < len(digits):
-            return None, f"{DIGITS_LOST}: {shown}"
+            return None, _problem(words, DIGITS_LOST, shown)
     return digits, None
 
 
@@ -201,36 +290,40 @@ def parse_phone(value: object) -> tuple[str | None, str | None]:
     >>> parse_phone("")
     (None, 'empty')
     """
+    return _parse(value, _Words())
+
+
+def _parse(value: object, words: _Words) -> tuple[str | None, str | None]:
     if is_missing(value):
-        return None, EMPTY
+        return None, _problem(words, EMPTY)
     shown = cell_text(value).strip()
     if not shown:
-        return None, EMPTY
+        return None, _problem(words, EMPTY)
     if isinstance(value, bool | np.bool_):
-        return None, f"{NOT_MOBILE}: {shown}"
+        return None, _problem(words, NOT_MOBILE, shown)
     text = unicodedata.normalize("NFKC", shown).strip().strip(_APOSTROPHES).strip()
     if not text:
-        return None, EMPTY
+        return None, _problem(words, EMPTY)
     if _NUMERIC.match(text) and ("." in text or "e" in text.lower()):
-        repaired, problem = _repair_numeric(text, shown)
+        repaired, problem = _repair_numeric(text, shown, words)
         if problem:
             return None, problem
         assert repaired is not None
         text = repaired
     chunks = [c for c in _SEVERAL.split(text) if sum(ch.isdigit() for ch in c) >= 7]
     if len(chunks) > 1:
-        return None, f"{SEVERAL}: {shown}"
+        return None, _problem(words, SEVERAL, shown)
     compact = _SEPARATORS.sub("", text)
     if not _PLAIN_DIGITS.match(compact):
-        return None, f"{NOT_MOBILE}: {shown}"
+        return None, _problem(words, NOT_MOBILE, shown)
     try:
         number = phonenumbers.parse(compact, "CN")
     except phonenumbers.NumberParseException:
-        return None, f"{NOT_MOBILE}: {shown}"
-    why = _check_number(number)
+        return None, _problem(words, NOT_MOBILE, shown)
+    why = _check_number(number, words)
     if why is None:
         return phonenumbers.national_significant_number(number), None
-    return None, f"{NOT_MOBILE}: {shown}" + (f" ({why})" if why else "")
+    return None, _problem(words, NOT_MOBILE, shown, why)
 
 
 def _fast_verdicts(texts: np.ndarray) -> np.ndarray:
@@ -270,7 +363,11 @@ _LOST_DIGITS = re.compile(r"^\s*[1-9]\.\d{0,9}[eE]\+?10\s*$")
 
 
 def _common_damage(
-    texts: np.ndarray, undecided: np.ndarray, phone: np.ndarray, problem: np.ndarray
+    texts: np.ndarray,
+    undecided: np.ndarray,
+    phone: np.ndarray,
+    problem: np.ndarray,
+    words: _Words,
 ) -> np.ndarray:
     """Settle the common damaged shapes without a per-row library call.
 
@@ -287,7 +384,7 @@ def _common_damage(
         if match:
             repaired[k] = "".join(g for g in match.groups() if g)
         elif _LOST_DIGITS.match(text):
-            problem[i] = f"{DIGITS_LOST}: {text.strip()}"
+            problem[i] = _problem(words, DIGITS_LOST, text.strip())
             settled[i] = True
     good = _fast_verdicts(repaired) == 1
     phone[index[good]] = repaired[good]
@@ -335,15 +432,17 @@ def normalise_phones(values: Iterable[object] | pd.Series) -> pd.DataFrame:
         numeric = kinds == 2
         if numeric.any():
             texts[numeric] = integer_texts(raw[numeric].astype("float64"))
+    words = _Words()  # each problem text looked up once for all the cells
     verdict = _fast_verdicts(texts)
     clean = verdict == 1
     phone[clean] = texts[clean]
     bad = verdict == 0
     if bad.any():
-        problem[bad] = f"{NOT_MOBILE}: " + texts[bad]
+        head, tail = problem_parts(NOT_MOBILE)
+        problem[bad] = head + texts[bad] + tail
     rest = verdict == -1
     if rest.any():
-        rest &= ~_common_damage(texts, rest, phone, problem)
+        rest &= ~_common_damage(texts, rest, phone, problem, words)
     if rest.any():
         raw = series.to_numpy(dtype=object)
         seen: dict[object, tuple[str | None, str | None]] = {}
@@ -353,9 +452,9 @@ def normalise_phones(values: Iterable[object] | pd.Series) -> pd.DataFrame:
             try:
                 result = seen[key]
             except TypeError:  # unhashable cell content
-                result = parse_phone(value)
+                result = _parse(value, words)
             except KeyError:
-                result = seen[key] = parse_phone(value)
+                result = seen[key] = _parse(value, words)
             phone[i], problem[i] = result
     return pd.DataFrame(
         {

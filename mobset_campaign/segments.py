@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._i18n import gettext as _
 from ._protocol import MAX_CONTENT_CHARS, normalise_newlines
 from .errors import InputError
 
@@ -69,8 +70,10 @@ class SegmentRules:
     def __post_init__(self) -> None:
         if not 0 < self.part_limit <= self.single_limit:
             raise InputError(
-                f"SegmentRules: part_limit ({self.part_limit}) must be between 1 and "
-                f"single_limit ({self.single_limit})."
+                _(
+                    "SegmentRules: part_limit ({part_limit}) must be between 1 and single_limit "
+                    "({single_limit})."
+                ).format(part_limit=self.part_limit, single_limit=self.single_limit)
             )
 
 
@@ -118,8 +121,10 @@ def _parts_for(n: int, body_n: int, sig_n: int, long_sms: bool, rules: SegmentRu
         room = rules.single_limit - sig_n
         if room <= 0:
             raise InputError(
-                f"The signature takes {sig_n} characters, leaving no room for text in a "
-                f"{rules.single_limit}-character short message; use long SMS."
+                _(
+                    "The signature takes {n} characters, leaving no room for text in a "
+                    "{limit}-character short message; use long SMS."
+                ).format(n=sig_n, limit=rules.single_limit)
             )
         return math.ceil(body_n / room)
     if n <= rules.single_limit:
@@ -198,11 +203,15 @@ def check_length(text: str, signature: str | None = "", rules: SegmentRules = DE
     body_n = _width(normalise_newlines(text), rules)
     n = count_chars(text, signature, rules)
     if body_n == 0:
-        raise InputError("The message is empty; write some text (the signature alone is not sent).")
+        raise InputError(
+            _("The message is empty; write some text (the signature alone is not sent).")
+        )
     if n > rules.max_chars:
         raise InputError(
-            f"The message is {n} characters with its signature, above the maximum of "
-            f"{rules.max_chars}; shorten it or raise SegmentRules.max_chars if your account allows."
+            _(
+                "The message is {n} characters with its signature, above the maximum of "
+                "{limit}; shorten it or raise SegmentRules.max_chars if your account allows."
+            ).format(n=n, limit=rules.max_chars)
         )
     return n
 
@@ -265,7 +274,7 @@ def count_chars_series(
     texts: pd.Series, signature: str | None = "", rules: SegmentRules = DEFAULT_RULES
 ) -> pd.Series:
     """Vectorised :func:`count_chars` over a Series of bodies (missing counts as empty)."""
-    chars, _, _ = count_arrays(_bodies(texts), signature, rules=rules)
+    chars, _parts, _widths = count_arrays(_bodies(texts), signature, rules=rules)
     return pd.Series(chars, index=texts.index, dtype="int64")
 
 
@@ -277,5 +286,7 @@ def count_parts_series(
     rules: SegmentRules = DEFAULT_RULES,
 ) -> pd.Series:
     """Vectorised :func:`count_parts`; rows with non-BMP characters take the exact walk."""
-    _, parts, _ = count_arrays(_bodies(texts), signature, long_sms=long_sms, rules=rules)
+    _chars, parts, _widths = count_arrays(
+        _bodies(texts), signature, long_sms=long_sms, rules=rules
+    )
     return pd.Series(parts, index=texts.index, dtype="int64")

@@ -20,6 +20,8 @@ from typing import Any
 import python_calamine
 
 from ._advice import say
+from ._i18n import gettext as _
+from ._i18n import ngettext
 from .errors import InputError
 
 __all__ = ["TEXT_SUFFIXES", "WORKBOOK_SUFFIXES", "Table", "read_file"]
@@ -44,68 +46,104 @@ def read_file(path: Path, sheet_name: str | int) -> Table:
     where = f"'{path}'"
     if not path.exists():
         raise InputError(
-            f"Contact file {where} does not exist (the current folder is '{Path.cwd()}'). "
-            "Check the name and the folder."
+            _(
+                "Contact file {where} does not exist (the current folder is '{folder}'). "
+                "Check the name and the folder."
+            ).format(where=where, folder=Path.cwd())
         )
     if path.is_dir():
-        raise InputError(f"{where} is a folder; give the path of the contact file inside it.")
+        raise InputError(
+            _("{where} is a folder; give the path of the contact file inside it.").format(
+                where=where
+            )
+        )
     suffix = path.suffix.lower()
     if suffix not in WORKBOOK_SUFFIXES + TEXT_SUFFIXES:
+        kinds = ", ".join(WORKBOOK_SUFFIXES + TEXT_SUFFIXES)
+        if suffix:
+            raise InputError(
+                _(
+                    "Contact file {where} has an unsupported type '{suffix}'; save it as one "
+                    "of {kinds}."
+                ).format(where=where, suffix=suffix, kinds=kinds)
+            )
         raise InputError(
-            f"Contact file {where} has an unsupported type '{suffix or '(none)'}'; save it as "
-            f"one of {', '.join(WORKBOOK_SUFFIXES + TEXT_SUFFIXES)}."
+            _(
+                "Contact file {where} has no type (no suffix such as .xlsx or .csv); save it "
+                "as one of {kinds}."
+            ).format(where=where, kinds=kinds)
         )
     data = path.read_bytes()
     if suffix in TEXT_SUFFIXES:
         if isinstance(sheet_name, str):
-            raise InputError(f"{where} is a text file and has no sheets; drop {say('sheet_name')}.")
+            raise InputError(
+                _("{where} is a text file and has no sheets; drop {flag}.").format(
+                    where=where, flag=say("sheet_name")
+                )
+            )
         return _read_text(data, where)
     return _read_workbook(data, suffix, sheet_name, where)
 
 
 def _read_workbook(data: bytes, suffix: str, sheet_name: str | int, where: str) -> Table:
     if not data:
-        raise InputError(f"Workbook {where} is an empty file (0 bytes); export it again.")
+        raise InputError(
+            _("Workbook {where} is an empty file (0 bytes); export it again.").format(where=where)
+        )
     if data.startswith(_OLE2) and suffix in (".xlsx", ".xlsm", ".xlsb"):
         raise InputError(
-            f"Workbook {where} is encrypted (password-protected). Open it in Excel, remove the "
-            "password (File > Info > Protect Workbook > Encrypt with Password, clear it) and "
-            "save it again, or export the sheet as CSV."
+            _(
+                "Workbook {where} is encrypted (password-protected). Open it in Excel, remove "
+                "the password (File > Info > Protect Workbook > Encrypt with Password, clear "
+                "it) and save it again, or export the sheet as CSV."
+            ).format(where=where)
         )
     if suffix == ".xls" and not data.startswith((_OLE2, _ZIP)):
         head = data[:512].lstrip().lower()
         if head.startswith((b"<", b"\xef\xbb\xbf<")):
             raise InputError(
-                f"{where} is a web page (HTML) saved with an .xls name, as some web systems "
-                "export. Open it in Excel and save it as .xlsx, then read that file."
+                _(
+                    "{where} is a web page (HTML) saved with an .xls name, as some web systems "
+                    "export. Open it in Excel and save it as .xlsx, then read that file."
+                ).format(where=where)
             )
         return _read_text(data, where)  # a CSV or tab-separated text named .xls
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except python_calamine.PasswordError as exc:
         raise InputError(
-            f"Workbook {where} is encrypted (password-protected): {exc}. Remove the password "
-            "in Excel and save it again."
+            _(
+                "Workbook {where} is encrypted (password-protected): {error}. Remove the "
+                "password in Excel and save it again."
+            ).format(where=where, error=exc)
         ) from exc
     except python_calamine.CalamineError as exc:
         raise InputError(
-            f"Workbook {where} could not be read; it is corrupt or not really a {suffix} file "
-            f"({exc}). Open it in Excel or WPS and save it again as .xlsx."
+            _(
+                "Workbook {where} could not be read; it is corrupt or not really a {suffix} "
+                "file ({error}). Open it in Excel or WPS and save it again as .xlsx."
+            ).format(where=where, suffix=suffix, error=exc)
         ) from exc
     names = list(book.sheet_names)
     if isinstance(sheet_name, int):
         if not -len(names) <= sheet_name < len(names):
             raise InputError(
-                f"Workbook {where} has {len(names)} sheet(s), so there is no sheet number "
-                f"{sheet_name}; its sheets are: {', '.join(names)}."
+                ngettext(
+                    "Workbook {where} has {n} sheet, so there is no sheet number {number}; its "
+                    "sheets are: {names}.",
+                    "Workbook {where} has {n} sheets, so there is no sheet number {number}; its "
+                    "sheets are: {names}.",
+                    len(names),
+                ).format(where=where, n=len(names), number=sheet_name, names=", ".join(names))
             )
         name = names[sheet_name]
     elif sheet_name in names:
         name = sheet_name
     else:
         raise InputError(
-            f"Workbook {where} has no sheet named '{sheet_name}'; its sheets are: "
-            f"{', '.join(repr(n) for n in names)}."
+            _("Workbook {where} has no sheet named '{sheet}'; its sheets are: {names}.").format(
+                where=where, sheet=sheet_name, names=", ".join(repr(n) for n in names)
+            )
         )
     try:
         sheet = book.get_sheet_by_name(name)
@@ -113,11 +151,17 @@ def _read_workbook(data: bytes, suffix: str, sheet_name: str | int, where: str) 
         merged = sheet.merged_cell_ranges or []
     except python_calamine.CalamineError as exc:
         raise InputError(
-            f"Sheet '{name}' of workbook {where} could not be read ({exc}); open the file in "
-            "Excel and save it again."
+            _(
+                "Sheet '{sheet}' of workbook {where} could not be read ({error}); open the file "
+                "in Excel and save it again."
+            ).format(sheet=name, where=where, error=exc)
         ) from exc
     if not cells:
-        raise InputError(f"Sheet '{name}' of workbook {where} is empty; pick another sheet.")
+        raise InputError(
+            _("Sheet '{sheet}' of workbook {where} is empty; pick another sheet.").format(
+                sheet=name, where=where
+            )
+        )
     return Table(cells, merged)
 
 
@@ -135,8 +179,10 @@ def _decode(data: bytes, where: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"Text file {where} is neither UTF-8 nor GBK/GB18030 (undecodable byte at "
-            f"position {exc.start}). Save it again as 'CSV UTF-8' from Excel."
+            _(
+                "Text file {where} is neither UTF-8 nor GBK/GB18030 (undecodable byte at "
+                "position {position}). Save it again as 'CSV UTF-8' from Excel."
+            ).format(where=where, position=exc.start)
         ) from exc
 
 
@@ -144,7 +190,9 @@ def _read_text(data: bytes, where: str) -> Table:
     text = _decode(data, where)
     lines = [line for line in text.splitlines()[:20] if line.strip()]
     if not lines:
-        raise InputError(f"Text file {where} is empty; export the contact list again.")
+        raise InputError(
+            _("Text file {where} is empty; export the contact list again.").format(where=where)
+        )
 
     def score(delimiter: str) -> float:
         counts = sorted(line.count(delimiter) for line in lines)
@@ -185,17 +233,21 @@ def _records(
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise InputError(
-                f"Text file {where}: the record starting on line {starts} has a cell longer "
-                f"than {csv.field_size_limit():,} characters, which no contact list holds. "
-                'Usually a quote (") opens there and never closes, swallowing the lines '
-                "after it; fix that line, or open the file in Excel and save it again as CSV."
+                _(
+                    "Text file {where}: the record starting on line {line} has a cell longer "
+                    "than {limit:,} characters, which no contact list holds. Usually a quote "
+                    '(") opens there and never closes, swallowing the lines after it; fix that '
+                    "line, or open the file in Excel and save it again as CSV."
+                ).format(where=where, line=starts, limit=csv.field_size_limit())
             ) from None
         if "unexpected end of data" in str(exc):
             raise InputError(
-                f'Text file {where}: a quote (") opened in the record starting on line {starts} '
-                "is never closed, so every line after it would become one cell and those "
-                "contacts would be lost. Close or remove that quote, or open the file in Excel "
-                "and save it again as CSV."
+                _(
+                    'Text file {where}: a quote (") opened in the record starting on line '
+                    "{line} is never closed, so every line after it would become one cell and "
+                    "those contacts would be lost. Close or remove that quote, or open the file "
+                    "in Excel and save it again as CSV."
+                ).format(where=where, line=starts)
             ) from None
         return None
     shared.share(cells[len(cells) - len(cells) % _BLOCK :])
@@ -218,7 +270,7 @@ class _SharedCells:
         if not rows:
             return
         width = max(map(len, rows))
-        self.seen.extend({} for _ in range(width - len(self.seen)))
+        self.seen.extend({} for _n in range(width - len(self.seen)))
         for j, seen in enumerate(self.seen):
             if seen is None:
                 continue
@@ -243,9 +295,11 @@ def _no_swallowed_lines(
             if "\n" in cell and delimiter in cell and _RECORD_INSIDE.search(cell):
                 first = cell.split("\n", 2)[1][:60]
                 raise InputError(
-                    f"Text file {where}: the record starting on line {lines[i]} has a quoted "
-                    "cell that runs over "
-                    f"{cell.count(chr(10)) + 1} lines holding contacts of their own (e.g. "
-                    f'{first!r}), so those contacts would be lost. A quote (") opens there by '
-                    "mistake: remove it, or open the file in Excel and save it again as CSV."
+                    _(
+                        "Text file {where}: the record starting on line {line} has a quoted "
+                        "cell that runs over {n} lines holding contacts of their own (e.g. "
+                        '{example!r}), so those contacts would be lost. A quote (") opens there '
+                        "by mistake: remove it, or open the file in Excel and save it again as "
+                        "CSV."
+                    ).format(where=where, line=lines[i], n=cell.count(chr(10)) + 1, example=first)
                 )

@@ -43,6 +43,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from ._cells import cell_text, is_missing, object_array
+from ._i18n import gettext as _
 from .errors import InputError
 
 __all__ = [
@@ -131,7 +132,7 @@ def _as_datetime(value: object) -> dt.datetime | dt.date:
                 return base
             except ValueError:
                 pass
-    raise InputError(f"{value!r} is not a date")
+    raise InputError(_("{value!r} is not a date").format(value=value))
 
 
 def _date_filter(value: object, fmt: str = "%Y-%m-%d") -> str:
@@ -148,11 +149,11 @@ def _thousands_filter(value: object, decimals: int | None = None) -> str:
     if is_missing(value) or (isinstance(value, str) and not value.strip()):
         return ""
     if isinstance(value, bool):
-        raise InputError(f"{value!r} is not a number")
+        raise InputError(_("{value!r} is not a number").format(value=value))
     try:
         number = float(value.replace(",", "").strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InputError(f"{value!r} is not a number") from None
+        raise InputError(_("{value!r} is not a number").format(value=value)) from None
     if decimals is None:
         return f"{int(number):,}" if number.is_integer() else f"{number:,}"
     return f"{number:,.{int(decimals)}f}"
@@ -176,11 +177,15 @@ def mask_text(text: str, start: int = 3, end: int = 4, char: str = "*") -> str:
     for name, value in (("start", start), ("end", end)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
             raise InputError(
-                f"mask({name}=…) must be a whole number from 0 to 100, not {value!r}: "
-                "{{ 手机 | mask(3, 4) }} keeps the first 3 and the last 4 characters."
+                _(
+                    "mask({name}=…) must be a whole number from 0 to 100, not {value!r}: "
+                    "{example} keeps the first 3 and the last 4 characters."
+                ).format(name=name, value=value, example="{{ 手机 | mask(3, 4) }}")
             )
     if not isinstance(char, str):
-        raise InputError(f"mask(char=…) must be text such as '*', not {char!r}.")
+        raise InputError(
+            _("mask(char=…) must be text such as '*', not {value!r}.").format(value=char)
+        )
     if len(text) <= start + end:
         return text
     return text[:start] + char * (len(text) - start - end) + (text[-end:] if end else "")
@@ -207,7 +212,9 @@ class _Sandbox(SandboxedEnvironment):
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(
-                    f"the exponent {right} is above {MAX_EXPONENT}; this is an SMS template"
+                    _("the exponent {exponent} is above {limit}; this is an SMS template").format(
+                        exponent=right, limit=MAX_EXPONENT
+                    )
                 )
             return super().call_binop(context, operator, left, right)
         for seq, count in ((left, right), (right, left)):
@@ -217,8 +224,10 @@ class _Sandbox(SandboxedEnvironment):
                 and len(seq) * count > MAX_BUILT
             ):
                 raise SecurityError(
-                    f"repeating a text or list {count} times would build {len(seq) * count:,} "
-                    f"items (the limit is {MAX_BUILT:,}); this is an SMS template"
+                    _(
+                        "repeating a text or list {count} times would build {n:,} items (the "
+                        "limit is {limit:,}); this is an SMS template"
+                    ).format(count=count, n=len(seq) * count, limit=MAX_BUILT)
                 )
         return super().call_binop(context, operator, left, right)
 
@@ -289,7 +298,9 @@ def _read_template_file(path: Path) -> str:
             return data.decode("gb18030")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"Template '{path}' is neither UTF-8 nor GBK text; save it as UTF-8."
+                _("Template '{path}' is neither UTF-8 nor GBK text; save it as UTF-8.").format(
+                    path=path
+                )
             ) from exc
 
 
@@ -298,7 +309,7 @@ def load_template(template: str | Path) -> tuple[str, str]:
 
     A ``str`` is a file name when it has no line break and no ``{{``/``{%`` and either ends
     in a template suffix (``.txt``, ``.j2``, …) or is the stem of an available template;
-    otherwise it is the template text itself.
+    otherwise it is the template text itself. The label is in the language of messages.
     """
     if isinstance(template, str):
         looks_like_text = "\n" in template or "{{" in template or "{%" in template
@@ -306,7 +317,7 @@ def load_template(template: str | Path) -> tuple[str, str]:
         if looks_like_text or not (
             template.lower().endswith(TEMPLATE_SUFFIXES) or template in stems
         ):
-            return template, "the template text"
+            return template, _("the template text")
         template = Path(stems.get(template, template))
     path = template.expanduser()
     candidates = [path] if path.is_absolute() or path.exists() else []
@@ -314,12 +325,23 @@ def load_template(template: str | Path) -> tuple[str, str]:
         candidates += [folder / path for folder in template_dirs()]
     for candidate in candidates:
         if candidate.is_file():
-            return _read_template_file(candidate), f"template '{candidate}'"
+            return _read_template_file(candidate), _("template '{path}'").format(
+                path=candidate
+            )
     available = available_templates()
+    folders = ", ".join(str(d) for d in template_dirs())
+    if not available:
+        raise InputError(
+            _(
+                "Template '{template}' was not found (looked in: {folders}). No templates are "
+                "available there."
+            ).format(template=template, folders=folders)
+        )
     raise InputError(
-        f"Template '{template}' was not found (looked in: "
-        f"{', '.join(str(d) for d in template_dirs())}). Available templates: "
-        f"{', '.join(available) if available else '(none)'}."
+        _(
+            "Template '{template}' was not found (looked in: {folders}). Available templates: "
+            "{names}."
+        ).format(template=template, folders=folders, names=", ".join(available))
     )
 
 
@@ -334,7 +356,9 @@ def compile_template(source: str, label: str) -> tuple[jinja2.Template, nodes.Te
         return ENVIRONMENT.from_string(ast), ast
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(
-            f"{label.capitalize()} has a syntax error on line {exc.lineno}: {exc.message}"
+            _("{label} has a syntax error on line {line}: {error}").format(
+                label=label[:1].upper() + label[1:], line=exc.lineno, error=exc.message
+            )
         ) from exc
 
 
