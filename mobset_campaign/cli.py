@@ -14,40 +14,49 @@ ledger (``status``, ``export``) open it read-only and never create one. Credenti
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ._advice import NOTHING, spoken_as
+from ._i18n import N_, current_language, format_moment, ngettext, normal_language
+from ._i18n import gettext as _
+from .cli_parser import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    make_parser,
+)
 from .errors import InputError, MobsetError
-from .ledger_cli import add_ledger_command
+from .language import using_language
+from .states import state_label
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .client import MobsetClient
 
-__all__ = ["build_parser", "main"]
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_STOPPED = 3
-
-#: What each exit status means (also in ``--help`` and the README).
-EXIT_CODES: dict[int, str] = {
-    EXIT_OK: "done",
-    EXIT_ERROR: "an error (one line on stderr says what and what to do)",
-    EXIT_USAGE: "usage: a missing or malformed argument",
-    EXIT_STOPPED: "stopped with work left (window closed, balance, Ctrl-C, timeout): run the "
-    "same command again to go on",
-}
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_STOPPED",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 
 def _flag(text: str) -> Callable[[object], str]:
-    return lambda value: text
+    """A flag's spelling whatever the value: ``text`` (marked with ``N_``), translated when
+    a message uses it."""
+    return lambda value: _(text)
 
 
 def _quiet_hours_flag(value: object) -> str:
@@ -62,20 +71,20 @@ def _phone_column_flag(value: object) -> str:
 
 #: Each library parameter (or call) a message may advise, as this command line spells it.
 FLAGS: dict[str, Callable[[object], str]] = {
-    "send()": _flag("the same command"),
+    "send()": _flag(N_("the same command")),
     "wait_for_window": _flag("--wait"),
     "quiet_hours": _quiet_hours_flag,
     "wait_for_lock": _flag("--wait-for-lock SECONDS"),
-    "ledger": _flag("--ledger (or MOBSET_LEDGER)"),
+    "ledger": _flag(N_("--ledger (or MOBSET_LEDGER)")),
     "phone_column": _phone_column_flag,
     "sheet_name": _flag("--sheet"),
     "pace": lambda value: f"--pace {value}",
     "one_per_number": lambda value: (
         "--several-texts-per-number"
         if value is False
-        else "one message per number (no --several-texts-per-number)"
+        else _("one message per number (no --several-texts-per-number)")
     ),
-    "allow_empty_ledger": _flag("--ledger with the file the campaign was sent with"),
+    "allow_empty_ledger": _flag(N_("--ledger with the file the campaign was sent with")),
     "timeout": lambda value: f"--timeout {value}",
     "min_interval": lambda value: f"--interval {value}",
     "price_per_part": lambda value: f"--price {value}",
@@ -105,6 +114,38 @@ def _show(report: Any) -> None:
     print(text)
     for line in alerts:
         print(line, file=sys.stderr)
+
+
+#: The headers of the tables the commands print, in Chinese when messages are (the fields
+#: keep their names in English; a state column is named by its state's label).
+TABLE_HEADERS: dict[str, str] = {
+    "name": N_("Campaign"),
+    "created": N_("Created"),
+    "messages": N_("Messages"),
+    "parts": N_("Parts billed"),
+    "phone": N_("Phone"),
+    "send_error": N_("Send problem"),
+}
+
+
+def _table(frame: pd.DataFrame) -> str:
+    """A table as printed: its headers in the reader's language, Chinese text aligned by
+    the columns it takes."""
+    import pandas as pd
+
+    if current_language() == "zh":
+        frame = frame.assign(
+            **{
+                c: frame[c].map(lambda t: "" if pd.isna(t) else format_moment(t))
+                for c in frame.columns
+                if pd.api.types.is_datetime64_any_dtype(frame[c])
+            }
+        )
+        frame = frame.rename(
+            columns=lambda c: _(TABLE_HEADERS[c]) if c in TABLE_HEADERS else state_label(c)
+        )
+    with pd.option_context("display.unicode.east_asian_width", True):
+        return frame.to_string(index=False)
 
 
 def _stopped(summary: Any) -> int:
@@ -145,7 +186,7 @@ def _contacts(args: argparse.Namespace, *, suppress: Any = None) -> pd.DataFrame
             suppress=suppress,
         )
     for note in contacts.attrs.get("notes", []):
-        print(f"Note: {note}", file=sys.stderr)
+        print(_("Note: {note}").format(note=note), file=sys.stderr)
     return contacts
 
 
@@ -164,22 +205,6 @@ def _rendered(
     )
 
 
-def _row_number(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a row number (1, 2, …)")
-    return int(value)
-
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
-    return number
-
-
 def _ledger_path(args: argparse.Namespace) -> str:
     """--ledger, else MOBSET_LEDGER, else the user's data folder."""
     from .ledger import default_ledger_path
@@ -194,9 +219,10 @@ def _existing_ledger(args: argparse.Namespace) -> str:
     path = _ledger_path(args)
     if not ledger_exists(path):
         raise InputError(
-            f"No ledger at {_shown_ledger(path)}: `mobset-campaign send ... --send` creates "
-            "it. Pass --ledger (or set MOBSET_LEDGER) with the ledger your campaign was sent "
-            "with."
+            _(
+                "No ledger at {path}: `mobset-campaign send ... --send` creates it. Pass "
+                "--ledger (or set MOBSET_LEDGER) with the ledger your campaign was sent with."
+            ).format(path=_shown_ledger(path))
         )
     return path
 
@@ -216,91 +242,6 @@ def _reading_ledger(args: argparse.Namespace) -> Any:
     return Ledger(_existing_ledger(args), read_only=True)
 
 
-def _quiet_hours(value: str) -> tuple[str, str] | None:
-    if value.lower() in ("", "none", "off"):
-        return None
-    try:
-        start, end = value.split("-")
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--quiet-hours {value!r}: use START-END like 08:00-20:00, or 'off'"
-        ) from None
-    return start.strip(), end.strip()
-
-
-def _add_contacts_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    if required:
-        p.add_argument("contacts", help="contact spreadsheet (.xlsx .xlsm .xls .ods .csv .txt)")
-    else:
-        p.add_argument("contacts", nargs="?", help="contact spreadsheet (optional)")
-    p.add_argument(
-        "--template", "-t", required=required, help="template text, file, or name under templates/"
-    )
-    p.add_argument(
-        "--phone-column", help="the column holding phone numbers (found automatically otherwise)"
-    )
-    p.add_argument("--sheet", help="sheet name (default: the first sheet)")
-    rows = p.add_mutually_exclusive_group()
-    rows.add_argument(
-        "--no-header",
-        action="store_true",
-        help="the file has no header row: every row is a contact, columns are numbered 0, 1, … "
-        "(a first row of numbers is recognised as data without this)",
-    )
-    rows.add_argument(
-        "--header-row",
-        type=_row_number,
-        metavar="N",
-        help="the column names are on the N-th non-blank row (default: found automatically)",
-    )
-    p.add_argument(
-        "--opt-out",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="TEXT",
-        help="append an opt-out phrase (default 拒收请回复R when given without TEXT)",
-    )
-    p.add_argument(
-        "--short-sms", action="store_true", help="send LongSms=0 (separate 70-character messages)"
-    )
-
-
-def _add_ledger_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--ledger",
-        help="ledger file or postgresql://user@host/db URL (default: $MOBSET_LEDGER, else "
-        "ledger.sqlite in your data folder)",
-    )
-
-
-def _add_wait_for_lock_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--wait-for-lock",
-        type=float,
-        metavar="SECONDS",
-        help="when another run holds the campaign, wait this long instead of stopping",
-    )
-
-
-def _add_window_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--quiet-hours",
-        type=_quiet_hours,
-        default=("08:00", "20:00"),
-        help="allowed sending window, Beijing time (default 08:00-20:00; 'off' to disable)",
-    )
-    p.add_argument(
-        "--wait",
-        action="store_true",
-        help="outside the window, wait for it to open instead of stopping",
-    )
-
-
-def _add_gateway_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base-url", help="gateway endpoint override (e.g. the simulator's URL)")
-
-
 # ------------------------------------------------------------------ commands
 
 
@@ -315,8 +256,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print()
     print(estimate(frame, signature=signature, client=client, price_per_part=args.price))
     if client is None and not args.signature:
+        print()
         print(
-            "\n(no credentials set: the signature is not counted; pass --signature or set MOBSET_*)"
+            _(
+                "(no credentials set: the signature is not counted; pass --signature or set "
+                "MOBSET_*)"
+            )
         )
     return EXIT_OK
 
@@ -341,19 +286,22 @@ def cmd_send(args: argparse.Namespace) -> int:
     path = _ledger_path(args)
     if not args.send and not ledger_exists(path):
         print(
-            f"Ledger: {_shown_ledger(path)} (none yet: nothing was sent from it; a dry run "
-            "creates none)"
+            _("Ledger: {path} (none yet: nothing was sent from it; a dry run creates none)").format(
+                path=_shown_ledger(path)
+            )
         )
         path = ":memory:"
     with Ledger(path) as ledger:
         if ledger.created:
             print(
-                f"Ledger: {ledger.path} — a NEW ledger file. If this campaign was sent before, "
-                "it was with another ledger: stop (Ctrl-C) and pass that one with --ledger.",
+                _(
+                    "Ledger: {path} — a NEW ledger file. If this campaign was sent before, it "
+                    "was with another ledger: stop (Ctrl-C) and pass that one with --ledger."
+                ).format(path=ledger.path),
                 file=sys.stderr,
             )
         elif path != ":memory:":
-            print(f"Ledger: {ledger.path}")
+            print(_("Ledger: {path}").format(path=ledger.path))
         frame = _rendered(args, signature=signature, suppress=ledger)
         one_per_number = False if args.several_texts_per_number else None
         print(
@@ -366,7 +314,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             )
         )
         if not args.send:
-            print("\nDry run: nothing was sent. Add --send to send these messages.")
+            print()
+            print(_("Dry run: nothing was sent. Add --send to send these messages."))
             return EXIT_OK
         summary = send(
             frame,
@@ -422,13 +371,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     with _reading_ledger(args) as ledger:
         if not args.campaign:
             table = ledger.campaigns()
-            print(
-                table.to_string(index=False) if len(table) else "The ledger holds no campaign yet."
-            )
+            print(_table(table) if len(table) else _("The ledger holds no campaign yet."))
             return EXIT_OK
         status = campaign_status(ledger, args.campaign)
         if not status.messages:
-            raise InputError(f"The ledger {ledger.path} has no campaign named {args.campaign!r}.")
+            raise InputError(_no_campaign(ledger.path, args.campaign))
         print(status)
     return EXIT_OK
 
@@ -443,7 +390,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _reading_ledger(args) as ledger:
         if ledger.campaign_options(args.campaign) is None:
-            raise InputError(f"The ledger {ledger.path} has no campaign named {args.campaign!r}.")
+            raise InputError(_no_campaign(ledger.path, args.campaign))
         if args.contacts and args.template:
             merged = merge_status(_rendered(args, signature=args.signature), ledger, args.campaign)
         elif args.contacts:
@@ -459,7 +406,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             price_per_part=args.price,
             campaign=args.campaign,
         )
-    print(f"Wrote {path}")
+    print(_("Wrote {path}").format(path=path))
     return EXIT_OK
 
 
@@ -485,16 +432,23 @@ def cmd_resend_unknown(args: argparse.Namespace) -> int:
 
     with Ledger(_existing_ledger(args)) as ledger:
         if ledger.campaign_options(args.campaign) is None:
-            raise InputError(f"The ledger {ledger.path} has no campaign named {args.campaign!r}.")
+            raise InputError(_no_campaign(ledger.path, args.campaign))
         frame = ledger.status_frame(args.campaign)
         unknown = frame[frame["send_state"].eq("unknown")]
         if args.phone:
             unknown = unknown[unknown["phone"].isin(args.phone)]
         if not args.send:
-            print(f"{len(unknown):,} messages of {args.campaign!r} have an unknown outcome.")
+            print(
+                ngettext(
+                    "{n:,} message of {campaign!r} has an unknown outcome.",
+                    "{n:,} messages of {campaign!r} have an unknown outcome.",
+                    len(unknown),
+                ).format(n=len(unknown), campaign=args.campaign)
+            )
             if len(unknown):
-                print(unknown[["phone", "send_error"]].to_string(index=False))
-                print("\nDry run: nothing was sent. Add --send to send these again.")
+                print(_table(unknown[["phone", "send_error"]]))
+                print()
+                print(_("Dry run: nothing was sent. Add --send to send these again."))
             return EXIT_OK
         summary = resend_unknown(
             args.campaign,
@@ -530,153 +484,86 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ------------------------------------------------------------------ parser
+# ------------------------------------------------------------------ parser and main
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.HelpFormatter(prog, max_help_position=28)
+def _no_campaign(path: object, campaign: str) -> str:
+    return _("The ledger {path} has no campaign named {campaign!r}.").format(
+        path=path, campaign=campaign
+    )
+
+
+#: The function that runs each command (the parser is made by :mod:`.cli_parser`).
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "preview": cmd_preview,
+    "send": cmd_send,
+    "collect": cmd_collect,
+    "status": cmd_status,
+    "export": cmd_export,
+    "cancel": cmd_cancel,
+    "resend-unknown": cmd_resend_unknown,
+    "balance": cmd_balance,
+    "sign": cmd_sign,
+    "demo": cmd_demo,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mobset-campaign",
-        formatter_class=_formatter,
-        description=(
-            "Bulk SMS campaigns through the Mobset (广州首易 短信易) SDK3 API: read contacts, "
-            "render, estimate, send at most once, collect reports and replies, export Excel."
-        ),
-        epilog=(
-            "Credentials: MOBSET_CORP_ID, MOBSET_LOGIN_NAME, MOBSET_PASSWORD (optional "
-            "MOBSET_BASE_URL, MOBSET_CA_BUNDLE). Rehearse with `mobset-campaign simulator`. Exit status: "
-            + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
-            + "."
-        ),
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    """The command line's parser, in the current language (built when a command runs)."""
+    return make_parser(COMMANDS)
 
-    def add(
-        name: str, func: Callable[[argparse.Namespace], int], help: str
-    ) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            name, help=help, description=(func.__doc__ or help).strip(), formatter_class=_formatter
-        )
-        p.set_defaults(func=func)
-        return p
 
-    sub.add_parser(
-        "simulator",
-        help="run the gateway simulator for rehearsals (see `mobset-campaign simulator --help`)",
-        add_help=False,
-    )
+def _lang_option(args: list[str]) -> tuple[list[str], str | None]:
+    """``--lang zh|en`` (or ``--lang=…``) taken out of the arguments, with its language;
+    a value that is no language is left for the parser to refuse."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            value, taken = args[i + 1], 2
+        elif arg.startswith("--lang="):
+            value, taken = arg.partition("=")[2], 1
+        else:
+            continue
+        language = normal_language(value)
+        if language is not None:
+            return [*args[:i], *args[i + taken :]], language
+    return args, None
 
-    p = add("preview", cmd_preview, "show rendered messages, parts and cost; sends nothing")
-    _add_contacts_args(p)
-    p.add_argument("-n", type=int, default=5, help="how many messages to show (default 5)")
-    p.add_argument("--signature", help="account signature without brackets (else from the gateway)")
-    p.add_argument("--price", type=_positive, help="price per part, for the cost estimate")
-    _add_gateway_arg(p)
 
-    p = add("send", cmd_send, "estimate (dry run) or, with --send, send a campaign")
-    _add_contacts_args(p)
-    p.add_argument(
-        "--campaign", "-c", required=True, help="campaign name (resuming uses the same name)"
-    )
-    _add_ledger_arg(p)
-    p.add_argument("--rate", type=_positive, help="messages per second (default: unlimited)")
-    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
-    p.add_argument("--timer-send", help="schedule for 'YYYY-MM-DD HH:MM:SS' Beijing time")
-    p.add_argument("--add-num", help="extension digits for the sender number")
-    _add_window_args(p)
-    p.add_argument("--price", type=_positive, help="price per part, for the cost estimate")
-    p.add_argument(
-        "--several-texts-per-number",
-        action="store_true",
-        help="a new campaign may send several different texts to one number (default: one "
-        "message per number)",
-    )
-    _add_wait_for_lock_arg(p)
-    p.add_argument("--send", action="store_true", help="really send (without it: dry run)")
-    _add_gateway_arg(p)
-
-    p = add("collect", cmd_collect, "fetch delivery reports and replies into the ledger")
-    p.add_argument("--campaign", "-c", help="stop when this campaign's messages are all final")
-    _add_ledger_arg(p)
-    p.add_argument(
-        "--timeout", type=float, default=600, help="give up after this many seconds (default 600)"
-    )
-    p.add_argument(
-        "--interval", type=float, default=30, help="seconds between polls (vendor asks 30-300)"
-    )
-    p.add_argument(
-        "--pace",
-        type=float,
-        default=1.0,
-        help="seconds between calls while pages are full (default 1; see README: retention)",
-    )
-    p.add_argument("--once", action="store_true", help="drain what is waiting now and stop")
-    _add_gateway_arg(p)
-
-    p = add("status", cmd_status, "counts by state (one campaign, or all campaigns)")
-    p.add_argument("--campaign", "-c", help="campaign name (omit to list campaigns)")
-    _add_ledger_arg(p)
-
-    p = add("export", cmd_export, "write the Excel workbook of a campaign")
-    _add_contacts_args(p, required=False)
-    p.add_argument("--campaign", "-c", required=True, help="campaign name")
-    p.add_argument("--out", "-o", required=True, help="the .xlsx file to write")
-    p.add_argument("--signature", help="signature used when the messages were rendered")
-    p.add_argument("--price", type=_positive, help="price per part, for the cost in the summary")
-    p.add_argument("--charts", action="store_true", help="embed the charts in the summary sheet")
-    _add_ledger_arg(p)
-
-    p = add("cancel", cmd_cancel, "cancel a campaign's still-scheduled messages")
-    p.add_argument("--campaign", "-c", required=True, help="campaign name")
-    _add_ledger_arg(p)
-    _add_wait_for_lock_arg(p)
-    _add_gateway_arg(p)
-
-    p = add(
-        "resend-unknown",
-        cmd_resend_unknown,
-        "list, or with --send resend, messages whose outcome is unknown",
-    )
-    p.add_argument("--campaign", "-c", required=True, help="campaign name")
-    p.add_argument(
-        "--phone",
-        action="append",
-        metavar="NUMBER",
-        help="only this number (repeat for several; default: every unknown message)",
-    )
-    _add_ledger_arg(p)
-    _add_window_args(p)
-    _add_wait_for_lock_arg(p)
-    p.add_argument("--send", action="store_true", help="really resend (without it: list them)")
-    _add_gateway_arg(p)
-
-    p = add("balance", cmd_balance, "print the account's balance")
-    _add_gateway_arg(p)
-    p = add("sign", cmd_sign, "print the account's signature")
-    _add_gateway_arg(p)
-    add_ledger_command(add)
-
-    p = add("demo", cmd_demo, "a whole campaign against the embedded simulator")
-    p.add_argument("--out", default="out", help="folder for the workbook and charts (default out/)")
-    p.add_argument(
-        "--rows", type=int, default=None, help="contacts to generate (default: the sample file)"
-    )
-    p.add_argument("--no-charts", action="store_true", help="skip the charts")
-    return parser
+@contextmanager
+def _speaking(language: str | None) -> Iterator[None]:
+    """Every message of this run in ``language`` (None: as chosen already), the worker
+    threads' too (through MOBSET_LANG, put back afterwards)."""
+    if language is None:
+        yield
+        return
+    before = os.environ.get("MOBSET_LANG")
+    os.environ["MOBSET_LANG"] = language
+    try:
+        with using_language(language):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("MOBSET_LANG", None)
+        else:
+            os.environ["MOBSET_LANG"] = before
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> int:
     """Run one command; returns its exit status (see :data:`EXIT_CODES`). ``clock`` is the
     time now for ``send`` (tests rehearse the sending window with it)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list, language = _lang_option(list(sys.argv[1:] if argv is None else argv))
+    with _speaking(language):
+        return _run(args_list, clock)
+
+
+def _run(args_list: list[str], clock: Callable[[], datetime] | None) -> int:
     if args_list and args_list[0] == "simulator":
         from .simulator import main as simulator_main
 
         return simulator_main(args_list[1:])
-    parser = build_parser()
+    parser = build_parser()  # here, in the run's language
     args = parser.parse_args(args_list)  # a usage error exits 2 here, as argparse does
     args.clock = clock
     try:
@@ -684,15 +571,18 @@ def main(argv: Sequence[str] | None = None, *, clock: Callable[[], datetime] | N
             return int(args.func(args))
     except KeyboardInterrupt:
         print(
-            "Stopped: interrupted; the ledger is consistent: run the same command again to go on.",
+            _(
+                "Stopped: interrupted; the ledger is consistent: run the same command again "
+                "to go on."
+            ),
             file=sys.stderr,
         )
         return EXIT_STOPPED
-    except MobsetError as exc:
-        print(f"mobset-campaign {args.command}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except OSError as exc:
-        print(f"mobset-campaign {args.command}: {exc}", file=sys.stderr)
+    except (MobsetError, OSError) as exc:
+        print(
+            _("mobset-campaign {command}: {error}").format(command=args.command, error=exc),
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._i18n import current_language, ngettext
+from ._i18n import gettext as _
 from .collector import collect
 from .contacts import read_contacts
 from .estimate import estimate, preview
@@ -27,6 +29,7 @@ from .merge import merge_status
 from .render import render
 from .sender import send
 from .simulator import Simulator
+from .states import state_label
 from .summaries import CollectSummary, Estimate, SendSummary
 
 __all__ = ["DEMO_TEMPLATE", "DemoResult", "run_demo", "sample_contacts_path", "synthetic_contacts"]
@@ -119,11 +122,11 @@ def synthetic_contacts(rows: int, *, seed: int = 2026) -> pd.DataFrame:
     expiry = pd.Timestamp("2026-12-31")
     return pd.DataFrame(
         {
-            "姓名": [rng.choice(_SURNAMES) + rng.choice(_GIVEN) for _ in range(rows)],
+            "姓名": [rng.choice(_SURNAMES) + rng.choice(_GIVEN) for _row in range(rows)],
             "手机号码": phones,
-            "积分": [rng.randrange(100, 20000) for _ in range(rows)],
-            "到期日": [expiry - pd.Timedelta(days=rng.randrange(0, 60)) for _ in range(rows)],
-            "门店": [rng.choice(_STORES) for _ in range(rows)],
+            "积分": [rng.randrange(100, 20000) for _row in range(rows)],
+            "到期日": [expiry - pd.Timedelta(days=rng.randrange(0, 60)) for _row in range(rows)],
+            "门店": [rng.choice(_STORES) for _row in range(rows)],
         }
     )
 
@@ -140,8 +143,15 @@ class DemoResult:
     merged: pd.DataFrame | None = None
 
 
+def _columns(text: str) -> int:
+    """Columns ``text`` takes in a terminal (a Chinese character takes two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _step(title: str) -> None:
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)), flush=True)
+    print(f"\n== {title} " + "=" * max(0, 70 - _columns(title)), flush=True)
 
 
 def run_demo(
@@ -175,28 +185,38 @@ def run_demo(
         seed=seed, report_delay=(0.3, 2.0), reply_delay=(0.5, 3.0), reply_rate=0.15
     ) as sim:
         client = sim.client()
-        print(f"Embedded simulator at {sim.url} (CorpID {sim.account.corp_id}, rehearsal account)")
+        print(
+            _("Embedded simulator at {url} (CorpID {corp_id}, rehearsal account)").format(
+                url=sim.url, corp_id=sim.account.corp_id
+            )
+        )
 
-        _step("1. Read the contacts")
+        _step(_("1. Read the contacts"))
         source: object = (
             sample_contacts_path() if rows is None else synthetic_contacts(rows, seed=seed)
         )
         contacts = read_contacts(source)  # type: ignore[arg-type]
         problems = contacts["phone_problem"].dropna()
-        print(f"{len(contacts)} rows read; {len(problems)} with a problem:")
+        print(
+            ngettext(
+                "{n:,} row read; {bad:,} with a problem:",
+                "{n:,} rows read; {bad:,} with a problem:",
+                len(contacts),
+            ).format(n=len(contacts), bad=len(problems))
+        )
         if len(problems):
             print(problems.value_counts().head(8).to_string())
 
-        _step("2. Render the template and preview")
+        _step(_("2. Render the template and preview"))
         signature = client.get_sign()
         frame = render(contacts, DEMO_TEMPLATE, signature=signature, opt_out=True)
         print(preview(frame, n=3, signature=signature))
 
-        _step("3. Estimate against the account")
+        _step(_("3. Estimate against the account"))
         est = estimate(frame, signature=signature, client=client, price_per_part=0.045)
         print(est)
 
-        _step("4. Send (at most once, through the ledger)")
+        _step(_("4. Send (at most once, through the ledger)"))
         with Ledger(ledger_path) as ledger:
             sent = send(
                 frame,
@@ -209,7 +229,7 @@ def run_demo(
             )
             print(sent)
 
-            _step("5. Collect delivery reports and replies")
+            _step(_("5. Collect delivery reports and replies"))
             collected = collect(
                 client,
                 ledger,
@@ -225,7 +245,7 @@ def run_demo(
             late = collect(client, ledger, campaign=CAMPAIGN, until=None, progress=False)
             print(late)
 
-            _step("6. Merge statuses and export")
+            _step(_("6. Merge statuses and export"))
             merged = merge_status(frame, ledger, CAMPAIGN)
             replies = ledger.replies_frame(CAMPAIGN)
             chart_paths: list[Path] = []
@@ -243,10 +263,15 @@ def run_demo(
             )
         client.close()
 
-    print(merged["send_state"].value_counts().to_string())
-    print(f"\nWrote {workbook}")
+    counts = merged["send_state"].value_counts()
+    if current_language() == "zh":  # the states by their labels (the field keeps its name)
+        counts = counts.rename(index=state_label).rename_axis(_("Send state"))
+    with pd.option_context("display.unicode.east_asian_width", True):
+        print(counts.to_string())
+    print()
+    print(_("Wrote {path}").format(path=workbook))
     for path in chart_paths:
-        print(f"Wrote {path}")
+        print(_("Wrote {path}").format(path=path))
     return DemoResult(
         workbook=workbook,
         charts=list(chart_paths),

@@ -459,7 +459,7 @@ def test_resend_unknown_lists_and_resends_only_when_asked(
     base = ["resend-unknown", "-c", "spring", "--ledger", str(ledger), "--quiet-hours", "off"]
     assert main(base) == 0
     out = capsys.readouterr().out
-    assert "1 messages of 'spring' have an unknown outcome" in out and "Dry run" in out
+    assert "1 message of 'spring' has an unknown outcome" in out and "Dry run" in out
     assert len(sim.accepted()) == 3  # nothing resent by listing
     assert main([*base, "--send"]) == 0
     assert len(sim.accepted()) == 4  # the dropped answer's number, sent again on purpose
