@@ -33,6 +33,7 @@ import gettext as _gettext
 import io
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -150,16 +151,24 @@ def _compiled(language: str, po_mtime_ns: int) -> _gettext.NullTranslations:
     return _gettext.NullTranslations()
 
 
+_NULL = _gettext.NullTranslations()
+_RECHECK_SECONDS = 2.0  # how often an edited .po is looked for: a stat per message is slow
+_stamps: dict[str, tuple[float, int]] = {}
+
+
 def _translations() -> _gettext.NullTranslations:
     language = current_language()
     if language == "en":
-        return _gettext.NullTranslations()
-    po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    try:
-        stamp = po.stat().st_mtime_ns
-    except OSError:
-        stamp = 0
-    return _compiled(language, stamp)
+        return _NULL
+    now = time.monotonic()
+    seen = _stamps.get(language)
+    if seen is None or now - seen[0] > _RECHECK_SECONDS:
+        try:
+            stamp = (LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po").stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        seen = _stamps[language] = (now, stamp)
+    return _compiled(language, seen[1])
 
 
 def gettext(message: str) -> str:

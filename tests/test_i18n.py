@@ -134,6 +134,8 @@ def test_a_missing_or_stale_compiled_catalog_is_compiled_from_the_po(tool, tmp_p
     text = po.read_text(encoding="utf-8")
     (folder / "mobset_campaign.po").write_text(text, encoding="utf-8")
     monkeypatch.setattr(_i18n, "LOCALE_DIR", tmp_path)
+    monkeypatch.setattr(_i18n, "_RECHECK_SECONDS", 0.0)  # look for an edited .po every time
+    monkeypatch.setattr(_i18n, "_stamps", {})
     with mc.using_language("zh"):
         translated = gettext(message)
     assert translated != message  # no .mo at all: the .po compiled in memory

@@ -7,7 +7,8 @@
 ``update`` extracts every ``_()``/``gettext()``/``ngettext()``/``N_()`` message of the package
 into ``mobset_campaign/locale/mobset_campaign.pot`` and merges it into the Chinese catalog
 ``locale/zh/LC_MESSAGES/mobset_campaign.po``: new messages come in untranslated, gone ones
-leave, translations stay. ``--from`` fills untranslated messages from a JSON object
+leave, translations stay. ``--from`` fills untranslated messages (all of them with
+``--force``: a corrected translation) from a JSON object
 ``{"English message id": "中文译文"}`` (the way several people translate at once without
 editing the same file); the ``.po`` is updated under a file lock.
 
@@ -96,7 +97,7 @@ def _fragments(paths: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def update(sources: Iterable[str] = ()) -> int:
+def update(sources: Iterable[str] = (), *, force: bool = False) -> int:
     template = extract()
     filled = _fragments(sources)
     for language in LANGUAGES:
@@ -116,7 +117,7 @@ def update(sources: Iterable[str] = ()) -> int:
                 if not message.id:
                     continue
                 key = message.id[0] if isinstance(message.id, tuple) else message.id
-                if key in filled and not _translated(message.string):
+                if key in filled and (force or not _translated(message.string)):
                     message.string = (
                         (filled[key],) if isinstance(message.id, tuple) else filled[key]
                     )
@@ -173,12 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("update")
     up.add_argument("--from", dest="sources", action="append", default=[])
+    up.add_argument(
+        "--force", action="store_true", help="replace existing translations with --from's"
+    )
     check = sub.add_parser("check")
     check.add_argument("--only", action="append", default=[])
     sub.add_parser("compile")
     args = parser.parse_args(argv)
     if args.command == "update":
-        return update(args.sources)
+        return update(args.sources, force=args.force)
     if args.command == "compile":
         for path in compile_catalogs():
             print(path.relative_to(ROOT))
