@@ -4,6 +4,11 @@ Each run works on a copy of ``notebooks/`` in a temporary folder (the kernel's w
 folder), so the files a notebook writes (``out/…``) never land in the repository. The kernel
 gets an environment without ``MOBSET_*`` variables (a developer's real credentials must not
 turn a test into a live send) and with a keyring that fails, unless a test sets its own.
+
+Each notebook runs in Chinese and in English (the kernel's ``MOBSET_LANG``): the checks that
+read the package's words run in English; both runs check what does not depend on the language
+(files, states, charts, no secrets), and the Chinese run checks the package's words against
+its own catalog (:func:`_words`), so it tightens by itself as messages are translated.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from mobset_campaign import using_language
+from mobset_campaign._i18n import gettext
 from mobset_campaign.export import DETAILS_SHEET, REPLIES_SHEET, SUMMARY_SHEET
 from mobset_campaign.ledger import Ledger
 from mobset_campaign.simulator import Account, Simulator
@@ -33,6 +40,8 @@ from mobset_campaign.workbook import field_name, read_campaign_workbook
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("01_quickstart.ipynb", "02_campaign_analysis.ipynb", "03_going_live.ipynb")
+#: The languages every notebook runs in, as the kernel's MOBSET_LANG.
+LANGUAGES = ("zh", "en")
 CELL_TIMEOUT = 120
 PASSWORD = Account().password  # the simulator's default account
 HEX32 = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32}(?![0-9A-Fa-f])")
@@ -45,9 +54,12 @@ ACCEPTED_OR_SKIPPED = {"delivered", "failed", "sent", "skipped", "unknown", "rej
 # ------------------------------------------------------------------------------ running
 
 
-def _kernel_env(**extra: str) -> dict[str, str]:
+def _kernel_env(lang: str = "en", **extra: str) -> dict[str, str]:
+    """The kernel's environment: no MOBSET_* but MOBSET_LANG=lang (never the machine's
+    locale), a failing keyring, and ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBSET_")}
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env["MOBSET_LANG"] = lang
     env.update(extra)
     return env
 
@@ -122,15 +134,23 @@ def repo_files() -> set[Path]:
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory, repo_files: set[Path]) -> Callable[..., Run]:
-    """run(name, key=..., folder=None, **env) executes once per key and caches the Run."""
+    """run(name, lang="en", key=..., folder=None, **env) executes once per key (by default
+    the name and the language) and caches the Run."""
     cache: dict[str, Run] = {}
 
-    def run(name: str, *, key: str | None = None, folder: Path | None = None, **env: str) -> Run:
-        key = key or name
+    def run(
+        name: str,
+        *,
+        lang: str = "en",
+        key: str | None = None,
+        folder: Path | None = None,
+        **env: str,
+    ) -> Run:
+        key = key or f"{name}[{lang}]"
         if key not in cache:
             if folder is None:
                 folder = _copy_notebooks(tmp_path_factory.mktemp("nb") / "notebooks")
-            cache[key] = Run(_execute(name, folder, _kernel_env(**env)), folder)
+            cache[key] = Run(_execute(name, folder, _kernel_env(lang, **env)), folder)
         return cache[key]
 
     return run
@@ -147,12 +167,39 @@ def _assert_clean(run: Run) -> None:
     assert PASSWORD not in nbformat.writes(run.nb)  # nor anywhere in the saved notebook
 
 
+def _words(lang: str, message: str) -> str:
+    """The package's words for ``message`` in ``lang``, from its own catalog (the English
+    itself while it is not translated)."""
+    with using_language(lang):
+        return gettext(message)
+
+
+def _assert_language(
+    run: Run, lang: str, shown: tuple[str, ...] = (), replaced: tuple[str, ...] = ()
+) -> None:
+    """The kernel spoke ``lang``: the first cell printed it, each of the package's messages
+    ``shown`` and ``replaced`` shows in the catalog's words for ``lang``, and once a message
+    of ``replaced`` is translated its English shows nowhere (they are phrases that no other
+    output contains)."""
+    assert f"· 语言 language: {lang}\n" in run.stdout()
+    text = "\n".join(run.texts())
+    for message in (*shown, *replaced):
+        words = _words(lang, message)
+        assert words in text, f"{message!r} is not shown as {words!r}"
+    for message in replaced:
+        if _words(lang, message) != message:
+            assert message not in text, f"{message!r} is still shown in English"
+
+
 def _assert_workbook(path: Path, rows: int) -> pd.DataFrame:
-    """The campaign workbook: three sheets, status columns, phones as text; returns Details."""
+    """The campaign workbook: three sheets, status columns under their bilingual headers
+    (whatever the language of messages), phones as text; returns Details."""
     book = openpyxl.load_workbook(path, read_only=True)
     assert book.sheetnames == [SUMMARY_SHEET, DETAILS_SHEET, REPLIES_SHEET]
     sheet = book[DETAILS_SHEET]
-    header = [field_name(c.value) for c in next(sheet.iter_rows(max_row=1))]
+    labels = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert "发送状态 send_state" in labels, labels
+    header = [field_name(label) for label in labels]
     assert set(header) >= STATUS_COLUMNS, header
     phone_at = header.index("phone")
     phones = [row[phone_at] for row in sheet.iter_rows(min_row=2, values_only=True)]
@@ -173,9 +220,14 @@ def _native_charts(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_quickstart_runs_a_whole_campaign_to_a_workbook(runner: Callable[..., Run]) -> None:
-    run = runner("01_quickstart.ipynb")
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_quickstart_runs_a_whole_campaign_to_a_workbook(
+    runner: Callable[..., Run], lang: str
+) -> None:
+    run = runner("01_quickstart.ipynb", lang=lang)
     _assert_clean(run)
+    # the estimate's title; a phone problem of the sample list (empty cell)
+    _assert_language(run, lang, shown=("empty",), replaced=("Campaign estimate",))
 
     details = _assert_workbook(run.out / "quickstart_campaign.xlsx", rows=40)
     states = details["send_state"].value_counts()
@@ -190,11 +242,13 @@ def test_quickstart_runs_a_whole_campaign_to_a_workbook(runner: Callable[..., Ru
 
     # the rich views show as HTML, the problems and the repairs as tables
     html = run.html()
-    assert "Campaign estimate" in html and "enough" in html  # Estimate against the balance
-    assert "【广州首易】" in html and "not sent: digits lost in the spreadsheet" in html  # Preview
-    assert "Dry run for campaign" in html and "nothing to send" in html  # SendSummary
-    assert "Collected" in html  # CollectSummary
+    assert "【广州首易】" in html  # Preview
     assert "１８６２０３３５５６２" in html and "13922884417" in html  # repaired numbers
+    if lang == "en":  # the package's words (the Chinese run checks them against the catalog)
+        assert "Campaign estimate" in html and "enough" in html  # Estimate against the balance
+        assert "not sent: digits lost in the spreadsheet" in html  # Preview
+        assert "Dry run for campaign" in html and "nothing to send" in html  # SendSummary
+        assert "Collected" in html  # CollectSummary
     stdout = run.stdout()
     assert "40 rows read from sample_contacts.csv" in stdout
     assert "wrote out/quickstart_campaign.xlsx" in stdout
@@ -208,11 +262,13 @@ def test_quickstart_runs_a_whole_campaign_to_a_workbook(runner: Callable[..., Ru
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_analysis_creates_a_campaign_when_missing_and_lists_numbers_to_follow_up(
-    runner: Callable[..., Run],
+    runner: Callable[..., Run], lang: str
 ) -> None:
-    run = runner("02_campaign_analysis.ipynb")
+    run = runner("02_campaign_analysis.ipynb", lang=lang)
     _assert_clean(run)
+    _assert_language(run, lang)
     assert "rehearsing one on the embedded simulator" in run.stdout()
     _assert_workbook(run.out / "analysis_campaign.xlsx", rows=240)
     assert len(run.pngs()) == 4
@@ -248,12 +304,24 @@ def test_analysis_reopens_the_existing_files(runner: Callable[..., Run]) -> None
 
 
 @pytest.mark.slow
-def test_going_live_without_credentials_rehearses_every_step(runner: Callable[..., Run]) -> None:
-    run = runner("03_going_live.ipynb")
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_going_live_without_credentials_rehearses_every_step(
+    runner: Callable[..., Run], lang: str
+) -> None:
+    run = runner("03_going_live.ipynb", lang=lang)
     _assert_clean(run)
+    _assert_language(run, lang, replaced=("Campaign estimate",))
     html = run.html()
     assert "REHEARSAL" in html and "No credentials were found" in html
     assert html.count("✅") == 4 and "❌" not in html  # signature, balance, clock, window
+    # the checks table says whether the balance is enough and leaves the numbers to the
+    # estimate under it (it used to repeat the estimate's balance sentence)
+    (checks,) = [
+        o["data"]["text/html"]
+        for o in run.outputs()
+        if "✅" in o.get("data", {}).get("text/html", "")
+    ]
+    assert "see the estimate below" in checks and "1,000,000" not in checks
     assert "Confirmed. (rehearsal)" in run.stdout()
     _assert_workbook(run.out / "rehearsal_campaign.xlsx", rows=40)
     assert len(list((run.out / "rehearsal_campaign_charts").glob("*.png"))) == 4
