@@ -26,6 +26,9 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import Formatter
 
+from ._i18n import N_
+from ._i18n import gettext as _
+from ._labels import label
 from .errors import InputError
 
 __all__ = [
@@ -133,7 +136,7 @@ def root_figure(ax: Axes) -> Figure:
     """The top-level Figure holding ``ax`` (the one to save)."""
     figure = ax.get_figure(root=True)
     if not isinstance(figure, Figure):
-        raise InputError("This Axes belongs to no figure: draw it on a Figure first.")
+        raise InputError(_("This Axes belongs to no figure: draw it on a Figure first."))
     return figure
 
 
@@ -157,7 +160,9 @@ PURPLE, DARK = "#7e57c2", "#263238"
 def new_axes(ax: Axes | None, size: tuple[float, float] = SIZE) -> Axes:
     if ax is not None:
         if not isinstance(ax, Axes):
-            raise InputError(f"ax= must be a matplotlib Axes, got {type(ax).__name__}.")
+            raise InputError(
+                _("ax= must be a matplotlib Axes, got {kind}.").format(kind=type(ax).__name__)
+            )
         return ax
     figure = Figure(figsize=size, layout="constrained")
     return figure.add_subplot(axes_class=_ChartAxes)
@@ -281,8 +286,11 @@ def set_labels(ax: Axes, *, x: str | None = None, y: str | None = None) -> None:
         ax.set_ylabel(y, fontproperties=cjk_font_properties(10))
 
 
-def no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
-    """A readable empty chart instead of an error."""
+def no_data(
+    ax: Axes, title: str, campaign: str | None, hint: str, labels: str = "bilingual"
+) -> Axes:
+    """A readable empty chart instead of an error: "no data yet" in ``labels``, and the
+    ``hint`` (already in ``labels``)."""
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -291,7 +299,7 @@ def no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
     ax.text(
         0.5,
         0.58,
-        "暂无数据 No data yet",
+        label(N_("No data yet"), labels),
         ha="center",
         va="center",
         transform=ax.transAxes,
@@ -314,7 +322,7 @@ def no_data(ax: Axes, title: str, campaign: str | None, hint: str) -> Axes:
 
 
 def legend(ax: Axes, **kwargs: Any) -> None:
-    handles, _ = ax.get_legend_handles_labels()
+    handles, _names = ax.get_legend_handles_labels()
     if handles:
         ax.legend(prop=cjk_font_properties(9), frameon=False, **kwargs)
 

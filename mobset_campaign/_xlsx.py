@@ -52,6 +52,8 @@ from xlsxwriter.format import Format  # type: ignore[import-untyped]
 from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
+from ._i18n import N_
+from ._labels import label
 from ._protocol import BEIJING
 from ._xlsx_rows import can_write_rows, write_rows
 from .ledger.frames import REPLY_COLUMNS, STATUS_FRAME_COLUMNS
@@ -115,36 +117,38 @@ PACKAGE_FIELDS: frozenset[str] = frozenset(
 )
 _TEXT_FIELDS = frozenset({"phone", "sms_id", "recv_number", "add_num", "row_key"})
 _STATE_FIELDS = frozenset({"send_state"})
-#: Chinese label of each column the package adds: the header reads ``发送状态 send_state``.
+#: The label of each column the package adds, as an English message id; the header shows
+#: its Chinese and the field name: ``发送状态 send_state`` (bilingual), ``发送状态`` (zh) or
+#: ``send_state`` (en).
 FIELD_LABELS: dict[str, str] = {
-    "row": "行号",
-    "row_key": "行键",
-    "phone": "手机号",
-    "phone_problem": "号码问题",
-    "content": "短信内容",
-    "chars": "字数",
-    "parts": "计费条数",
-    "warnings": "提醒",
-    "sendable": "可发送",
-    "batch_id": "批次",
-    "sms_id": "短信编号",
-    "send_state": "发送状态",
-    "send_code": "返回代码",
-    "send_error": "发送问题",
-    "status": "回执代码",
-    "status_text": "回执状态",
-    "sent_time": "发送时间",
-    "report_time": "回执时间",
-    "ex_status": "运营商代码",
-    "reply": "最新回复",
-    "reply_time": "回复时间",
-    "reply_count": "回复数",
-    "opted_out": "已退订",
-    "recv_time": "收到时间",
-    "add_num": "扩展号",
-    "recv_number": "接收号码",
-    "opt_out": "退订",
-    "campaign": "活动",
+    "row": N_("Row number"),
+    "row_key": N_("Row key"),
+    "phone": N_("Mobile number"),
+    "phone_problem": N_("Number problem"),
+    "content": N_("Message text"),
+    "chars": N_("Characters"),
+    "parts": N_("Billed parts"),
+    "warnings": N_("Warnings"),
+    "sendable": N_("Sendable"),
+    "batch_id": N_("Batch"),
+    "sms_id": N_("SMS ID"),
+    "send_state": N_("Send state"),
+    "send_code": N_("Send return code"),
+    "send_error": N_("Send problem"),
+    "status": N_("Report code"),
+    "status_text": N_("Report status"),
+    "sent_time": N_("Sent at"),
+    "report_time": N_("Report time"),
+    "ex_status": N_("Carrier code"),
+    "reply": N_("Latest reply"),
+    "reply_time": N_("Reply time"),
+    "reply_count": N_("Reply count"),
+    "opted_out": N_("Has opted out"),
+    "recv_time": N_("Received at"),
+    "add_num": N_("Extension number"),
+    "recv_number": N_("Receiving number"),
+    "opt_out": N_("Opt-out"),
+    "campaign": N_("Campaign"),
 }
 #: A header naming phones, ids or codes: its digit strings stay text whatever they look like.
 _ID_NAME = re.compile(
@@ -159,11 +163,13 @@ _ISO_DATETIME = re.compile(
 )
 
 
-def header_text(name: str) -> str:
-    """What the header row shows for a column: ``发送状态 send_state`` for a column the
-    package adds, the user's own name as it is."""
-    label = FIELD_LABELS.get(name)
-    return f"{label} {name}" if label else name
+def header_text(name: str, labels: str = "bilingual", message: str | None = None) -> str:
+    """What the header row shows for a column the package adds: ``发送状态 send_state``
+    (``labels="bilingual"``), ``发送状态`` (``"zh"``) or ``send_state`` (``"en"``); the label
+    is ``message`` (an English message id) when given, else the field's own
+    (:data:`FIELD_LABELS`); a name without a label shows as it is."""
+    message = message or FIELD_LABELS.get(name)
+    return label(message, labels, english=name) if message else name
 
 
 # --------------------------------------------------------------------------------------
@@ -516,13 +522,21 @@ def contact_kind(series: pd.Series, name: str) -> Kind:
     return "text"
 
 
-def plan_column(series: pd.Series, name: str, *, user: bool, label: str | None = None) -> Column:
+def plan_column(
+    series: pd.Series,
+    name: str,
+    *,
+    user: bool,
+    header: str | None = None,
+) -> Column:
     """Decide, once for the whole column, what its cells are written as.
 
     ``user`` is False for the columns the package adds (their meaning is known; no guessing
-    from their values; their header gets its Chinese label, or ``label`` when given)."""
+    from their values). The header is ``header`` when given, else the user's own name, or
+    for a package column its bilingual label (:func:`header_text`)."""
     dtype = series.dtype
-    header = name if user else f"{label} {name}" if label else header_text(name)
+    if header is None:
+        header = name if user else header_text(name)
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
         if pd.api.types.is_string_dtype(cats.dtype) or pd.api.types.is_object_dtype(cats.dtype):

@@ -11,7 +11,8 @@ analyst can restyle, copy into a report or point at other cells:
   (``10:00``, ``10:10`` …) or per day (``06-15``) for a longer campaign: the time axis is
   text written by us, so it never reads as Excel's serial numbers.
 
-Every label is bilingual like the sheet names; every text goes through the same inert-text
+Every label follows the workbook's label language (``labels=``: bilingual like the sheet
+names by default, or Chinese, or English); every text goes through the same inert-text
 rule as the details (:func:`mobset_campaign._xlsx.inert`).
 """
 
@@ -29,8 +30,10 @@ from xlsxwriter.format import Format  # type: ignore[import-untyped]
 from xlsxwriter.workbook import Workbook  # type: ignore[import-untyped]
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
+from ._i18n import N_
+from ._labels import label
 from ._protocol import BEIJING
-from ._xlsx import Styles, display_width, inert
+from ._xlsx import Styles, display_width, header_text, inert
 from .outcomes import (
     SECTION_BASES,
     UNIT_FORMATS,
@@ -40,32 +43,48 @@ from .outcomes import (
     replied_mask,
     reply_times,
     sendable_mask,
+    summary_table,
 )
-from .states import STATE_COLOURS, STATE_LABELS
+from .report_labels import section_bases
+from .states import STATE_COLOURS, STATE_LABELS, state_label
 
-__all__ = ["CHART_TITLES", "chart_tables", "write_summary"]
+__all__ = [
+    "CHART_TITLES",
+    "DATA_HEADING",
+    "SUMMARY_TITLE",
+    "chart_tables",
+    "data_heading",
+    "labelled_summary",
+    "write_summary",
+]
 
-#: Title of each chart, in the order they stand on the sheet.
+#: Title of each chart (English message ids), in the order they stand on the sheet.
 CHART_TITLES = {
-    "funnel": "发送漏斗 Funnel",
-    "status": "发送状态 Send states",
-    "delivery_time": "送达用时 Delivery time (sent → report)",
-    "replies": "回复时间 Replies over time (Beijing)",
+    "funnel": N_("Funnel"),
+    "status": N_("Send states"),
+    "delivery_time": N_("Delivery time (sent → report)"),
+    "replies": N_("Replies over time (Beijing)"),
 }
-_DATA_HEADING = "图表数据 Chart data (the charts on the right are drawn from these cells)"
+#: The summary sheet's title.
+SUMMARY_TITLE = N_("Campaign summary")
+#: The heading above the charts' data tables: its short form starts the bilingual heading
+#: (``图表数据 Chart data (…)``), and is what a reader looks for.
+DATA_HEADING = N_("Chart data")
+_DATA_NOTE = N_("Chart data (the charts on the right are drawn from these cells)")
+_SHARE = N_("share")
 _MISSING = "—"
 _CHART_ROWS = 22  # rows a chart takes, with a gap below
 _CHART_SIZE = {"x_scale": 1.3, "y_scale": 1.45}
 _DELAY_BINS = (0, 5, 10, 30, 60, 300, 1800, 7200, math.inf)
 _DELAY_LABELS = (
-    "< 5 s",
-    "5–10 s",
-    "10–30 s",
-    "30–60 s",
-    "1–5 min",
-    "5–30 min",
-    "30 min–2 h",
-    "≥ 2 h",
+    N_("< 5 s"),
+    N_("5–10 s"),
+    N_("10–30 s"),
+    N_("30–60 s"),
+    N_("1–5 min"),
+    N_("5–30 min"),
+    N_("30 min–2 h"),
+    N_("≥ 2 h"),
 )
 _SLOTS = (("10min", "%H:%M"), ("30min", "%H:%M"), ("1h", "%H:%M"))
 
@@ -76,37 +95,46 @@ Cell = tuple[Any, Format | None]
 # the charts' data
 
 
-def _funnel(frame: pd.DataFrame) -> pd.DataFrame:
+def _units(labels: str) -> str:
+    """Time spans read the same in both languages: a bilingual workbook shows the English."""
+    return "en" if labels == "bilingual" else labels
+
+
+def _funnel(frame: pd.DataFrame, labels: str) -> pd.DataFrame:
     stages = [
-        ("行数 Rows", len(frame)),
-        ("可发送 Sendable", int(sendable_mask(frame).sum())),
-        ("已提交 Accepted", int(accepted_mask(frame).sum())),
-        ("已送达 Delivered", int(delivered_mask(frame).sum())),
-        ("有回复 Replied", int(replied_mask(frame).sum())),
+        (label(N_("Rows"), labels), len(frame)),
+        (label(N_("Sendable"), labels), int(sendable_mask(frame).sum())),
+        (label(N_("Accepted"), labels), int(accepted_mask(frame).sum())),
+        (label(N_("Delivered"), labels), int(delivered_mask(frame).sum())),
+        (label(N_("Replied"), labels), int(replied_mask(frame).sum())),
     ]
-    return pd.DataFrame(stages, columns=["阶段 stage", "行数 rows"])
+    return pd.DataFrame(stages, columns=[label(N_("stage"), labels), label(N_("rows"), labels)])
 
 
-def _states(frame: pd.DataFrame) -> pd.DataFrame:
+def _states(frame: pd.DataFrame, labels: str) -> pd.DataFrame:
+    state_head, rows_head = header_text("send_state", labels), label(N_("rows"), labels)
     if "send_state" not in frame.columns:
-        return pd.DataFrame(columns=["发送状态 send_state", "行数 rows"])
+        return pd.DataFrame(columns=[state_head, rows_head])
     counts = frame["send_state"].astype("string").str.strip().str.lower().value_counts()
     order = [s for s in STATE_LABELS if s in counts.index]
     order += sorted(str(s) for s in counts.index if s not in STATE_LABELS)
     return pd.DataFrame(
         {
-            "发送状态 send_state": [
-                f"{s} {STATE_LABELS[s]}" if s in STATE_LABELS else s for s in order
-            ],
-            "行数 rows": [int(counts[s]) for s in order],
+            state_head: [state_label(s, labels) for s in order],
+            rows_head: [int(counts[s]) for s in order],
             "state": order,
         }
     )
 
 
-def _delays(frame: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame({"送达用时 time to report": list(_DELAY_LABELS)})
-    for name, mask in (("已送达 delivered", delivered_mask), ("发送失败 failed", failed_mask)):
+def _delays(frame: pd.DataFrame, labels: str) -> pd.DataFrame:
+    units = _units(labels)
+    table = pd.DataFrame(
+        {label(N_("time to report"), labels): [label(m, units) for m in _DELAY_LABELS]}
+    )
+    series = ((N_("delivered"), delivered_mask), (N_("failed"), failed_mask))
+    for message, mask in series:
+        name = label(message, labels)
         counts = np.zeros(len(_DELAY_LABELS), dtype=int)
         if {"sent_time", "report_time"} <= set(frame.columns):
             sent = pd.to_datetime(frame["sent_time"], errors="coerce")
@@ -121,9 +149,9 @@ def _delays(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _replies(frame: pd.DataFrame, replies: pd.DataFrame | None) -> pd.DataFrame:
+def _replies(frame: pd.DataFrame, replies: pd.DataFrame | None, labels: str) -> pd.DataFrame:
     """Replies (and opt-outs) per slot: clock times within one day, else days."""
-    columns = ["回复时间 time", "回复 replies", "退订 opt-outs"]
+    columns = [label(m, labels) for m in (N_("time"), N_("replies"), N_("opt-outs"))]
     source = reply_times(
         replies if replies is not None and "recv_time" in replies.columns else frame
     )
@@ -153,15 +181,46 @@ def _replies(frame: pd.DataFrame, replies: pd.DataFrame | None) -> pd.DataFrame:
     )
 
 
-def chart_tables(frame: pd.DataFrame, replies: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+def chart_tables(
+    frame: pd.DataFrame, replies: pd.DataFrame | None, labels: str = "bilingual"
+) -> dict[str, pd.DataFrame]:
     """The data table behind each chart (first column: the categories; then one column
-    per series), keyed like :data:`CHART_TITLES`."""
+    per series), keyed like :data:`CHART_TITLES`, labelled in ``labels``."""
     return {
-        "funnel": _funnel(frame),
-        "status": _states(frame),
-        "delivery_time": _delays(frame),
-        "replies": _replies(frame, replies),
+        "funnel": _funnel(frame, labels),
+        "status": _states(frame, labels),
+        "delivery_time": _delays(frame, labels),
+        "replies": _replies(frame, replies, labels),
     }
+
+
+def data_heading(labels: str) -> str:
+    """The heading above the charts' data: ``图表数据 Chart data (the charts on the right
+    are drawn from these cells)`` (bilingual), its Chinese, or its English."""
+    return label(_DATA_NOTE, labels, short=DATA_HEADING)
+
+
+# --------------------------------------------------------------------------------------
+# the summary table in the workbook's labels
+
+
+def labelled_summary(
+    labels: str,
+    frame: pd.DataFrame,
+    campaign: str | None,
+    *,
+    price_per_part: float | None,
+    replies: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """:func:`~mobset_campaign.outcomes.summary_table` with its sections and items in
+    ``labels``, and a ``base`` column: what each section's share is a fraction of."""
+    table = summary_table(
+        frame, campaign, price_per_part=price_per_part, replies=replies, labels=labels
+    )
+    bases = section_bases(labels)
+    share = label(_SHARE, labels)
+    table["base"] = [bases.get(str(section), share) for section in table["section"]]
+    return table
 
 
 # --------------------------------------------------------------------------------------
@@ -232,13 +291,18 @@ def _formats(styles: Styles) -> dict[str, Format]:
     }
 
 
-def _summary_rows(grid: _Grid, table: pd.DataFrame, fmt: dict[str, Format]) -> None:
-    grid.line(("短信活动汇总 Campaign summary", fmt["title"]))
+def _summary_rows(grid: _Grid, table: pd.DataFrame, fmt: dict[str, Format], labels: str) -> None:
+    grid.line((label(SUMMARY_TITLE, labels), fmt["title"]))
     for section, part in table.groupby("section", sort=False):
         grid.line()
         share_head = None
         if part["share"].notna().any():
-            share_head = (SECTION_BASES.get(str(section), "占比 share"), fmt["share_head"])
+            base = (
+                part["base"].iloc[0]
+                if "base" in part.columns
+                else SECTION_BASES.get(str(section), label(_SHARE, labels))
+            )
+            share_head = (base, fmt["share_head"])
         grid.line((str(section), fmt["section"]), None, share_head)
         for item, value, share, unit in zip(
             part["item"], part["value"], part["share"], part["unit"], strict=True
@@ -255,15 +319,15 @@ def _summary_rows(grid: _Grid, table: pd.DataFrame, fmt: dict[str, Format]) -> N
 
 
 def _data_tables(
-    grid: _Grid, tables: dict[str, pd.DataFrame], fmt: dict[str, Format]
+    grid: _Grid, tables: dict[str, pd.DataFrame], fmt: dict[str, Format], labels: str
 ) -> dict[str, tuple[int, int, int]]:
     """Write each chart's table; returns its (header row, first, last data row)."""
     grid.line()
-    grid.line((_DATA_HEADING, fmt["section"]))
+    grid.line((data_heading(labels), fmt["section"]))
     where = {}
     for key, table in tables.items():
         grid.line()
-        grid.line((CHART_TITLES[key], fmt["share_head"]))
+        grid.line((label(CHART_TITLES[key], labels), fmt["share_head"]))
         shown = [c for c in table.columns if c != "state"]
         head = grid.line(*[(c, fmt["table_head"]) for c in shown])
         for values in table[shown].itertuples(index=False):
@@ -277,6 +341,7 @@ def _add_charts(
     ws: Worksheet,
     tables: dict[str, pd.DataFrame],
     where: dict[str, tuple[int, int, int]],
+    labels: str,
 ) -> None:
     for k, (key, table) in enumerate(tables.items()):
         head, first, last = where[key]
@@ -311,7 +376,7 @@ def _add_charts(
             elif key == "funnel":
                 series["fill"] = {"color": "#5B9BD5"}
             chart.add_series(series)
-        chart.set_title({"name": CHART_TITLES[key], "name_font": {"size": 12}})
+        chart.set_title({"name": label(CHART_TITLES[key], labels), "name_font": {"size": 12}})
         if key == "funnel":
             chart.set_y_axis({"reverse": True})
             chart.set_legend({"none": True})
@@ -335,21 +400,23 @@ def write_summary(
     *,
     charts: bool,
     images: Sequence[Any] = (),
+    labels: str = "bilingual",
 ) -> None:
-    """The summary table, then (with ``charts``) the charts' data and the charts beside it,
-    then the PNG ``images`` (file-like) below the charts."""
+    """The summary table (:func:`labelled_summary`), then (with ``charts``) the charts'
+    data and the charts beside it, then the PNG ``images`` (file-like) below the charts;
+    every label in ``labels``."""
     fmt = _formats(styles)
     longest = max((display_width(str(item)) for item in table["item"]), default=0)
     for col, width in enumerate((min(max(46, longest + 2), 90), 22, 20, 3)):
         ws.set_column(col, col, width)  # the longest label fits (status 7 is 60 wide)
     grid = _Grid()
-    _summary_rows(grid, table, fmt)
+    _summary_rows(grid, table, fmt, labels)
     if charts:
-        tables = chart_tables(frame, replies)
-        where = _data_tables(grid, tables, fmt)
+        tables = chart_tables(frame, replies, labels)
+        where = _data_tables(grid, tables, fmt, labels)
     grid.write(ws, styles)
     if charts:
-        _add_charts(book, ws, tables, where)
+        _add_charts(book, ws, tables, where, labels)
     first = 1 + (len(CHART_TITLES) * _CHART_ROWS if charts else 0)
     for i, image in enumerate(images):
         ws.insert_image(first + i * 24, 4, f"chart{i + 1}.png", {"image_data": image})

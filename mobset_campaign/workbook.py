@@ -1,8 +1,9 @@
 """Read a campaign workbook (:func:`mobset_campaign.export_excel`) back into typed frames.
 
 :func:`read_campaign_workbook` undoes what the export did for a human reader: the
-bilingual headers become field names again (``发送状态 send_state`` → ``send_state``), the
-details split over ``明细 Details``, ``明细 Details (2)`` … are one frame again, phones and
+headers become field names again (``发送状态 send_state``, or ``发送状态`` in a Chinese
+workbook, → ``send_state``), the details split over ``明细 Details``, ``明细 Details (2)``
+… (``明细``, ``Details`` in a Chinese or an English workbook) are one frame again, phones and
 ids are text, datetimes are Beijing time (naive, as the workbook shows them), states are a
 categorical in the order a report lists them, counts are nullable integers, and the
 apostrophe the formula guard put before a risky text is taken off again. The cells are
@@ -20,6 +21,7 @@ read with python-calamine (fast, no styles needed).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -27,13 +29,18 @@ import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 
-from ._xlsx import FIELD_LABELS, GUARD_PROPERTY, GUARDED
+from ._i18n import gettext as _
+from ._labels import chinese
+from ._xlsx import FIELD_LABELS, GUARD_PROPERTY, GUARDED, header_text
+from ._xlsx_summary import DATA_HEADING
 from .errors import InputError
-from .export import DETAILS_SHEET, REPLIES_SHEET, SUMMARY_SHEET
+from .export import LABELS_PROPERTY, OWN_HEADERS_PROPERTY, REPLY_LABELS, sheet_title
+from .language import LABEL_LANGUAGES
 from .states import ROW_STATES, STATE_LABELS
 
 __all__ = ["CampaignWorkbook", "field_name", "read_campaign_workbook"]
@@ -58,9 +65,6 @@ _TEXT = frozenset(
 _TIMES = frozenset({"sent_time", "report_time", "reply_time", "recv_time"})
 _INTEGERS = frozenset({"row", "chars", "parts", "batch_id", "send_code", "status", "reply_count"})
 _FLAGS = frozenset({"sendable", "opted_out", "opt_out"})
-_LABELLED = {f"{label} {name}": name for name, label in FIELD_LABELS.items()}
-_LABELLED |= {"回复内容 content": "content"}
-_DATA_HEADING = "图表数据"
 _PART = re.compile(r" \((\d+)\)$")
 
 
@@ -72,14 +76,25 @@ class CampaignWorkbook(NamedTuple):
     summary: pd.DataFrame | None
 
 
-def field_name(header: str) -> str:
-    """The field a header cell names: ``send_state`` for ``发送状态 send_state``; a user's
-    own header as it is.
+def _labelled(labels: str) -> dict[str, str]:
+    """Header → field for the package's columns, as a workbook in ``labels`` writes them
+    (a bilingual header is read in every workbook: a Chinese one writes it for a label
+    that is also a user's column name)."""
+    messages = [*FIELD_LABELS.items(), *((n, m) for n, m in REPLY_LABELS.items())]
+    found = {header_text(name, "bilingual", message): name for name, message in messages}
+    if labels == "zh":
+        found |= {chinese(message): name for name, message in messages}
+    return found
 
-    >>> field_name("发送状态 send_state"), field_name("姓名")
-    ('send_state', '姓名')
+
+def field_name(header: str, labels: str = "bilingual") -> str:
+    """The field a header cell names: ``send_state`` for ``发送状态 send_state`` (and, with
+    ``labels="zh"``, for ``发送状态``); a user's own header as it is.
+
+    >>> field_name("发送状态 send_state"), field_name("姓名"), field_name("发送状态", "zh")
+    ('send_state', '姓名', 'send_state')
     """
-    return _LABELLED.get(header, header)
+    return _labelled(labels).get(header, header)
 
 
 def _sheets(names: list[str], base: str) -> list[str]:
@@ -93,7 +108,7 @@ def _sheets(names: list[str], base: str) -> list[str]:
             and name == f"{base} ({match.group(1)})"
         ):
             parts.append((int(match.group(1)), name))
-    return [name for _, name in sorted(parts)]
+    return [name for _part, name in sorted(parts)]
 
 
 def _unguard(value: Any, strip: bool) -> Any:
@@ -104,18 +119,30 @@ def _unguard(value: Any, strip: bool) -> Any:
     return value
 
 
-def _guard_of(source: Path) -> str:
-    """The formula guard recorded in the workbook's custom properties (apostrophe when
-    none is recorded)."""
+def _properties(source: Path) -> dict[str, str]:
+    """The workbook's custom document properties (texts) by name."""
     try:
         with zipfile.ZipFile(source) as archive:
-            xml = archive.read("docProps/custom.xml").decode("utf-8")
-    except (KeyError, OSError, zipfile.BadZipFile):
-        return "apostrophe"
-    found = re.search(
-        rf'name="{re.escape(GUARD_PROPERTY)}"[^>]*>\s*<vt:lpwstr>(\w+)</vt:lpwstr>', xml
-    )
-    return found.group(1) if found else "apostrophe"
+            root = ElementTree.fromstring(archive.read("docProps/custom.xml"))
+    except (KeyError, OSError, zipfile.BadZipFile, ElementTree.ParseError):
+        return {}
+    found = {}
+    for prop in root:
+        name = prop.get("name")
+        if name is not None and len(prop):
+            found[name] = prop[0].text or ""
+    return found
+
+
+def _labels_of(names: list[str], recorded: str | None) -> str:
+    """The workbook's label language: as recorded, else the one its details sheet is
+    named in (bilingual when none is)."""
+    if recorded in LABEL_LANGUAGES:
+        return str(recorded)
+    for labels in LABEL_LANGUAGES:
+        if _sheets(names, sheet_title("details", labels)):
+            return labels
+    return "bilingual"
 
 
 def _is_blank(value: Any) -> bool:
@@ -171,7 +198,9 @@ def _as_times(values: list[Any], where: str) -> pd.Series:
     cells, kind = _cells(values)
     if kind not in ("datetime", "date", "empty"):
         bad = next(v for v in cells.dropna() if not isinstance(v, (datetime, date)))
-        raise InputError(f"{where}: {bad!r} is not a date and time.")
+        raise InputError(
+            _("{where}: {value!r} is not a date and time.").format(where=where, value=bad)
+        )
     times = pd.Series(pd.to_datetime(cells), index=cells.index).astype("datetime64[us]")
     return times.dt.round("ms")
 
@@ -188,7 +217,11 @@ def _as_integers(values: list[Any], where: str) -> pd.Series:
     cells, kind = _cells(values)
     numbers = pd.to_numeric(cells, errors="coerce") if kind in _NUMBERS else None
     if numbers is None or not _whole(numbers):
-        raise InputError(f"{where}: expected whole numbers, found {values[:3]!r}.")
+        raise InputError(
+            _("{where}: expected whole numbers, found {values!r}.").format(
+                where=where, values=values[:3]
+            )
+        )
     return numbers.astype("Int64")
 
 
@@ -223,8 +256,9 @@ def _states(values: list[Any]) -> pd.Series:
     return pd.Series(pd.Categorical(text, categories=[*known, *extra]))
 
 
-def _typed(rows: list[list[Any]], where: str, strip: bool) -> pd.DataFrame:
-    header = [field_name(str(_unguard(h, strip))) for h in rows[0]] if rows else []
+def _typed(rows: list[list[Any]], where: str, strip: bool, headers: dict[str, str]) -> pd.DataFrame:
+    texts = [str(_unguard(h, strip)) for h in rows[0]] if rows else []
+    header = [headers.get(text, text) for text in texts]
     while header and header[-1] == "":
         header.pop()
     width = len(header)
@@ -234,7 +268,7 @@ def _typed(rows: list[list[Any]], where: str, strip: bool) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for i, name in enumerate(header):
         values = [row[i] for row in body]
-        at = f"{where}, column {name!r}"
+        at = _("{where}, column {name!r}").format(where=where, name=name)
         if name == "send_state":
             columns[name] = _states(values)
         elif name in _TIMES:
@@ -253,9 +287,10 @@ def _typed(rows: list[list[Any]], where: str, strip: bool) -> pd.DataFrame:
 def _summary(rows: list[list[Any]], strip: bool) -> pd.DataFrame:
     out = []
     section = None
+    headings = (chinese(DATA_HEADING), DATA_HEADING)
     for row in rows[1:]:
         first = row[0] if row else ""
-        if isinstance(first, str) and first.startswith(_DATA_HEADING):
+        if isinstance(first, str) and first.startswith(headings):
             break
         cells = [*row, "", "", ""][:3]
         if _is_blank(cells[0]):
@@ -275,7 +310,8 @@ def _summary(rows: list[list[Any]], strip: bool) -> pd.DataFrame:
 
 
 def read_campaign_workbook(path: str | os.PathLike[str]) -> CampaignWorkbook:
-    """Read a workbook written by :func:`~mobset_campaign.export_excel` into typed frames.
+    """Read a workbook written by :func:`~mobset_campaign.export_excel` into typed frames,
+    whatever its labels (bilingual, Chinese or English).
 
     Returns:
         ``details`` (every details sheet, in order, as one frame; the package's columns
@@ -290,39 +326,59 @@ def read_campaign_workbook(path: str | os.PathLike[str]) -> CampaignWorkbook:
 
     source = Path(path)
     if not source.is_file():
-        raise InputError(f"Cannot read {str(source)!r}: there is no such file.")
+        raise InputError(_("Cannot read {path!r}: there is no such file.").format(path=str(source)))
     try:
         book = CalamineWorkbook.from_path(str(source))
     except Exception as exc:  # calamine's own error types: not a workbook it can read
         raise InputError(
-            f"Cannot read {str(source)!r} as an Excel workbook: {exc}. Give the .xlsx "
-            f"file export_excel wrote."
+            _(
+                "Cannot read {path!r} as an Excel workbook: {reason}. Give the .xlsx file "
+                "export_excel wrote."
+            ).format(path=str(source), reason=exc)
         ) from exc
     names = list(book.sheet_names)
-    details = _sheets(names, DETAILS_SHEET)
+    properties = _properties(source)
+    labels = _labels_of(names, properties.get(LABELS_PROPERTY))
+    details = _sheets(names, sheet_title("details", labels))
     if not details:
         raise InputError(
-            f"{str(source)!r} is not a campaign workbook written by export_excel: it has no "
-            f"{DETAILS_SHEET!r} sheet (its sheets: {', '.join(map(repr, names)) or 'none'})."
+            _(
+                "{path!r} is not a campaign workbook written by export_excel: it has no "
+                "{sheet!r} sheet (its sheets: {names})."
+            ).format(
+                path=str(source),
+                sheet=sheet_title("details"),
+                names=", ".join(map(repr, names)) or _("none"),
+            )
         )
+    headers = _labelled(labels)
+    try:
+        for own in json.loads(properties.get(OWN_HEADERS_PROPERTY, "[]")):
+            headers.pop(own, None)  # a user's column named like a label: theirs
+    except (ValueError, TypeError):
+        pass
 
     def rows(name: str) -> list[list[Any]]:
         return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
 
-    strip = _guard_of(source) == "apostrophe"
-    parts = [_typed(rows(name), f"{source.name}, sheet {name!r}", strip) for name in details]
+    def typed(name: str) -> pd.DataFrame:
+        where = _("{file}, sheet {sheet!r}").format(file=source.name, sheet=name)
+        return _typed(rows(name), where, strip, headers)
+
+    strip = properties.get(GUARD_PROPERTY, "apostrophe") == "apostrophe"
+    parts = [typed(name) for name in details]
     if any(list(p.columns) != list(parts[0].columns) for p in parts[1:]):
         raise InputError(
-            f"{str(source)!r}: the details sheets do not have the same columns; was one "
-            f"edited? Each of {', '.join(details)} needs the header of the first."
+            _(
+                "{path!r}: the details sheets do not have the same columns; was one edited? "
+                "Each of {sheets} needs the header of the first."
+            ).format(path=str(source), sheets=", ".join(details))
         )
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     if "send_state" in frame.columns and len(parts) > 1:
         frame["send_state"] = _states(frame["send_state"].astype(object).tolist())
-    reply_parts = [
-        _typed(rows(name), f"{source.name}, sheet {name!r}", strip)
-        for name in _sheets(names, REPLIES_SHEET)
-    ]
+    reply_parts = [typed(name) for name in _sheets(names, sheet_title("replies", labels))]
     replies = pd.concat(reply_parts, ignore_index=True) if reply_parts else pd.DataFrame()
-    summary = _summary(rows(SUMMARY_SHEET), strip) if SUMMARY_SHEET in names else None
+    summary_sheet = sheet_title("summary", labels)
+    summary = _summary(rows(summary_sheet), strip) if summary_sheet in names else None
     return CampaignWorkbook(details=frame, replies=replies, summary=summary)

@@ -77,7 +77,7 @@ def missing_glyphs(artist: Text) -> list[str]:
 
 
 def test_funnel_shows_each_step_and_its_losses(frame: pd.DataFrame) -> None:
-    ax = plot_funnel(frame, "spring-sale")
+    ax = plot_funnel(frame, "spring-sale", labels="bilingual")
     assert isinstance(ax, Axes)
     shown = texts(ax)
     assert ax.get_title(loc="left") == "送达漏斗 Delivery funnel · spring-sale"
@@ -88,7 +88,7 @@ def test_funnel_shows_each_step_and_its_losses(frame: pd.DataFrame) -> None:
     assert f"{delivered:,} ({delivered / len(frame):.1%})" in shown
     assert f"{accepted:,} ({accepted / len(frame):.1%})" in shown
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "总行数\nRows",
+        "行数\nRows",
         "可发送\nSendable",
         "已提交\nAccepted",
         "已送达\nDelivered",
@@ -107,10 +107,10 @@ def test_funnel_shows_each_step_and_its_losses(frame: pd.DataFrame) -> None:
 
 
 def test_status_uses_the_vendor_texts(frame: pd.DataFrame) -> None:
-    ax = plot_status(frame)
+    ax = plot_status(frame, labels="bilingual")
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "12 接收成功" in labels and "13 接收失败" in labels
-    assert "10 发送成功 (interim)" in labels
+    assert "10 发送成功 (中间状态 interim)" in [label.replace("\n", " ") for label in labels]
     assert labels[-1] == "未收到回执 no report yet"
     widths = sorted(int(bar.get_width()) for bar in ax.patches)
     assert widths[-1] == int((frame["status"] == 12).sum())
@@ -119,14 +119,14 @@ def test_status_uses_the_vendor_texts(frame: pd.DataFrame) -> None:
 
 
 def test_delivery_time_marks_the_median(frame: pd.DataFrame) -> None:
-    ax = plot_delivery_time(frame)
+    ax = plot_delivery_time(frame, labels="bilingual")
     delay = (frame["report_time"] - frame["sent_time"]).dt.total_seconds().dropna()
     median_line = next(line for line in ax.get_lines() if line.get_linestyle() == "--")
     assert median_line.get_xdata()[0] == pytest.approx(delay.median())
     assert ax.get_xscale() == "log"  # a few reports took hours: a long tail
     assert sum(bar.get_height() for bar in ax.patches) == len(delay)
     assert f"n = {len(delay):,}" in texts(ax)
-    assert "秒 seconds" in ax.get_xlabel()
+    assert "(秒 s)" in ax.get_xlabel()
 
 
 def test_no_chart_text_is_math_text(frame: pd.DataFrame) -> None:
@@ -153,8 +153,8 @@ def test_delivery_time_in_minutes_with_clock_skew() -> None:
             "send_state": ["delivered"] * 4,
         }
     )
-    ax = plot_delivery_time(df)
-    assert "分钟 minutes" in ax.get_xlabel()
+    ax = plot_delivery_time(df, labels="bilingual")
+    assert "(分钟 min)" in ax.get_xlabel()
     assert ax.get_xscale() == "linear"
     assert any("1 negative (clock skew)" in t for t in texts(ax))
 
@@ -177,7 +177,7 @@ def test_whole_second_reports_leave_no_gaps_between_bars() -> None:
 
 def test_replies_over_time_with_opt_outs(frame: pd.DataFrame) -> None:
     replies = replies_frame(frame)
-    ax = plot_replies(frame, replies=replies)
+    ax = plot_replies(frame, replies=replies, labels="bilingual")
     heights = [bar.get_height() for bar in ax.patches]
     assert sum(heights) == len(replies)
     red = [
@@ -222,14 +222,14 @@ def pending_frame() -> pd.DataFrame:
 
 @pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.__name__)
 def test_an_empty_frame_draws_a_no_data_chart(chart) -> None:  # type: ignore[no-untyped-def]
-    ax = chart(merged_frame(10).iloc[:0], "new-campaign")
+    ax = chart(merged_frame(10).iloc[:0], "new-campaign", labels="bilingual")
     assert "暂无数据 No data yet" in texts(ax)
     assert png_bytes(ax).startswith(PNG)
 
 
 @pytest.mark.parametrize("chart", CHARTS[1:], ids=lambda c: c.__name__)
 def test_before_any_report_or_reply_draws_a_no_data_chart(chart) -> None:  # type: ignore[no-untyped-def]
-    ax = chart(pending_frame())
+    ax = chart(pending_frame(), labels="bilingual")
     shown = texts(ax)
     assert "暂无数据 No data yet" in shown
     assert any("collect()" in t for t in shown)
@@ -237,7 +237,7 @@ def test_before_any_report_or_reply_draws_a_no_data_chart(chart) -> None:  # typ
 
 def test_the_funnel_of_a_campaign_not_sent_yet() -> None:
     df = pending_frame()
-    ax = plot_funnel(df)
+    ax = plot_funnel(df, labels="bilingual")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "未发送 not sent yet" in legend
     assert "0 (0.0%)" in texts(ax)
@@ -246,7 +246,7 @@ def test_the_funnel_of_a_campaign_not_sent_yet() -> None:
 def test_a_frame_without_time_columns() -> None:
     ax = plot_delivery_time(pd.DataFrame({"phone": ["13800138000"]}))
     assert any("sent_time" in t for t in texts(ax))
-    ax = plot_replies(pd.DataFrame({"phone": ["13800138000"]}))
+    ax = plot_replies(pd.DataFrame({"phone": ["13800138000"]}), labels="bilingual")
     assert "暂无数据 No data yet" in texts(ax)
 
 
@@ -261,6 +261,7 @@ def test_chinese_labels_have_their_glyphs(frame: pd.DataFrame) -> None:
         ax = chart(
             frame,
             "春季促销",
+            labels="bilingual",
             **({"replies": replies_frame(frame)} if chart is plot_replies else {}),
         )
         figure = plots.root_figure(ax)
@@ -405,11 +406,12 @@ def chart_cases() -> list[tuple[str, Axes]]:
         pd.Timedelta(seconds=3)
     )
     cases = []
-    for campaign in (None, "spring", LONG_CAMPAIGN):
+    for campaign, labels in ((None, "zh"), ("spring", "en"), (LONG_CAMPAIGN, "bilingual")):
         for chart in CHARTS:
-            cases.append((f"{chart.__name__}-{campaign}", chart(frame, campaign)))
-            cases.append((f"{chart.__name__}-empty-{campaign}", chart(frame.iloc[:0], campaign)))
-        cases.append((f"skew-{campaign}", plot_delivery_time(skewed, campaign)))
+            cases.append((f"{chart.__name__}-{campaign}", chart(frame, campaign, labels=labels)))
+            empty = chart(frame.iloc[:0], campaign, labels=labels)
+            cases.append((f"{chart.__name__}-empty-{campaign}", empty))
+        cases.append((f"skew-{campaign}", plot_delivery_time(skewed, campaign, labels=labels)))
     return cases
 
 
