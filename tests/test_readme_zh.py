@@ -75,11 +75,10 @@ def test_each_readme_links_to_the_other_at_its_top(readme: str, other: str, labe
 def test_the_chinese_readme_is_written_in_chinese_and_covers_every_section() -> None:
     prose = _prose(README_ZH)
     assert len(CJK.findall(prose)) > 5_000  # a whole README, not a stub
-    # each section of README.md has its Chinese counterpart (the language section may be
-    # the Chinese README's own until README.md has it)
+    # each section of README.md has its Chinese counterpart
     english_sections = re.findall(r"^## ", README, re.M)
     chinese_sections = re.findall(r"^## (.*)$", README_ZH, re.M)
-    assert len(chinese_sections) in (len(english_sections), len(english_sections) + 1)
+    assert len(chinese_sections) == len(english_sections)
     assert all(CJK.search(title) or title == "Notebook" for title in chinese_sections)
     # the terms a Chinese SMS marketer uses
     for term in (
