@@ -22,7 +22,9 @@ from typing import Any
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from ._advice import say
-from ._protocol import beijing_now, format_beijing_time
+from ._i18n import gettext as _
+from ._i18n import ngettext
+from ._protocol import beijing_now
 from ._signals import stopped_by
 from .answers import SendResult
 from .codes import describe_error
@@ -40,7 +42,7 @@ from .errors import (
     TransportError,
 )
 from .ledger import Claimed, Holder, Ledger, Outcome, account_key
-from .plan import PlannedBatch, SendWindow
+from .plan import PlannedBatch, SendWindow, shown_time
 from .rows import phone_key
 from .summaries import SendSummary
 
@@ -141,8 +143,10 @@ class Engine:
             return True
         if not self.opts.wait_for_window:
             self.halt(
-                f"the sending window {window} closed; the rest is pending — run {say('send()')} "
-                f"again when it opens (or use {say('wait_for_window', True)})."
+                _(
+                    "the sending window {window} closed; the rest is pending — run {send} again "
+                    "when it opens (or use {wait})."
+                ).format(window=window, send=say("send()"), wait=say("wait_for_window", True))
             )
             return False
         wait_until(window.next_opening(now), self.bar, self.stop, self.opts.clock)
@@ -155,7 +159,7 @@ class Engine:
         self.bar = tqdm(
             total=sum(len(b) for b in batches),
             unit="msg",
-            desc=f"sending {self.campaign}",
+            desc=_("sending {campaign}").format(campaign=self.campaign),
             disable=not self.opts.progress,
             leave=True,
         )
@@ -177,8 +181,10 @@ class Engine:
                 _wait_all(futures)
             except KeyboardInterrupt as exc:
                 self.halt(
-                    f"interrupted ({stopped_by(exc)}); the requests in flight were recorded and "
-                    "the rest is pending — run send() again to resume."
+                    _(
+                        "interrupted ({signal}); the requests in flight were recorded and the "
+                        "rest is pending — run send() again to resume."
+                    ).format(signal=stopped_by(exc))
                 )
                 try:
                     _wait_all(futures)
@@ -201,7 +207,7 @@ class Engine:
         try:
             self._send_batch(batch)
         except BaseException as exc:  # a broken ledger, a bug: stop the whole run, report it
-            self.halt(f"unexpected error while sending: {exc!r}")
+            self.halt(_("unexpected error while sending: {error!r}").format(error=exc))
             raise
 
     def _send_batch(self, batch: PlannedBatch) -> None:
@@ -242,27 +248,39 @@ class Engine:
         except BusyError as exc:
             fail("pending", exc.code, str(exc))
             self.halt(
-                f"the gateway stayed busy after retries ({describe_error(exc.code)}); nothing "
-                "of that request was accepted. Run send() again later to resume."
+                _(
+                    "the gateway stayed busy after retries ({code}); nothing of that request "
+                    "was accepted. Run send() again later to resume."
+                ).format(code=describe_error(exc.code))
             )
         except (AuthError, BalanceError, LimitError) as exc:
             fail("pending", exc.code, str(exc))
-            self.halt(f"{exc} The rest of the campaign is pending; run send() again to resume.")
+            self.halt(
+                _("{error} The rest of the campaign is pending; run send() again to resume.").format(
+                    error=exc
+                )
+            )
         except ContentError as exc:
             fail("rejected", exc.code, str(exc))
         except ProtocolError as exc:  # the client maps these to AmbiguousSendError; be safe
             fail("unknown", None, str(exc))
         except TransportError as exc:  # not ambiguous: the connection was never made
             fail("pending", None, str(exc))
-            self.halt(f"{exc} Nothing of that request was sent; run send() again to resume.")
+            self.halt(
+                _("{error} Nothing of that request was sent; run send() again to resume.").format(
+                    error=exc
+                )
+            )
         except GatewayError as exc:
             fail("rejected", exc.code, str(exc))
         except InputError as exc:  # refused by the client before any request
             fail("pending", None, str(exc))
-            self.halt(f"the client refused a request before sending it: {exc}")
+            self.halt(
+                _("the client refused a request before sending it: {error}").format(error=exc)
+            )
         except BaseException as exc:
             # we cannot know whether the request went out: never send these again blindly
-            fail("unknown", None, f"unexpected error: {exc!r}")
+            fail("unknown", None, _("unexpected error: {error!r}").format(error=exc))
             raise
         else:
             self._record(batch_id, claimed, parts, result, started)
@@ -287,14 +305,16 @@ class Engine:
             sms_id = answered.get(phone)  # claimed phones are the ledger's keys already
             if sms_id is None:
                 unknown += 1
-                error = (
-                    f"the answer's SmsIdList listed {listed} of {len(claimed)} numbers and not "
-                    "this one; it may have been accepted (not re-sent; see resend_unknown)"
-                )
+                error = _(
+                    "the answer's SmsIdList listed {listed} of {claimed} numbers and not this "
+                    "one; it may have been accepted (not re-sent; see resend_unknown)"
+                ).format(listed=listed, claimed=len(claimed))
                 outcomes.append(Outcome(mid, "unknown", None, result.code, error))
             elif sms_id == 0:
                 rejected += 1
-                error = "the gateway refused this number (SmsId 0): not a number it can deliver to"
+                error = _(
+                    "the gateway refused this number (SmsId 0): not a number it can deliver to"
+                )
                 outcomes.append(Outcome(mid, "rejected", None, result.code, error))
             else:
                 accepted += 1
@@ -325,26 +345,30 @@ def _one_error(failures: list[BaseException]) -> BaseException:
     if len(kept) == 1 and len(failures) == 1:
         return kept[0]
     other = [f for f in failures if not isinstance(f, AnswerKeptError)]
-    text = (
-        f"Could not record the gateway's answers to {len(kept)} request"
-        f"{'' if len(kept) == 1 else 's'} ({len(accepted)} number"
-        f"{'' if len(accepted) == 1 else 's'} accepted) in the ledger: {kept[0].cause}. "
-    )
+    numbers = ngettext("{n:,} number", "{n:,} numbers", len(accepted)).format(n=len(accepted))
+    text = ngettext(
+        "Could not record the gateway's answers to {n} request ({numbers} accepted) in the "
+        "ledger: {cause}.",
+        "Could not record the gateway's answers to {n} requests ({numbers} accepted) in the "
+        "ledger: {cause}.",
+        len(kept),
+    ).format(n=len(kept), numbers=numbers, cause=kept[0].cause)
     if places:
-        text += (
-            f"{len(places)} answer{'' if len(places) == 1 else 's'} were kept "
-            + "; ".join(places)
-            + " — the next send(), resend_unknown() or collect() records them first (do not "
-            "move or delete them). "
-        )
+        text += " " + ngettext(
+            "{n} answer was kept {places} — the next send(), resend_unknown() or collect() "
+            "records it first (do not move or delete it).",
+            "{n} answers were kept {places} — the next send(), resend_unknown() or collect() "
+            "records them first (do not move or delete them).",
+            len(places),
+        ).format(n=len(places), places="; ".join(places))
     if lost:
         pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in lost)
-        text += (
-            f"Could be kept nowhere: the gateway accepted (phone: SmsId) {pairs}; keep this "
-            "list, and do not resend_unknown() those numbers. "
-        )
+        text += " " + _(
+            "Could be kept nowhere: the gateway accepted (phone: SmsId) {pairs}; keep this "
+            "list, and do not resend_unknown() those numbers."
+        ).format(pairs=pairs)
     if other:
-        text += f"Also: {other[0]}"
+        text += " " + _("Also: {error}").format(error=other[0])
     return AnswerKeptError(
         text.strip(), accepted=accepted, kept_in=places, lost=lost, cause=kept[0].cause
     )
@@ -354,7 +378,7 @@ def _wait_all(futures: list[Future[None]]) -> None:
     """Wait for every future, in short steps so Ctrl-C reaches the main thread."""
     pending = {f for f in futures if not f.done()}
     while pending:
-        _, pending = wait_futures(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+        _done, pending = wait_futures(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
 
 
 def wait_until(
@@ -362,14 +386,16 @@ def wait_until(
 ) -> None:
     """Sleep (interruptibly, in the main thread) until ``clock()`` reaches ``when``."""
     if bar is not None:
-        bar.set_description(f"waiting for the sending window ({format_beijing_time(when)})")
+        bar.set_description(
+            _("waiting for the sending window ({time})").format(time=shown_time(when))
+        )
     while not stop.is_set():
         left = (when - clock()).total_seconds()
         if left <= 0:
             break
         time.sleep(min(left, 1.0))
     if bar is not None:
-        bar.set_description("sending")
+        bar.set_description(_("sending"))
 
 
 def preflight(client: Any, summary: SendSummary, parts: int, opts: Options) -> bool:
@@ -378,38 +404,48 @@ def preflight(client: Any, summary: SendSummary, parts: int, opts: Options) -> b
     if window is not None:
         if opts.timer_send is not None:
             if not window.contains(opts.timer_send):
-                summary.stopped_reason = (
-                    f"timer_send {format_beijing_time(opts.timer_send)} is outside the sending "
-                    f"window {window}; nothing was sent. Choose a time inside it or use "
-                    f"{say('quiet_hours', None)}."
+                summary.stopped_reason = _(
+                    "timer_send {time} is outside the sending window {window}; nothing was "
+                    "sent. Choose a time inside it or use {no_window}."
+                ).format(
+                    time=shown_time(opts.timer_send),
+                    window=window,
+                    no_window=say("quiet_hours", None),
                 )
                 return False
         elif not window.contains(now := opts.clock()):
             if not opts.wait_for_window:
-                summary.stopped_reason = (
-                    f"it is {now.strftime('%H:%M')} in Beijing, outside the sending "
-                    f"window {window}; nothing was sent. Run {say('send()')} again inside the "
-                    f"window, or use {say('wait_for_window', True)} (wait for it to open) or "
-                    f"{say('quiet_hours', None)} (no window)."
+                summary.stopped_reason = _(
+                    "it is {time} in Beijing, outside the sending window {window}; nothing was "
+                    "sent. Run {send} again inside the window, or use {wait} (wait for it to "
+                    "open) or {no_window} (no window)."
+                ).format(
+                    time=now.strftime("%H:%M"),
+                    window=window,
+                    send=say("send()"),
+                    wait=say("wait_for_window", True),
+                    no_window=say("quiet_hours", None),
                 )
                 return False
             try:
                 wait_until(window.next_opening(now), None, threading.Event(), opts.clock)
             except KeyboardInterrupt as exc:
-                summary.stopped_reason = (
-                    f"interrupted ({stopped_by(exc)}) while waiting for the window."
-                )
+                summary.stopped_reason = _(
+                    "interrupted ({signal}) while waiting for the window."
+                ).format(signal=stopped_by(exc))
                 return False
     try:
         summary.balance = int(client.get_balance())
     except GatewayError as exc:
-        summary.stopped_reason = f"could not read the balance, so nothing was sent: {exc}"
+        summary.stopped_reason = _(
+            "could not read the balance, so nothing was sent: {error}"
+        ).format(error=exc)
         return False
     if summary.balance < parts:
-        summary.stopped_reason = (
-            f"the balance is {summary.balance:,} parts but this send needs {parts:,} "
-            f"({parts - summary.balance:,} short); nothing was sent. Top up the account or "
-            "send fewer rows, then run send() again."
-        )
+        summary.stopped_reason = _(
+            "the balance is {balance:,} parts but this send needs {parts:,} ({short:,} "
+            "short); nothing was sent. Top up the account or send fewer rows, then run send() "
+            "again."
+        ).format(balance=summary.balance, parts=parts, short=parts - summary.balance)
         return False
     return True

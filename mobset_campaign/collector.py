@@ -55,6 +55,8 @@ from typing import Any
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from ._advice import out_of_range, say
+from ._i18n import gettext as _
+from ._i18n import ngettext
 from ._protocol import REPLIES_PER_FETCH, REPORTS_PER_FETCH
 from ._signals import held, stop_signals, stopped_by
 from .answers import RawAnswer, parse_items
@@ -178,11 +180,13 @@ class _Collector:
             delay = min(delay * 2, 2.0)
         saved = self.ledger.keep_body(raw, self.account, error)
         raise LedgerError(
-            f"collect: the ledger {self.ledger.path} could not store a {method} answer fetched "
-            f"from the gateway ({error}), even after retrying. The gateway hands each answer "
-            f"out once only, so it was saved to {saved}: the next collect on this ledger "
-            "imports it (and then deletes the file) — do not move or delete it. Collect again "
-            "once the other process writing the ledger has finished."
+            _(
+                "collect: the ledger {ledger} could not store a {method} answer fetched from "
+                "the gateway ({error}), even after retrying. The gateway hands each answer out "
+                "once only, so it was saved to {saved}: the next collect on this ledger imports "
+                "it (and then deletes the file) — do not move or delete it. Collect again once "
+                "the other process writing the ledger has finished."
+            ).format(ledger=self.ledger.path, method=method, error=error, saved=saved)
         ) from error
 
     def _failed(self) -> None:
@@ -197,8 +201,10 @@ def _check_writable(ledger: Ledger, method: str) -> None:
         ledger.check_writable()
     except LedgerError as exc:
         raise LedgerError(
-            f"collect: {exc} {method} was not called, so nothing was fetched or lost; collect "
-            "again once the other process writing the ledger has finished."
+            _(
+                "collect: {error} {method} was not called, so nothing was fetched or lost; "
+                "collect again once the other process writing the ledger has finished."
+            ).format(error=exc, method=method)
         ) from exc
 
 
@@ -224,11 +230,17 @@ def retention_warning(waiting: int, pace: float) -> str | None:
     hours = pages * pace / 3600
     if hours <= REPORT_RETENTION_HOURS:
         return None
-    return (
-        f"draining {waiting:,} reports at 1 page of {REPORTS_PER_FETCH} every {pace:g} s takes "
-        f"{hours:,.0f} hours, but the platform keeps a report {REPORT_RETENTION_HOURS} hours: "
-        "reports would be lost. Collect with a shorter pace "
-        f"({say('pace', round(REPORT_RETENTION_HOURS * 3600 / pages, 1))} or less)."
+    return _(
+        "draining {waiting:,} reports at 1 page of {page} every {pace:g} s takes {hours:,.0f} "
+        "hours, but the platform keeps a report {kept} hours: reports would be lost. Collect "
+        "with a shorter pace ({faster} or less)."
+    ).format(
+        waiting=waiting,
+        page=REPORTS_PER_FETCH,
+        pace=pace,
+        hours=hours,
+        kept=REPORT_RETENTION_HOURS,
+        faster=say("pace", round(REPORT_RETENTION_HOURS * 3600 / pages, 1)),
     )
 
 
@@ -281,24 +293,42 @@ def collect(
             imports.
     """
     if until not in ("final", None):
-        raise InputError(f"collect: until must be 'final' or None, not {until!r}.")
+        raise InputError(
+            _("collect: until must be 'final' or None, not {value!r}.").format(value=until)
+        )
+    seconds = "seconds"  # out_of_range translates it
     for problem in (
         out_of_range(
-            "timeout", timeout, 0, _MAX_WAIT, what="seconds", none_means="to wait without end"
+            "timeout",
+            timeout,
+            0,
+            _MAX_WAIT,
+            what=seconds,
+            none_means="to wait without end",
         ),
-        out_of_range("min_interval", min_interval, 0, _MAX_WAIT, what="seconds"),
-        out_of_range("pace", pace, 0, _MAX_WAIT, what="seconds"),
+        out_of_range("min_interval", min_interval, 0, _MAX_WAIT, what=seconds),
+        out_of_range("pace", pace, 0, _MAX_WAIT, what=seconds),
     ):
         if problem:
-            raise InputError(f"collect: {problem}")
+            raise InputError(_("collect: {problem}").format(problem=problem))
     if campaign is not None and ledger.campaign_options(campaign) is None:
-        raise InputError(f"collect: campaign {campaign!r} is not in {ledger!r}.")
+        raise InputError(
+            _("collect: campaign {campaign!r} is not in {ledger!r}.").format(
+                campaign=campaign, ledger=ledger
+            )
+        )
     if not allow_empty_ledger and not int(ledger.campaigns()["messages"].sum()):
         raise InputError(
-            f"collect: the ledger {ledger.path} has sent nothing. Reports and replies can be "
-            "fetched only once, so collecting here would take them away from the ledger that "
-            f"sent your campaign: point at that ledger ({say('ledger')}), or use "
-            f"{say('allow_empty_ledger', True)} if this is really where they belong."
+            _(
+                "collect: the ledger {ledger} has sent nothing. Reports and replies can be "
+                "fetched only once, so collecting here would take them away from the ledger "
+                "that sent your campaign: point at that ledger ({ledger_param}), or use "
+                "{allow} if this is really where they belong."
+            ).format(
+                ledger=ledger.path,
+                ledger_param=say("ledger"),
+                allow=say("allow_empty_ledger", True),
+            )
         )
     ledger.reserve_room()  # room for a fetched body if the disk fills up
     started = time.monotonic()
@@ -317,7 +347,11 @@ def collect(
         total=summary.accepted,
         initial=summary.final,
         unit="msg",
-        desc=f"final statuses{'' if campaign is None else ' ' + campaign}",
+        desc=(
+            _("final statuses")
+            if campaign is None
+            else _("final statuses {campaign}").format(campaign=campaign)
+        ),
         disable=not progress or until is None,
     )
     try:
@@ -341,16 +375,16 @@ def collect(
                     break
                 _sleep(min_interval)
     except KeyboardInterrupt as exc:
-        summary.stopped_reason = (
-            f"interrupted ({stopped_by(exc)}); everything fetched so far is stored — collect "
-            "again to go on."
-        )
+        summary.stopped_reason = _(
+            "interrupted ({signal}); everything fetched so far is stored — collect again to "
+            "go on."
+        ).format(signal=stopped_by(exc))
     except AuthError as exc:
-        summary.stopped_reason = f"the gateway refused the account: {exc}"
+        summary.stopped_reason = _("the gateway refused the account: {error}").format(error=exc)
     except _TooManyFailures as exc:
-        summary.stopped_reason = (
-            f"{_MAX_FAILURES} fetches in a row failed (last: {exc}); collect again later."
-        )
+        summary.stopped_reason = _(
+            "{n} fetches in a row failed (last: {error}); collect again later."
+        ).format(n=_MAX_FAILURES, error=exc)
     finally:
         bar.close()
         summary.elapsed = time.monotonic() - started
@@ -359,10 +393,24 @@ def collect(
 
 
 def _timed_out(summary: CollectSummary, timeout: float) -> str:
-    still = f"{summary.waiting:,} accepted message{'' if summary.waiting == 1 else 's'}"
-    unsent = f" and {summary.unsent:,} not sent yet" if summary.unsent else ""
-    return (
-        f"timeout ({timeout:g} s: the next round would come after it) with {still} still "
-        f"without a final status{unsent} (not every message gets a report; collect again "
-        "later to pick up late ones)."
-    )
+    if summary.unsent:
+        text = ngettext(
+            "timeout ({timeout:g} s: the next round would come after it) with {n:,} accepted "
+            "message still without a final status and {unsent:,} not sent yet (not every "
+            "message gets a report; collect again later to pick up late ones).",
+            "timeout ({timeout:g} s: the next round would come after it) with {n:,} accepted "
+            "messages still without a final status and {unsent:,} not sent yet (not every "
+            "message gets a report; collect again later to pick up late ones).",
+            summary.waiting,
+        )
+    else:
+        text = ngettext(
+            "timeout ({timeout:g} s: the next round would come after it) with {n:,} accepted "
+            "message still without a final status (not every message gets a report; collect "
+            "again later to pick up late ones).",
+            "timeout ({timeout:g} s: the next round would come after it) with {n:,} accepted "
+            "messages still without a final status (not every message gets a report; collect "
+            "again later to pick up late ones).",
+            summary.waiting,
+        )
+    return text.format(timeout=timeout, n=summary.waiting, unsent=summary.unsent)

@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 
 from ._advice import say
+from ._i18n import N_, format_moment
+from ._i18n import gettext as _
 from ._protocol import (
     BEIJING,
     MAX_NUMBERS_PER_SEND,
     beijing_now,
-    format_beijing_time,
     parse_timer_send,
 )
 from .errors import InputError
@@ -36,6 +37,7 @@ __all__ = [
     "beijing_clock",
     "check_batch_size",
     "plan_batches",
+    "shown_time",
     "timer_send_time",
 ]
 
@@ -50,8 +52,10 @@ def check_batch_size(batch_size: int) -> None:
         or not 1 <= batch_size <= MAX_NUMBERS_PER_SEND
     ):
         raise InputError(
-            f"batch_size must be a whole number from 1 to {MAX_NUMBERS_PER_SEND} (the gateway takes at most "
-            f"{MAX_NUMBERS_PER_SEND} numbers per request), not {batch_size!r}."
+            _(
+                "batch_size must be a whole number from 1 to {most} (the gateway takes at most "
+                "{most} numbers per request), not {value!r}."
+            ).format(most=MAX_NUMBERS_PER_SEND, value=batch_size)
         )
 
 
@@ -129,13 +133,27 @@ def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]
     for i, m in enumerate(group):
         first.setdefault(m.phone, i)
     ordered = sorted(group, key=lambda m: (-count[m.phone], first[m.phone]))
-    chunks: list[list[PendingMessage]] = [[] for _ in range(k)]
+    chunks: list[list[PendingMessage]] = [[] for _chunk in range(k)]
     for i, m in enumerate(ordered):
         chunks[i % k].append(m)
     return chunks
 
 
 # ---------------------------------------------------------------------------- when
+
+#: What a bad ``quiet_hours`` bound says, by which bound it is.
+_NOT_A_TIME = {
+    "start": N_("quiet_hours: start {value!r} is not a time of day; write 'HH:MM'."),
+    "end": N_("quiet_hours: end {value!r} is not a time of day; write 'HH:MM'."),
+}
+
+
+def shown_time(when: datetime) -> str:
+    """A time for people, in Beijing time to the second (naive = Beijing):
+    ``2026-12-24 09:30:00``, ``2026年12月24日 09:30:00`` in Chinese."""
+    if when.tzinfo is not None:
+        when = when.astimezone(BEIJING)
+    return format_moment(when)
 
 
 def _parse_clock(value: object, what: str) -> dtime:
@@ -148,7 +166,7 @@ def _parse_clock(value: object, what: str) -> dtime:
             return dtime(bits[0], bits[1], bits[2])
         except ValueError:
             pass
-    raise InputError(f"quiet_hours: {what} {value!r} is not a time of day; write 'HH:MM'.")
+    raise InputError(_(_NOT_A_TIME[what]).format(value=value))
 
 
 @dataclass(frozen=True)
@@ -175,15 +193,18 @@ class SendWindow:
             return None
         if isinstance(quiet_hours, str) or len(quiet_hours) != 2:
             raise InputError(
-                "quiet_hours must be (start, end) like ('08:00', '20:00') or None, not "
-                f"{quiet_hours!r}."
+                _(
+                    "quiet_hours must be (start, end) like ('08:00', '20:00') or None, not "
+                    "{value!r}."
+                ).format(value=quiet_hours)
             )
         start = _parse_clock(quiet_hours[0], "start")
         end = _parse_clock(quiet_hours[1], "end")
         if start == end:
             raise InputError(
-                f"quiet_hours {quiet_hours!r} is an empty window; use {say('quiet_hours', None)} "
-                "to allow any time."
+                _("quiet_hours {value!r} is an empty window; use {no_window} to allow any time.").format(
+                    value=quiet_hours, no_window=say("quiet_hours", None)
+                )
             )
         return cls(start, end)
 
@@ -202,7 +223,9 @@ class SendWindow:
         return opening + timedelta(days=1) if opening <= now else opening
 
     def __str__(self) -> str:
-        return f"{self.start.strftime('%H:%M')}–{self.end.strftime('%H:%M')} Beijing time"
+        return _("{start}–{end} Beijing time").format(
+            start=self.start.strftime("%H:%M"), end=self.end.strftime("%H:%M")
+        )
 
 
 def beijing_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime]:
@@ -211,12 +234,16 @@ def beijing_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime
     if clock is None:
         return beijing_now
     if not callable(clock):
-        raise InputError(f"clock must be a function returning a datetime, not {clock!r}.")
+        raise InputError(
+            _("clock must be a function returning a datetime, not {value!r}.").format(value=clock)
+        )
 
     def read() -> datetime:
         when = clock()
         if not isinstance(when, datetime):
-            raise InputError(f"clock() must return a datetime, not {when!r}.")
+            raise InputError(
+                _("clock() must return a datetime, not {value!r}.").format(value=when)
+            )
         return when.replace(tzinfo=BEIJING) if when.tzinfo is None else when.astimezone(BEIJING)
 
     return read
@@ -237,15 +264,19 @@ def timer_send_time(value: datetime | str | None, now: datetime | None = None) -
         parsed = parse_timer_send(value)
         if parsed is None:
             raise InputError(
-                f"timer_send {value!r} is not a time in the form 'YYYY-MM-DD HH:MM:SS' "
-                "(Beijing), e.g. '2026-12-24 09:30:00'; a date alone is not enough. A datetime "
-                "works too."
+                _(
+                    "timer_send {value!r} is not a time in the form 'YYYY-MM-DD HH:MM:SS' "
+                    "(Beijing), e.g. '2026-12-24 09:30:00'; a date alone is not enough. A "
+                    "datetime works too."
+                ).format(value=value)
             )
         when = parsed
     when = when.astimezone(BEIJING).replace(microsecond=0)
     if when <= (beijing_now() if now is None else now):
         raise InputError(
-            f"timer_send {format_beijing_time(when)} (Beijing) is in the past; pass a future time "
-            "or None to send now."
+            _(
+                "timer_send {time} (Beijing) is in the past; pass a future time or None to send "
+                "now."
+            ).format(time=shown_time(when))
         )
     return when

@@ -71,6 +71,7 @@ import pandas as pd
 
 from ._advice import out_of_range, say
 from ._engine import Engine, Options, preflight
+from ._i18n import gettext as _
 from ._protocol import MAX_IDS_PER_CANCEL, MAX_NUMBERS_PER_SEND, beijing_now
 from ._signals import stop_signals
 from .codes import describe_error, error_info
@@ -118,13 +119,25 @@ def check_options(
     """InputError for the first parameter of :func:`send` that cannot be used, so that a
     dry run (which sends nothing) refuses what the real run would refuse."""
     if not isinstance(campaign, str) or not campaign.strip():
-        raise InputError("campaign must be a non-empty name, e.g. campaign='2024-spring-promo'.")
+        raise InputError(
+            _("campaign must be a non-empty name, e.g. campaign='2024-spring-promo'.")
+        )
     for problem in (
         out_of_range(
-            "rate", rate, MIN_RATE, MAX_RATE, what="messages per second", none_means="for no limit"
+            "rate",
+            rate,
+            MIN_RATE,
+            MAX_RATE,
+            what="messages per second",
+            none_means="for no limit",
         ),
         out_of_range(
-            "concurrency", concurrency, 1, MAX_CONCURRENCY, what="requests in flight", integer=True
+            "concurrency",
+            concurrency,
+            1,
+            MAX_CONCURRENCY,
+            what="requests in flight",
+            integer=True,
         ),
     ):
         if problem:
@@ -133,7 +146,11 @@ def check_options(
     timer_send_time(timer_send, beijing_clock(clock)())
     SendWindow.parse(quiet_hours)
     if add_num is not None and not (str(add_num).isascii() and str(add_num).isdigit()):
-        raise InputError(f"add_num {add_num!r} must be digits only (the sender extension).")
+        raise InputError(
+            _("add_num {value!r} must be digits only (the sender extension).").format(
+                value=add_num
+            )
+        )
 
 
 def send(
@@ -260,7 +277,9 @@ def _lock_wait(wait_for_lock: bool | float) -> float | None:
     if isinstance(wait_for_lock, int | float) and wait_for_lock >= 0:
         return float(wait_for_lock)
     raise InputError(
-        f"wait_for_lock must be True, False or seconds (0 or more), not {wait_for_lock!r}."
+        _("wait_for_lock must be True, False or seconds (0 or more), not {value!r}.").format(
+            value=wait_for_lock
+        )
     )
 
 
@@ -270,9 +289,14 @@ def _one_per_number(ledger: Ledger, campaign: str, asked: bool | None) -> bool:
     stored = None if options is None else options["one_per_number"]
     if asked is not None and stored is not None and bool(asked) != stored:
         raise InputError(
-            f"Campaign {campaign!r} was started with {say('one_per_number', stored)}; a campaign "
-            f"keeps that choice. Leave {say('one_per_number', asked)} out, or use a new campaign "
-            "name."
+            _(
+                "Campaign {campaign!r} was started with {stored}; a campaign keeps that choice. "
+                "Leave {asked} out, or use a new campaign name."
+            ).format(
+                campaign=campaign,
+                stored=say("one_per_number", stored),
+                asked=say("one_per_number", asked),
+            )
         )
     if asked is not None:
         return bool(asked)
@@ -317,13 +341,16 @@ def _send(
             try:
                 summary.balance = int(client.get_balance())
             except MobsetError as exc:
-                summary.stopped_reason = f"could not read the balance: {exc}"
+                summary.stopped_reason = _("could not read the balance: {error}").format(
+                    error=exc
+                )
             else:
                 if summary.balance < summary.planned_parts:
-                    summary.stopped_reason = (
-                        f"the balance ({summary.balance:,} parts) is "
-                        f"{summary.planned_parts - summary.balance:,} short of what this send "
+                    summary.stopped_reason = _(
+                        "the balance ({balance:,} parts) is {short:,} short of what this send "
                         "needs; a real send would stop before sending anything."
+                    ).format(
+                        balance=summary.balance, short=summary.planned_parts - summary.balance
                     )
         return summary
     ledger.ensure_campaign(
@@ -353,10 +380,16 @@ def _parts(value: object) -> int:
         n = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise InputError(
-            f"send: a sendable row has parts={value!r}; call render() to count parts."
+            _("send: a sendable row has parts={value!r}; call render() to count parts.").format(
+                value=value
+            )
         ) from None
     if n < 1:
-        raise InputError(f"send: a sendable row has parts={n}; call render() to count parts.")
+        raise InputError(
+            _("send: a sendable row has parts={value!r}; call render() to count parts.").format(
+                value=n
+            )
+        )
     return n
 
 
@@ -433,7 +466,11 @@ def resend_unknown(
     )
     options = ledger.campaign_options(campaign)
     if options is None:
-        raise InputError(f"resend_unknown: campaign {campaign!r} is not in {ledger!r}.")
+        raise InputError(
+            _("resend_unknown: campaign {campaign!r} is not in {ledger!r}.").format(
+                campaign=campaign, ledger=ledger
+            )
+        )
     stored = options["timer_send"]
     timer = datetime.fromisoformat(stored) if stored else None
     read_clock = beijing_clock(clock)
@@ -509,7 +546,11 @@ def cancel(
         CampaignBusyError: another run (a send, in any process) holds the campaign.
     """
     if ledger.campaign_options(campaign) is None:
-        raise InputError(f"cancel: campaign {campaign!r} is not in {ledger!r}.")
+        raise InputError(
+            _("cancel: campaign {campaign!r} is not in {ledger!r}.").format(
+                campaign=campaign, ledger=ledger
+            )
+        )
     with ledger.campaign_locked(campaign, "cancel", wait=_lock_wait(wait_for_lock)):
         return _cancel(campaign, ledger, client, include_pending)
 
@@ -541,15 +582,19 @@ def _cancel(campaign: str, ledger: Ledger, client: Any, include_pending: bool) -
                 records.append(CancelOutcome(scheduled.message_id, 1, None))
                 continue
             if got is None:
-                reason = "not in the gateway's answer"
+                reason = _("not in the gateway's answer")
                 records.append(CancelOutcome(scheduled.message_id, 0, reason))
             else:
-                reason = describe_error(got) if error_info(got) else f"status {got}"
+                reason = (
+                    describe_error(got)
+                    if error_info(got)
+                    else _("status {status}").format(status=got)
+                )
                 records.append(CancelOutcome(scheduled.message_id, got, reason))
             summary.failed[reason] = summary.failed.get(reason, 0) + 1
         ledger.record_cancel(records)
     if include_pending and summary.stopped_reason is None:
         summary.pending_cancelled = ledger.cancel_pending(
-            campaign, "cancelled before sending (cancel())"
+            campaign, _("cancelled before sending (cancel())")
         )
     return summary

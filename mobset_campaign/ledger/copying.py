@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from .._files import kept_files
+from .._i18n import N_, ngettext
+from .._i18n import gettext as _
 from ..errors import InputError, LedgerError, MobsetError
 from . import _postgres
 from ._store import Store, ledger_exists, shown_location
@@ -61,6 +63,11 @@ TABLES: tuple[str, ...] = (
 #: Rows read and written at a time.
 COPY_CHUNK = 5000
 
+_NO_SOURCE = N_("ledger copy needs a file or a postgresql:// URL as its source, not {value!r}.")
+_NO_DESTINATION = N_(
+    "ledger copy needs a file or a postgresql:// URL as its destination, not {value!r}."
+)
+
 
 @dataclass(frozen=True)
 class CopyReport:
@@ -80,15 +87,24 @@ class CopyReport:
         return sum(self.counts.values())
 
     def __str__(self) -> str:
-        width = max(len(name) for name in [*self.counts, "total"])
+        total = _("total")
+        width = max(len(name) for name in [*self.counts, total])
         digits = len(f"{self.rows:,}")
         lines = [
-            f"Copied the ledger {self.source}",
-            f"  into {self.destination} (migration {self.version}) in {self.seconds:.1f} s:",
+            _("Copied the ledger {source}").format(source=self.source),
+            "  "
+            + _("into {destination} (migration {version}) in {seconds:.1f} s:").format(
+                destination=self.destination, version=self.version, seconds=self.seconds
+            ),
         ]
         lines += [f"  {name:<{width}}  {n:>{digits},}" for name, n in self.counts.items()]
-        lines.append(f"  {'total':<{width}}  {self.rows:>{digits},} rows")
-        lines.append("verified: every table has the same number of rows in both ledgers")
+        lines.append(
+            "  "
+            + ngettext("{label}  {n} row", "{label}  {n} rows", self.rows).format(
+                label=f"{total:<{width}}", n=f"{self.rows:>{digits},}"
+            )
+        )
+        lines.append(_("verified: every table has the same number of rows in both ledgers"))
         return "\n".join(lines)
 
 
@@ -116,25 +132,34 @@ def copy_ledger(
     """
     started = time.perf_counter()
     if int(chunk_size) < 1:
-        raise InputError(f"chunk_size must be 1 or more, not {chunk_size!r}.")
+        raise InputError(
+            _("chunk_size must be 1 or more, not {value!r}.").format(value=chunk_size)
+        )
     src, dst = str(src).strip(), str(dst).strip()
     shown_src, shown_dst = shown_location(src), shown_location(dst)
-    for path, role in ((src, "source"), (dst, "destination")):
+    for path, unusable in ((src, _NO_SOURCE), (dst, _NO_DESTINATION)):
         if path in ("", ":memory:"):
-            raise InputError(
-                f"ledger copy needs a file or a postgresql:// URL as its {role}, not {path!r}."
-            )
+            raise InputError(_(unusable).format(value=path))
     if _same_file(src, dst):
         raise InputError(
-            f"The source and the destination are the same ledger ({shown_src}); copy it into "
-            "a new file or another database."
+            _(
+                "The source and the destination are the same ledger ({ledger}); copy it into a "
+                "new file or another database."
+            ).format(ledger=shown_src)
         )
     if not ledger_exists(src):
-        raise InputError(f"There is no ledger at {shown_src} to copy; check the path or URL.")
+        raise InputError(
+            _("There is no ledger at {ledger} to copy; check the path or URL.").format(
+                ledger=shown_src
+            )
+        )
     if not _postgres.is_url(dst) and Path(dst).exists():
         raise InputError(
-            f"{shown_dst} already exists; a ledger is copied into a new file (or an empty "
-            "PostgreSQL database), never merged into another: pass a new path or move it away."
+            _(
+                "{path} already exists; a ledger is copied into a new file (or an empty "
+                "PostgreSQL database), never merged into another: pass a new path or move it "
+                "away."
+            ).format(path=shown_dst)
         )
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_open_source(src, shown_src))
@@ -143,8 +168,10 @@ def copy_ledger(
         try:
             if source.is_postgres and target.is_postgres and _place(source) == _place(target):
                 raise InputError(
-                    f"The source and the destination are the same database ({shown_src}); "
-                    "copy it into another database."
+                    _(
+                        "The source and the destination are the same database ({ledger}); copy "
+                        "it into another database."
+                    ).format(ledger=shown_src)
                 )
             version = _same_version(source, target)
             counts = _copy(source, target, shown_src, int(chunk_size))
@@ -176,12 +203,16 @@ def _open_source(src: str, shown: str) -> Iterator[_Opened]:
     try:
         store = _Opened(src, read_only=True)
     except LedgerError as exc:
-        if "older mobset_campaign" not in str(exc):
+        # "outdated": the reason the ledger's version check is to give (it says so in
+        # English today, whatever the language)
+        if exc.reason != "outdated" and "older mobset_campaign" not in str(exc):
             raise
         raise LedgerError(
-            f"The ledger {shown} was written by an older mobset_campaign; upgrade it before "
-            "copying it: open it once for writing (any send or collect on it, or "
-            "Ledger(path).close() in Python), then copy it."
+            _(
+                "The ledger {ledger} was written by an older mobset_campaign; upgrade it before "
+                "copying it: open it once for writing (any send or collect on it, or "
+                "Ledger(path).close() in Python), then copy it."
+            ).format(ledger=shown)
         ) from None
     with store:
         yield store
@@ -200,9 +231,15 @@ def _refuse_kept_aside(source: _Opened, shown: str) -> None:
             kept += sum(1 for r in reserve.records() if r.get("kind") == "body")
     if kept:
         raise LedgerError(
-            f"The ledger {shown} has {kept} gateway answer{'s' if kept > 1 else ''} kept beside "
-            "it that it could not record yet, which a copy would lose: run `mobset-campaign "
-            "collect --once` on it first (it records them), then copy it."
+            ngettext(
+                "The ledger {ledger} has {n} gateway answer kept beside it that it could not "
+                "record yet, which a copy would lose: run `mobset-campaign collect --once` on it "
+                "first (it records them), then copy it.",
+                "The ledger {ledger} has {n} gateway answers kept beside it that it could not "
+                "record yet, which a copy would lose: run `mobset-campaign collect --once` on it "
+                "first (it records them), then copy it.",
+                kept,
+            ).format(ledger=shown, n=kept)
         )
 
 
@@ -218,13 +255,20 @@ def _place(store: Store) -> tuple[Any, ...]:
 
 def _same_version(source: Store, target: Store) -> int:
     """The migration version both ledgers have (LedgerError when they differ)."""
-    have = {number for number, _, _ in source.migrations()}
-    want = {number for number, _, _ in target.migrations()}
+    have = {migration[0] for migration in source.migrations()}
+    want = {migration[0] for migration in target.migrations()}
     if have != want:
         raise LedgerError(
-            f"The ledger {source.path} is at migration {max(have, default=0)} and "
-            f"{target.path} at {max(want, default=0)}; open the older one once for writing "
-            "(any send or collect) to upgrade it, then copy."
+            _(
+                "The ledger {source} is at migration {source_version} and {target} at "
+                "{target_version}; open the older one once for writing (any send or collect) to "
+                "upgrade it, then copy."
+            ).format(
+                source=source.path,
+                source_version=max(have, default=0),
+                target=target.path,
+                target_version=max(want, default=0),
+            )
         )
     return max(want, default=0)
 
@@ -318,22 +362,31 @@ def _copy(source: Store, target: Store, shown_src: str, chunk: int) -> dict[str,
                 have = int(cur.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
                 if have != counts[table]:
                     raise LedgerError(
-                        f"{target.path} would hold {have:,} rows of {table} instead of "
-                        f"{counts[table]:,}"
+                        _("{ledger} would hold {have:,} rows of {table} instead of {want:,}").format(
+                            ledger=target.path, have=have, table=table, want=counts[table]
+                        )
                     )
     except InputError:
         raise
     except MobsetError as exc:
         new = target.created and not target.is_postgres
-        raise LedgerError(
-            f"Copying the ledger {shown_src} into {target.path} failed at the table {table} "
-            f"({str(exc).rstrip('.')}); nothing was copied: "
-            + (
-                "the new file was removed"
-                if new
-                else "the copy runs in one transaction, which was rolled back"
+        failed = (
+            _(
+                "Copying the ledger {source} into {target} failed at the table {table} "
+                "({error}); nothing was copied: the new file was removed. Fix what it says and "
+                "copy again."
             )
-            + ". Fix what it says and copy again.",
+            if new
+            else _(
+                "Copying the ledger {source} into {target} failed at the table {table} "
+                "({error}); nothing was copied: the copy runs in one transaction, which was "
+                "rolled back. Fix what it says and copy again."
+            )
+        )
+        raise LedgerError(
+            failed.format(
+                source=shown_src, target=target.path, table=table, error=str(exc).rstrip(".。")
+            ),
             reason=getattr(exc, "reason", ""),
         ) from exc
     return counts
@@ -349,8 +402,10 @@ def _refuse_data(cur: Any, target: Store) -> None:
     ]
     if full:
         raise InputError(
-            f"The ledger {target.path} already holds data (rows: {', '.join(full)}); a ledger "
-            "is copied only into a new file or an empty database, never merged into another."
+            _(
+                "The ledger {ledger} already holds data (rows: {rows}); a ledger is copied only "
+                "into a new file or an empty database, never merged into another."
+            ).format(ledger=target.path, rows=", ".join(full))
         )
 
 
@@ -363,9 +418,11 @@ def _copy_table(reader: _Reader, cur: Any, table: str, chunk: int) -> int:
     missing = [n for n in names if n not in have]
     if missing or not key or not set(key) <= set(names):
         raise LedgerError(
-            f"the destination's {table} lacks the columns {', '.join(missing)}"
+            _("the destination's {table} lacks the columns {columns}").format(
+                table=table, columns=", ".join(missing)
+            )
             if missing
-            else f"the source's {table} has no primary key to read it by"
+            else _("the source's {table} has no primary key to read it by").format(table=table)
         )
     listed = ", ".join(f'"{n}"' for n in names)
     order = ", ".join(f'"{k}"' for k in key)
@@ -387,7 +444,11 @@ def _copy_table(reader: _Reader, cur: Any, table: str, chunk: int) -> int:
             break
     expected = int(reader.rows(f"SELECT COUNT(*) FROM {table}")[0][0])
     if copied != expected:
-        raise LedgerError(f"read {copied:,} rows of {table} where the source counts {expected:,}")
+        raise LedgerError(
+            _("read {copied:,} rows of {table} where the source counts {expected:,}").format(
+                copied=copied, table=table, expected=expected
+            )
+        )
     return copied
 
 
@@ -415,7 +476,9 @@ def _check_committed(target: Store, counts: dict[str, int]) -> None:
         have = int(target._read(f"SELECT COUNT(*) FROM {table}")[0][0])
         if have != counts[table]:
             raise LedgerError(
-                f"The copy in {target.path} was committed, but its table {table} now holds "
-                f"{have:,} rows instead of {counts[table]:,}: did something else write into it "
-                "meanwhile? Check it before using it."
+                _(
+                    "The copy in {ledger} was committed, but its table {table} now holds "
+                    "{have:,} rows instead of {want:,}: did something else write into it "
+                    "meanwhile? Check it before using it."
+                ).format(ledger=target.path, table=table, have=have, want=counts[table])
             )

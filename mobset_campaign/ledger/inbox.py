@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._files import kept_files, side_file, write_json_durably
+from .._i18n import gettext as _
 from .._protocol import BEIJING
 from ..answers import RawAnswer, Reply, Report
 from ..codes import is_final_status
@@ -277,7 +278,12 @@ class Inbox(Store):
                     cur.execute(
                         "INSERT INTO suppression (phone, reason, source, added_at) "
                         "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (phone, f"replied {str(rep.content).strip()!r}", source, now()),
+                        (
+                            phone,
+                            _("replied {reply!r}").format(reply=str(rep.content).strip()),
+                            source,
+                            now(),
+                        ),
                     )
                     opt_outs += cur.rowcount
             cur.execute(
@@ -301,12 +307,14 @@ class Inbox(Store):
                 written; the message then carries the body itself, so it is not lost.
         """
         prefix = self._unsaved_prefix()
-        where = f"could not store a {raw.method} answer fetched from the gateway ({error})"
         if prefix is None:
             raise LedgerError(
-                f"collect: the ':memory:' ledger {where}, and a memory ledger has no folder to "
-                f"save it in. The gateway hands each answer out once only; here it is, keep "
-                f"it: {raw.text}"
+                _(
+                    "collect: the ':memory:' ledger could not store a {method} answer fetched "
+                    "from the gateway ({error}), and a memory ledger has no folder to save it "
+                    "in. The gateway hands each answer out once only; here it is, keep it: "
+                    "{body}"
+                ).format(method=raw.method, error=error, body=raw.text)
             ) from error
         target = side_file(prefix, raw.method)
         saved = {
@@ -328,12 +336,24 @@ class Inbox(Store):
                     return reserve.path
             except OSError as full:
                 _log.error(
-                    "could not keep the %s answer in the reserve either: %s", raw.method, full
+                    _("could not keep the {method} answer in the reserve either: {error}").format(
+                        method=raw.method, error=full
+                    )
                 )
             raise LedgerError(
-                f"collect: the ledger {self.path} {where}, and it could not be saved to "
-                f"{target} either ({exc}). The gateway hands each answer out once only; "
-                f"here it is, keep it: {raw.text}"
+                _(
+                    "collect: the ledger {ledger} could not store a {method} answer fetched from "
+                    "the gateway ({error}), and it could not be saved to {path} either "
+                    "({problem}). The gateway hands each answer out once only; here it is, keep "
+                    "it: {body}"
+                ).format(
+                    ledger=self.path,
+                    method=raw.method,
+                    error=error,
+                    path=target,
+                    problem=exc,
+                    body=raw.text,
+                )
             ) from exc
 
     def import_kept_bodies(self, errors: list[str]) -> list[Stored]:
@@ -356,19 +376,23 @@ class Inbox(Store):
                 data = json.loads(path.read_text(encoding="utf-8"))
                 saved = {key: data[key] for key in ("method", "account", "received_at", "body")}
                 if not all(isinstance(v, str) for v in saved.values()):
-                    raise ValueError("unexpected content")
+                    raise ValueError(_("unexpected content"))
                 if saved["method"] not in _METHODS:
-                    raise ValueError(f"unknown method {saved['method']!r}")
+                    raise ValueError(
+                        _("unknown method {method!r}").format(method=saved["method"])
+                    )
                 received = _aware(saved["received_at"])
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 errors.append(
-                    f"{path} was not imported ({type(exc).__name__}: {exc}); it is left in place. "
-                    "It should hold a gateway answer saved by collect: look at it."
+                    _(
+                        "{path} was not imported ({kind}: {error}); it is left in place. It "
+                        "should hold a gateway answer saved by collect: look at it."
+                    ).format(path=path, kind=type(exc).__name__, error=exc)
                 )
                 continue
             found.append((received, path.name, path, saved))
         stored: list[Stored] = []
-        for received, _, kept, saved in sorted(found, key=lambda f: (f[0], f[1])):
+        for received, _name, kept, saved in sorted(found, key=lambda f: (f[0], f[1])):
             method, body, account = saved["method"], saved["body"], saved["account"]
             if not self.has_body(method, body, account):
                 inbox_id = self.store_raw(method, body, received, account=account)

@@ -33,6 +33,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .._i18n import gettext as _
 from .._protocol import BEIJING
 from ..errors import CampaignBusyError, LedgerError
 from ._store import Store, campaign_name
@@ -159,11 +160,12 @@ class Locks(Store):
             for other in map(holder_from_row, rows):
                 if not other.alive():
                     _log.warning(
-                        "campaign %r: removing the lease of %s (process %s on %s), which is gone",
-                        campaign,
-                        other.command,
-                        other.pid,
-                        other.host,
+                        _(
+                            "campaign {campaign!r}: removing the lease of {command} (process "
+                            "{pid} on {host}), which is gone"
+                        ).format(
+                            campaign=campaign, command=other.command, pid=other.pid, host=other.host
+                        )
                     )
                     cur.execute(
                         "DELETE FROM campaign_locks WHERE campaign = ? AND holder = ?",
@@ -240,7 +242,11 @@ class Locks(Store):
                     if not self.beat(holder):
                         return
                 except LedgerError as exc:  # the claims check the lock themselves
-                    _log.warning("campaign %r: heartbeat failed: %s", campaign, exc)
+                    _log.warning(
+                        _("campaign {campaign!r}: heartbeat failed: {error}").format(
+                            campaign=campaign, error=exc
+                        )
+                    )
 
         thread = threading.Thread(target=beat, name="mobset-campaign-lock", daemon=True)
         thread.start()

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .._files import kept_files, side_file, write_json_durably
+from .._i18n import gettext as _
+from .._i18n import ngettext
 from ..errors import AnswerKeptError, InputError, LedgerError
 from ..states import ANSWERABLE_STATES, UNANSWERED_STATES, sql_list
 from ._store import Store, iso, now
@@ -193,28 +195,36 @@ class Recording(Store):
         answer = {**answer, "error": str(error)}
         accepted = [(str(p), int(i)) for p, i in answer["numbers"] if int(i)]
         cause = str(error).rstrip(".")
-        head = (
-            f"Could not record the gateway's answer to request {answer['batch_id']} "
-            f"({len(accepted)} number{'' if len(accepted) == 1 else 's'} accepted) in the "
-            f"ledger {self.path}: {cause}."
-        )
+        head = ngettext(
+            "Could not record the gateway's answer to request {batch} ({n:,} number accepted) "
+            "in the ledger {ledger}: {cause}.",
+            "Could not record the gateway's answer to request {batch} ({n:,} numbers accepted) "
+            "in the ledger {ledger}: {cause}.",
+            len(accepted),
+        ).format(batch=answer["batch_id"], n=len(accepted), ledger=self.path, cause=cause)
         where = self._put_aside(answer)
         if where is None:
             pairs = ", ".join(f"{phone}: {sms_id}" for phone, sms_id in accepted)
+            tail = _(
+                "It could not be kept beside the ledger either. The gateway accepted "
+                "(phone: SmsId) {pairs}; keep this list. Those messages turn 'unknown' on the "
+                "next run: do not resend_unknown() them."
+            ).format(pairs=pairs or _("no number"))
             return AnswerKeptError(
-                f"{head} It could not be kept beside the ledger either. The gateway accepted "
-                f"(phone: SmsId) {pairs or 'no number'}; keep this list. Those messages turn "
-                "'unknown' on the next run: do not resend_unknown() them.",
+                f"{head} {tail}",
                 accepted=accepted,
                 kept_in=[],
                 lost=accepted,
                 cause=cause,
             )
+        tail = _(
+            "The answer was kept {where}; the next send(), resend_unknown() or collect() on "
+            "this ledger records it first (do not move or delete it). Until then its messages "
+            "stay claimed and are not sent again. Find what holds the ledger (another program "
+            "writing it? a full disk?) and run send() again."
+        ).format(where=where)
         return AnswerKeptError(
-            f"{head} The answer was kept {where}; the next send(), resend_unknown() or "
-            "collect() on this ledger records it first (do not move or delete it). Until then "
-            "its messages stay claimed and are not sent again. Find what holds the ledger "
-            "(another program writing it? a full disk?) and run send() again.",
+            f"{head} {tail}",
             accepted=accepted,
             kept_in=[where],
             lost=[],
@@ -225,19 +235,27 @@ class Recording(Store):
         if self._beside(_KEPT_ANSWER) is None:
             with self._lock:
                 self._kept_answers.append(answer)
-            return "in memory (a ':memory:' ledger has no folder), on this Ledger object"
+            return _("in memory (a ':memory:' ledger has no folder), on this Ledger object")
         target = side_file(self._kept_prefix(), str(answer["batch_id"]))
         try:
             write_json_durably(target, answer)
-            return f"in {target}"
+            return _("in {path}").format(path=target)
         except OSError as exc:
-            _log.warning("could not keep the answer in %s (%s); using the reserve", target, exc)
+            _log.warning(
+                _("could not keep the answer in {path} ({error}); using the reserve").format(
+                    path=target, error=exc
+                )
+            )
         reserve = self._reserve()
         try:
             if reserve is not None and reserve.append({"kind": "send-answer", **answer}):
-                return f"in the room set aside beside the ledger ({reserve.path})"
+                return _("in the room set aside beside the ledger ({path})").format(
+                    path=reserve.path
+                )
         except OSError as exc:
-            _log.error("could not keep the answer in the reserve either: %s", exc)
+            _log.error(
+                _("could not keep the answer in the reserve either: {error}").format(error=exc)
+            )
         return None
 
     def kept_answers(self) -> list[dict[str, Any]]:
@@ -262,16 +280,20 @@ class Recording(Store):
                 found.append({**_answer(data), "path": str(path)})
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise LedgerError(
-                    f"{path} should hold an SmsSend answer kept by send() but cannot be read "
-                    f"({type(exc).__name__}: {exc}). Look at it: it lists numbers the gateway "
-                    "accepted. Move it away to send again; its messages then turn 'unknown'."
+                    _(
+                        "{path} should hold an SmsSend answer kept by send() but cannot be read "
+                        "({kind}: {error}). Look at it: it lists numbers the gateway accepted. "
+                        "Move it away to send again; its messages then turn 'unknown'."
+                    ).format(path=path, kind=type(exc).__name__, error=exc)
                 ) from exc
         try:
             records = reserve.records()
         except (OSError, ValueError) as exc:
             raise LedgerError(
-                f"The room set aside beside the ledger ({reserve.path}) cannot be read ({exc}); "
-                "it may hold answers of the gateway. Look at it before sending again."
+                _(
+                    "The room set aside beside the ledger ({path}) cannot be read ({error}); it "
+                    "may hold answers of the gateway. Look at it before sending again."
+                ).format(path=reserve.path, error=exc)
             ) from exc
         found += [
             {**_answer(r), "reserve": True} for r in records if r.get("kind") == "send-answer"
@@ -308,7 +330,9 @@ class Recording(Store):
                     pass  # another process recorded it and deleted the file meanwhile
                 except OSError as exc:  # e.g. Windows: still open elsewhere; harmless
                     _log.warning(
-                        "recorded the kept answer %s but could not delete it: %s", path, exc
+                        _("recorded the kept answer {path} but could not delete it: {error}").format(
+                            path=path, error=exc
+                        )
                     )
         reserve = self._reserve()
         if from_reserve and reserve is not None:
@@ -341,7 +365,9 @@ class Recording(Store):
         """
         if state not in UNANSWERED_STATES:
             raise InputError(
-                f"fail_batch: state must be one of {', '.join(UNANSWERED_STATES)}, not {state!r}."
+                _("fail_batch: state must be one of {states}, not {value!r}.").format(
+                    states=", ".join(UNANSWERED_STATES), value=state
+                )
             )
         stamp = now()
 
@@ -350,7 +376,7 @@ class Recording(Store):
                 cur.execute(
                     "UPDATE messages SET state = 'pending', batch_id = NULL, claimed_at = NULL, "
                     "send_code = ?, send_error = ? WHERE batch_id = ? AND state = 'claimed'",
-                    (code, f"not sent yet: {error}", batch_id),
+                    (code, _("not sent yet: {error}").format(error=error), batch_id),
                 )
             else:
                 cur.execute(

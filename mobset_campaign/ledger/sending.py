@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .._i18n import N_
+from .._i18n import gettext as _
 from ..codes import is_final_status
 from ..errors import LedgerError
 from ..rows import phone_key
@@ -169,6 +171,9 @@ def _plan(
     )
     return Registration(registered, tuple(pending), tuple(new), tuple(updates))
 
+
+#: Why a message to a number that opted out meanwhile was not sent (kept in ``send_error``).
+OPTED_OUT = N_("opted out before sending")
 
 _MESSAGES_SQL = (
     "SELECT id, row_key, state, phone, content FROM messages WHERE campaign = ? ORDER BY id"
@@ -327,16 +332,22 @@ class Sending(Recording, Locks):
                 f"({marks}))"
             )
             cur.execute(
-                "UPDATE messages SET state = 'unknown', send_error = 'the run was interrupted "
-                "after this message was claimed; it may or may not have been accepted' "
-                f"WHERE state = 'claimed' AND batch_id IN (SELECT id FROM batches WHERE {dead})",
-                (campaign, *live),
+                "UPDATE messages SET state = 'unknown', send_error = ? WHERE state = 'claimed' "
+                f"AND batch_id IN (SELECT id FROM batches WHERE {dead})",
+                (
+                    _(
+                        "the run was interrupted after this message was claimed; it may or may "
+                        "not have been accepted"
+                    ),
+                    campaign,
+                    *live,
+                ),
             )
             turned = int(cur.rowcount)
             cur.execute(
-                "UPDATE batches SET state = 'unknown', error = 'interrupted before the answer was "
-                f"recorded', answered_at = COALESCE(answered_at, ?) WHERE {dead}",
-                (stamp, campaign, *live),
+                "UPDATE batches SET state = 'unknown', error = ?, answered_at = "
+                f"COALESCE(answered_at, ?) WHERE {dead}",
+                (_("interrupted before the answer was recorded"), stamp, campaign, *live),
             )
             return turned
 
@@ -360,10 +371,9 @@ class Sending(Recording, Locks):
         campaign = campaign_name(campaign)
         with self._tx() as cur:
             cur.execute(
-                "UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
-                "sending' WHERE campaign = ? AND state = 'pending' AND phone IN "
-                "(SELECT phone FROM suppression)",
-                (campaign,),
+                "UPDATE messages SET state = 'cancelled', send_error = ? WHERE campaign = ? AND "
+                "state = 'pending' AND phone IN (SELECT phone FROM suppression)",
+                (_(OPTED_OUT), campaign),
             )
             return int(cur.rowcount)
 
@@ -401,10 +411,13 @@ class Sending(Recording, Locks):
             (" FOR UPDATE SKIP LOCKED", " FOR SHARE") if self.is_postgres else ("", "")
         )
         lost = LedgerError(
-            f"This run of campaign {campaign!r} no longer holds it (another run took it over, "
-            "taking this one for dead), so it stopped before sending more; nothing of the last "
-            "request was sent. Check what else is running, then send again."
+            _(
+                "This run of campaign {campaign!r} no longer holds it (another run took it over, "
+                "taking this one for dead), so it stopped before sending more; nothing of the "
+                "last request was sent. Check what else is running, then send again."
+            ).format(campaign=campaign)
         )
+        opted_out_text = _(OPTED_OUT)
         batch_row = (
             campaign,
             account,
@@ -419,7 +432,9 @@ class Sending(Recording, Locks):
             # Few statements: in a busy sender each one waits for the GIL while the other
             # workers run, and the claims and answers grouped with this one wait for it.
             if not self.is_postgres and message_ids:
-                claim = self._claim_on_sqlite(cur, message_ids, batch_row, holder is not None)
+                claim = self._claim_on_sqlite(
+                    cur, message_ids, batch_row, holder is not None, opted_out_text
+                )
                 if claim is None:
                     raise lost
                 return claim
@@ -448,10 +463,9 @@ class Sending(Recording, Locks):
             phones = {int(r[0]): str(r[1]) for r in found if not r[2]}
             if opted_out:
                 cur.execute(
-                    "UPDATE messages SET state = 'cancelled', send_error = 'opted out before "
-                    f"sending' WHERE id IN ({','.join('?' * len(opted_out))}) AND state = "
-                    "'pending'",
-                    opted_out,
+                    "UPDATE messages SET state = 'cancelled', send_error = ? WHERE id IN "
+                    f"({','.join('?' * len(opted_out))}) AND state = 'pending'",
+                    (opted_out_text, *opted_out),
                 )
             claimed = [Claimed(i, phones[i]) for i in dict.fromkeys(message_ids) if i in phones]
             batch_id = self._insert_batch(cur, batch_row, len(claimed), holder is not None)
@@ -466,9 +480,10 @@ class Sending(Recording, Locks):
                 )
                 if cur.rowcount != len(claimed):  # cannot be (the rows are ours); never lie
                     raise LedgerError(
-                        f"The ledger {self.path} changed messages of a claim under it "
-                        f"({cur.rowcount} of {len(claimed)} claimed); nothing was claimed. "
-                        "Run the command again."
+                        _(
+                            "The ledger {ledger} changed messages of a claim under it ({changed} "
+                            "of {claimed} claimed); nothing was claimed. Run the command again."
+                        ).format(ledger=self.path, changed=cur.rowcount, claimed=len(claimed))
                     )
             return Claim(batch_id, claimed)
 
@@ -477,7 +492,12 @@ class Sending(Recording, Locks):
         return self._grouped(work, durable=True, serial=False)
 
     def _claim_on_sqlite(
-        self, cur: Any, message_ids: Sequence[int], row: tuple[Any, ...], leased: bool
+        self,
+        cur: Any,
+        message_ids: Sequence[int],
+        row: tuple[Any, ...],
+        leased: bool,
+        opted_out_text: str,
     ) -> Claim | None:
         """:meth:`claim` on SQLite (its transactions take turns, so nothing moves under it)
         in two statements: the batch, then the messages claimed for it with their phones.
@@ -500,10 +520,9 @@ class Sending(Recording, Locks):
             return Claim(batch_id, claimed)
         # some were taken by another sender, or their number opted out meanwhile
         cur.execute(
-            "UPDATE messages SET state = 'cancelled', send_error = 'opted out before sending' "
-            f"WHERE id IN ({marks}) AND state = 'pending' AND phone IN "
-            "(SELECT phone FROM suppression)",
-            ids,
+            f"UPDATE messages SET state = 'cancelled', send_error = ? WHERE id IN ({marks}) "
+            "AND state = 'pending' AND phone IN (SELECT phone FROM suppression)",
+            (opted_out_text, *ids),
         )
         if not claimed and not cur.rowcount:  # none was pending: no batch for an empty claim
             cur.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
@@ -556,7 +575,10 @@ class Sending(Recording, Locks):
             cur.executemany(
                 "UPDATE messages SET state = 'pending', batch_id = NULL, claimed_at = NULL, "
                 "resends = resends + 1, send_error = ? WHERE id = ? AND state = 'unknown'",
-                [(f"resent after an unknown outcome ({r[3]})", r[0]) for r in chosen],
+                [
+                    (_("resent after an unknown outcome ({error})").format(error=r[3]), r[0])
+                    for r in chosen
+                ],
             )
         return [r[1] for r in chosen]
 
