@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._i18n import N_, current_language
+from ._i18n import gettext as _
 from .segments import SegmentRules
 from .templates import display_column
 
@@ -66,15 +68,16 @@ class Check(StrEnum):
     EMPTY_CELL = "empty cell"
 
 
-#: How an estimate names each kind when it counts messages.
+#: How an estimate names each kind when it counts messages (English message ids: shown
+#: translated, ``gettext(SUMMARY_LABELS[kind])``).
 SUMMARY_LABELS: dict[Check, str] = {
-    Check.EMPTY: "empty message",
-    Check.TOO_LONG: "too long",
-    Check.PUSHED: "pushed over a part boundary by personalisation",
-    Check.WIDE: "emoji or rare characters (count 2)",
-    Check.BRACKETS: "【】 in the text",
-    Check.MARKETING: "marketing text without opt-out",
-    Check.EMPTY_CELL: "empty cells in the template's columns",
+    Check.EMPTY: N_("empty message"),
+    Check.TOO_LONG: N_("too long"),
+    Check.PUSHED: N_("pushed over a part boundary by personalisation"),
+    Check.WIDE: N_("emoji or rare characters (count 2)"),
+    Check.BRACKETS: N_("【】 in the text"),
+    Check.MARKETING: N_("marketing text without opt-out"),
+    Check.EMPTY_CELL: N_("empty cells in the template's columns"),
 }
 
 
@@ -92,22 +95,35 @@ class MessageChecks:
     empty_cells: list[tuple[str, np.ndarray]] = field(default_factory=list)
 
     def words(self) -> np.ndarray:
-        """Each row's warnings in words, joined by ``"; "`` (``""`` for none)."""
+        """Each row's warnings in words (in the language of messages), joined by ``"; "``
+        (``"；"`` in Chinese; ``""`` for none)."""
+        sep = "；" if current_language() == "zh" else "; "
         out = np.full(len(self.chars), "", dtype=object)
         m = self.masks
-        out = _add(out, m[Check.EMPTY], "empty message")
+        out = _add(sep, out, m[Check.EMPTY], _("empty message"))
         if m[Check.TOO_LONG].any():
-            counts = self.chars[m[Check.TOO_LONG]].astype(str).astype(object)
-            out = _add(out, m[Check.TOO_LONG], "too long: " + counts + f" chars (max {self.max_chars})")
+            said = _("too long: {chars} chars (max {max_chars})")
+            out = _add(
+                sep,
+                out,
+                m[Check.TOO_LONG],
+                _each(said, self.chars[m[Check.TOO_LONG]], "chars", max_chars=self.max_chars),
+            )
         if m[Check.PUSHED].any():
-            counts = self.parts[m[Check.PUSHED]].astype(str).astype(object)
-            text = counts + f" parts where most rows have {self.typical} (personalisation)"
-            out = _add(out, m[Check.PUSHED], text)
-        out = _add(out, m[Check.WIDE], "emoji/rare character (counts 2, some phones reject it)")
-        out = _add(out, m[Check.BRACKETS], "【】 in the text (reads as a signature)")
-        out = _add(out, m[Check.MARKETING], "marketing text without opt-out")
+            said = _("{parts} parts where most rows have {typical} (personalisation)")
+            out = _add(
+                sep,
+                out,
+                m[Check.PUSHED],
+                _each(said, self.parts[m[Check.PUSHED]], "parts", typical=self.typical),
+            )
+        out = _add(
+            sep, out, m[Check.WIDE], _("emoji/rare character (counts 2, some phones reject it)")
+        )
+        out = _add(sep, out, m[Check.BRACKETS], _("【】 in the text (reads as a signature)"))
+        out = _add(sep, out, m[Check.MARKETING], _("marketing text without opt-out"))
         for name, blank in self.empty_cells:
-            out = _add(out, blank, f"empty {name}")
+            out = _add(sep, out, blank, _("empty {column}").format(column=name))
         return out
 
     def counts(self, among: np.ndarray, kinds: Sequence[Check]) -> dict[str, int]:
@@ -120,7 +136,16 @@ class MessageChecks:
         return found
 
 
-def _add(out: np.ndarray, mask: np.ndarray, text: str | np.ndarray) -> np.ndarray:
+def _each(said: str, values: np.ndarray, name: str, **fixed: int) -> np.ndarray:
+    """``said`` filled with each value (as ``name``), formatted once per distinct value."""
+    distinct, codes = np.unique(values, return_inverse=True)
+    texts = np.array(
+        [said.format(**{name: int(v)}, **fixed) for v in distinct.tolist()], dtype=object
+    )
+    return texts[codes.reshape(-1)]
+
+
+def _add(sep: str, out: np.ndarray, mask: np.ndarray, text: str | np.ndarray) -> np.ndarray:
     if not mask.any():
         return out
     current = out[mask]
@@ -128,9 +153,9 @@ def _add(out: np.ndarray, mask: np.ndarray, text: str | np.ndarray) -> np.ndarra
     if isinstance(text, str):  # join once per distinct warning text, not once per row
         codes, seen = pd.factorize(current)
         seen = np.asarray(seen, dtype=object)
-        out[mask] = np.where(seen == "", text, seen + "; " + text)[codes]
+        out[mask] = np.where(seen == "", text, seen + sep + text)[codes]
         return out
-    out[mask] = np.where(current == "", text, current + "; " + text)
+    out[mask] = np.where(current == "", text, current + sep + text)
     return out
 
 
@@ -161,7 +186,7 @@ def check_messages(
     else:
         brackets = np.zeros(len(body), dtype=bool)
     cells = np.zeros(len(body), dtype=bool)
-    for _, blank in empty_cells or []:
+    for _name, blank in empty_cells or []:
         cells |= blank
     masks = {
         Check.EMPTY: empty,

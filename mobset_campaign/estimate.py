@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ._i18n import gettext as _
 from ._money import cost as cost_of
 from ._money import price_problem
 from .checks import Check, blank_cells, check_messages, marketing_mask
@@ -103,7 +104,7 @@ def estimate(
     _require_rendered(df, "estimate")
     problem = price_problem(price_per_part)
     if problem:
-        raise InputError(f"estimate: {problem}")
+        raise InputError(_("estimate: {problem}").format(problem=problem))
     settings = _settings(df)
     rules = rules or settings.get("rules") or DEFAULT_RULES
     long_sms = bool(settings.get("long_sms", True))
@@ -126,7 +127,7 @@ def estimate(
     ) or rules is not settings.get("rules", rules)
     chars: np.ndarray | None
     if recount:
-        chars, parts, _ = count_arrays(content, counted_sig, long_sms=long_sms, rules=rules)
+        chars, parts, _wide = count_arrays(content, counted_sig, long_sms=long_sms, rules=rules)
         # rows render (or the user) left out for another reason than length stay out
         old_too_long = (
             df["chars"].to_numpy() > rules.max_chars
@@ -135,15 +136,21 @@ def estimate(
         )
         flagged = (chars <= rules.max_chars) & (flagged | old_too_long)
         notes.append(
-            f"lengths recounted with the signature {bracket_signature(signature, rules) or '(none)'} "
-            f"(render counted {bracket_signature(rendered_with, rules) or 'none'})"
+            _(
+                "lengths recounted with the signature {signature} (render counted {rendered})"
+            ).format(
+                signature=bracket_signature(signature, rules) or _("(none)"),
+                rendered=bracket_signature(rendered_with, rules) or _("none"),
+            )
         )
     else:
         chars = df["chars"].to_numpy(dtype="int64") if "chars" in df.columns else None
     if signature is None and not embedded:
         notes.append(
-            "the signature is unknown, so it was not counted: each message will be longer by "
-            "its signature (pass signature= or client=)"
+            _(
+                "the signature is unknown, so it was not counted: each message will be longer by "
+                "its signature (pass signature= or client=)"
+            )
         )
     too_long = chars > rules.max_chars if chars is not None else None
     rows = FrameRows.of(df)
@@ -244,13 +251,15 @@ def preview(df: pd.DataFrame, n: int = 5, *, signature: str | None = None) -> Pr
     texts, problems = _texts(head, "content"), _texts(head, "phone_problem")
     warnings, phones = _texts(head, "warnings"), _texts(head, "phone")
     sendable = head["sendable"].to_numpy(dtype=bool)
-    chars, _, _ = count_arrays(np.array(texts, dtype=object), counted, rules=rules)
+    chars = count_arrays(np.array(texts, dtype=object), counted, rules=rules)[0]
     messages = []
     for i in range(len(head)):
         if sendable[i]:
-            status = "sendable"
+            status = _("sendable")
+        elif problems[i]:
+            status = _("not sent: {problem}").format(problem=problems[i])
         else:
-            status = f"not sent: {problems[i]}" if problems[i] else "not sent"
+            status = _("not sent")
         messages.append(
             PreviewMessage(
                 row=int(rows[i]),
@@ -259,6 +268,7 @@ def preview(df: pd.DataFrame, n: int = 5, *, signature: str | None = None) -> Pr
                 chars=int(chars[i]),
                 status=status,
                 warnings=warnings[i],
+                sendable=bool(sendable[i]),
             )
         )
     return Preview(messages=messages, signature=signature, total_rows=len(df))

@@ -10,12 +10,13 @@ also work on a frame that lacks some columns (a rendered frame before sending, s
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from ._i18n import format_moment
+from ._i18n import gettext as _
 from ._money import (
     EXCEL_MONEY_FORMAT,
     EXCEL_PRICE_FORMAT,
@@ -27,12 +28,29 @@ from ._money import (
 from ._protocol import BEIJING
 from .codes import describe_status, is_final_status
 from .errors import InputError
-from .phones import DIGITS_LOST, EMPTY, NOT_MOBILE, SEVERAL, problem_kind
-from .rows import Skip, not_registered, skip_reasons
-from .states import ACCEPTED_STATES, SKIPPED, STATE_LABELS, outcome_state
+from .report_labels import (
+    SECTION_BASES,
+    SKIP_KIND_LABELS,
+    pick_label,
+    reason_kind,
+    section_bases,
+    section_label,
+    skip_kind_label,
+    summary_labels,
+)
+from .rows import not_registered, skip_reasons
+from .states import (
+    ACCEPTED_STATES,
+    SKIPPED,
+    STATE_LABELS,
+    outcome_state,
+    state_label,
+    state_meaning,
+)
 
 __all__ = [
     "SECTION_BASES",
+    "SKIP_KIND_LABELS",
     "UNIT_FORMATS",
     "accepted_mask",
     "delivered_mask",
@@ -41,23 +59,16 @@ __all__ = [
     "reason_kind",
     "replied_mask",
     "replies_data",
+    "section_bases",
     "sendable_mask",
+    "skip_kind_label",
     "skipped_reasons",
     "status_data",
     "summarize",
+    "summary_labels",
     "summary_table",
     "undetermined_mask",
 ]
-
-#: What the ``share`` column of each summary section is a fraction of.
-SECTION_BASES: dict[str, str] = {
-    "概况 Overview": "占总行数 of rows",
-    "发送状态 By send state": "占总行数 of rows",
-    "回执状态 By delivery status": "占已提交 of accepted",
-    "运营商代码 By carrier code (ExStatus)": "占已提交 of accepted",
-    "跳过原因 Skipped by reason": "占总行数 of rows",
-}
-
 
 # --------------------------------------------------------------------------------------
 # where the data comes from
@@ -78,16 +89,21 @@ def status_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.Dat
     if hasattr(data, "status_frame"):
         if campaign is None:
             raise InputError(
-                "A ledger was given without campaign=: pass the campaign name, e.g. "
-                "campaign='spring-sale', or pass the merged frame from merge_status()."
+                _(
+                    "A ledger was given without campaign=: pass the campaign name, e.g. "
+                    "campaign='spring-sale', or pass the merged frame from merge_status()."
+                )
             )
         frame = data.status_frame(campaign)
         if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"status_frame({campaign!r}) did not return a DataFrame")
+            raise InputError(
+                _("status_frame({campaign!r}) did not return a DataFrame").format(campaign=campaign)
+            )
         return frame
     raise InputError(
-        f"Expected a DataFrame (from merge_status) or a Ledger with campaign=, "
-        f"got {type(data).__name__}."
+        _(
+            "Expected a DataFrame (from merge_status) or a Ledger with campaign=, got {type}."
+        ).format(type=type(data).__name__)
     )
 
 
@@ -98,10 +114,14 @@ def replies_data(data: pd.DataFrame | Any, campaign: str | None = None) -> pd.Da
         return None
     if hasattr(data, "replies_frame"):
         if campaign is None:
-            raise InputError("A ledger was given without campaign=: pass the campaign name.")
+            raise InputError(_("A ledger was given without campaign=: pass the campaign name."))
         frame = data.replies_frame(campaign)
         if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"replies_frame({campaign!r}) did not return a DataFrame")
+            raise InputError(
+                _("replies_frame({campaign!r}) did not return a DataFrame").format(
+                    campaign=campaign
+                )
+            )
         return frame
     return None
 
@@ -257,65 +277,6 @@ def skipped_reasons(df: pd.DataFrame, campaign: str | None = None) -> pd.Series:
 
 
 # --------------------------------------------------------------------------------------
-# why rows were skipped, by kind
-
-#: How the summary names each kind of skip reason: the Chinese first, then the words
-#: :mod:`mobset_campaign.rows` and :mod:`mobset_campaign.phones` use for it.
-_KIND_WORDS: dict[str, str] = {
-    problem_kind(NOT_MOBILE): "不是手机号",
-    problem_kind(EMPTY): "号码为空",
-    problem_kind(DIGITS_LOST): "号码位数丢失",
-    problem_kind(SEVERAL): "一格多个号码",
-    str(Skip.DUPLICATE): "重复号码",
-    str(Skip.OPTED_OUT): "已退订",
-    str(Skip.NO_PHONE): "没有号码",
-    str(Skip.EMPTY_MESSAGE): "短信为空",
-    str(Skip.TOO_LONG): "超长",
-    str(Skip.NOT_SENDABLE): "不可发送",
-    str(Skip.ALREADY_MESSAGED): "本活动已发过",
-}
-_NOT_REGISTERED = "not registered"
-_NOT_REGISTERED_LABEL = "未登记 not registered (not sent yet, or only a dry run)"
-#: Skip reasons that are texts of their own (the rest are phone problems).
-_SKIP_TEXTS = tuple(str(k) for k in Skip if k is not Skip.PHONE)
-_CJK_PREFIX = re.compile(r"^[^\x00-\x7f]+\s+(?=[\x00-\x7f])")
-
-
-def _english_kind(text: str) -> str | None:
-    """The kind of a reason in :mod:`rows`' / :mod:`phones`' words, None if unknown."""
-    for skip in _SKIP_TEXTS:
-        if text.startswith(skip):
-            return skip
-    if text.startswith(_NOT_REGISTERED):
-        return _NOT_REGISTERED
-    kind = problem_kind(text)
-    return kind if kind in _KIND_WORDS else None
-
-
-def reason_kind(reason: str) -> str:
-    """The kind of a skip reason, as the summary counts rows by it: ``不是手机号 not a
-    mainland mobile`` for ``not a mainland mobile: 020-1234567 (a landline)``. The reason
-    itself (with its example) stays in the details' ``send_error``.
-
-    A reason that starts with Chinese words (``空号码 empty``) is read by its English part; a
-    reason the package did not write counts under its part before a colon.
-
-    >>> reason_kind("not a mainland mobile: 020-1234567 (a landline)")
-    '不是手机号 not a mainland mobile'
-    >>> reason_kind("duplicate of row 7"), reason_kind("bounced: last month")
-    ('重复号码 duplicate', 'bounced')
-    """
-    text = str(reason).strip()
-    kind = _english_kind(text) or _english_kind(_CJK_PREFIX.sub("", text))
-    if kind == _NOT_REGISTERED:
-        return _NOT_REGISTERED_LABEL
-    if kind is None:
-        return problem_kind(text)
-    words = _KIND_WORDS.get(kind)  # a reason added to rows.Skip without its words yet
-    return f"{words} {kind}" if words else kind
-
-
-# --------------------------------------------------------------------------------------
 # the summary table
 
 #: The units of :func:`summary_table`'s ``value`` column, and the Excel number format that
@@ -346,6 +307,7 @@ def summary_table(
     price_per_part: float | None = None,
     replies: pd.DataFrame | None = None,
     now: datetime | None = None,
+    labels: str | None = None,
 ) -> pd.DataFrame:
     """The campaign in numbers, as a tidy typed table: the summary sheet's data.
 
@@ -370,6 +332,9 @@ def summary_table(
         price_per_part: price of one billed part, in yuan; adds cost rows.
         replies: a replies frame; adds the number of replies received.
         now: the export time to show (default: now, Beijing time), to the second.
+        labels: the language of the sections and items: ``"bilingual"`` (``已送达
+            Delivered``), ``"zh"`` or ``"en"``; ``None``: Chinese in Chinese, else bilingual
+            (:func:`summary_labels`).
 
     >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", None],
     ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
@@ -385,85 +350,159 @@ def summary_table(
         replies = replies_data(data, campaign)
     problem = price_problem(price_per_part)
     if problem:
-        raise InputError(f"summarize: {problem}")
+        raise InputError(_("summarize: {problem}").format(problem=problem))
     stamp = now if now is not None else datetime.now(BEIJING)
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(BEIJING).replace(tzinfo=None)
     stamp = stamp.replace(microsecond=0)
+    chosen = summary_labels(labels)
 
-    ov = "概况 Overview"
+    def say(zh: str, en: str, alone: str | None = None) -> str:
+        return pick_label(zh, en, chosen, alone)
+
+    ov = section_label("overview", chosen)
     rows: list[dict] = []
     if campaign is not None:
-        rows.append(_row(ov, "活动 Campaign", str(campaign), "text"))
-    rows.append(_row(ov, "导出时间 Exported at (Beijing)", stamp, "datetime"))
+        rows.append(_row(ov, say("活动", "Campaign"), str(campaign), "text"))
+    rows.append(
+        _row(
+            ov, say("导出时间", "Exported at (Beijing)", "导出时间（北京时间）"), stamp, "datetime"
+        )
+    )
     n = len(df)
     sendable = sendable_mask(df)
     accepted = accepted_mask(df)
     delivered = delivered_mask(df)
     n_acc, n_del = int(accepted.sum()), int(delivered.sum())
     n_send = int(sendable.sum())
-    rows.append(_row(ov, "行数 Rows", n, "count"))
-    rows.append(_row(ov, "可发送 Sendable", n_send, "count", _ratio(n_send, n)))
+    rows.append(_row(ov, say("行数", "Rows"), n, "count"))
+    rows.append(_row(ov, say("可发送", "Sendable"), n_send, "count", _ratio(n_send, n)))
     reasons = skipped_reasons(df, campaign)
     n_skip = int(reasons.notna().sum())
-    rows.append(_row(ov, "跳过 Skipped", n_skip, "count", _ratio(n_skip, n)))
+    rows.append(_row(ov, say("跳过", "Skipped"), n_skip, "count", _ratio(n_skip, n)))
     has_state = "send_state" in df.columns or "sms_id" in df.columns
     if has_state:
-        rows.append(_row(ov, "已提交 Accepted by the gateway", n_acc, "count", _ratio(n_acc, n)))
+        rows.append(
+            _row(
+                ov,
+                say("已提交", "Accepted by the gateway", "网关已接收"),
+                n_acc,
+                "count",
+                _ratio(n_acc, n),
+            )
+        )
         n_failed, n_und = int(failed_mask(df).sum()), int(undetermined_mask(df).sum())
-        rows.append(_row(ov, "已送达 Delivered", n_del, "count", _ratio(n_del, n)))
-        rows.append(_row(ov, "发送失败 Failed", n_failed, "count", _ratio(n_failed, n)))
-        rows.append(_row(ov, "状态未知 Undetermined (status 15)", n_und, "count", _ratio(n_und, n)))
-        rows.append(_row(ov, "送达率 Delivery rate", _ratio(n_del, n_acc), "ratio"))
-        rows.append(_row(ov, "失败率 Failure rate", _ratio(n_failed, n_acc), "ratio"))
-        rows.append(_row(ov, "状态未知率 Undetermined rate", _ratio(n_und, n_acc), "ratio"))
+        rows.append(_row(ov, say("已送达", "Delivered"), n_del, "count", _ratio(n_del, n)))
+        rows.append(_row(ov, say("发送失败", "Failed"), n_failed, "count", _ratio(n_failed, n)))
+        rows.append(
+            _row(
+                ov,
+                say("状态未知", "Undetermined (status 15)", "状态未知（状态码 15）"),
+                n_und,
+                "count",
+                _ratio(n_und, n),
+            )
+        )
+        rows.append(_row(ov, say("送达率", "Delivery rate"), _ratio(n_del, n_acc), "ratio"))
+        rows.append(_row(ov, say("失败率", "Failure rate"), _ratio(n_failed, n_acc), "ratio"))
+        rows.append(_row(ov, say("状态未知率", "Undetermined rate"), _ratio(n_und, n_acc), "ratio"))
     if "status" in df.columns:
         awaiting = int((accepted & ~final_mask(df)).sum())
         rows.append(
-            _row(ov, "待最终回执 Awaiting a final report", awaiting, "count", _ratio(awaiting, n))
+            _row(
+                ov,
+                say("待最终回执", "Awaiting a final report"),
+                awaiting,
+                "count",
+                _ratio(awaiting, n),
+            )
         )
     if "reply" in df.columns or "reply_count" in df.columns:
         n_rep = int(replied_mask(df).sum())
-        rows.append(_row(ov, "有回复 Rows with replies", n_rep, "count", _ratio(n_rep, n)))
-        rows.append(_row(ov, "回复率 Reply rate", _ratio(n_rep, n_acc), "ratio"))
+        rows.append(
+            _row(
+                ov,
+                say("有回复", "Rows with replies", "有回复的行"),
+                n_rep,
+                "count",
+                _ratio(n_rep, n),
+            )
+        )
+        rows.append(_row(ov, say("回复率", "Reply rate"), _ratio(n_rep, n_acc), "ratio"))
     if replies is not None:
-        rows.append(_row(ov, "收到回复 Replies received", len(replies), "count"))
+        rows.append(
+            _row(ov, say("收到回复", "Replies received", "收到回复条数"), len(replies), "count")
+        )
     opted = _bool_column(df, "opted_out")
     if opted is not None:
         rows.append(
-            _row(ov, "退订 Opted out", int(opted.sum()), "count", _ratio(int(opted.sum()), n))
+            _row(
+                ov, say("退订", "Opted out"), int(opted.sum()), "count", _ratio(int(opted.sum()), n)
+            )
         )
     if "parts" in df.columns:
         parts = pd.to_numeric(df["parts"], errors="coerce").fillna(0)
         planned = int(parts[sendable].sum())
         billed = int(parts[accepted].sum())
-        rows.append(_row(ov, "计划条数 Parts planned (sendable rows)", planned, "parts"))
+        rows.append(
+            _row(
+                ov,
+                say("计划条数", "Parts planned (sendable rows)", "计划条数（可发送的行）"),
+                planned,
+                "parts",
+            )
+        )
         if has_state:
-            rows.append(_row(ov, "计费条数 Parts accepted (billed)", billed, "parts"))
+            rows.append(
+                _row(
+                    ov,
+                    say("计费条数", "Parts accepted (billed)", "计费条数（已提交）"),
+                    billed,
+                    "parts",
+                )
+            )
         if price_per_part is not None:
             price = float(price_per_part)
-            rows.append(_row(ov, "单价 Price per part", price, "price"))
+            rows.append(_row(ov, say("单价", "Price per part", "单价（每条）"), price, "price"))
             estimate = cost(planned, price)
-            rows.append(_row(ov, "预计费用 Estimate (parts planned × price)", estimate, "money"))
+            rows.append(
+                _row(
+                    ov,
+                    say(
+                        "预计费用",
+                        "Estimate (parts planned × price)",
+                        "预计费用（计划条数 × 单价）",
+                    ),
+                    estimate,
+                    "money",
+                )
+            )
             if has_state:
                 spent = cost(billed, price)
-                rows.append(_row(ov, "费用 Cost (parts accepted × price)", spent, "money"))
+                rows.append(
+                    _row(
+                        ov,
+                        say("费用", "Cost (parts accepted × price)", "费用（计费条数 × 单价）"),
+                        spent,
+                        "money",
+                    )
+                )
 
     state = _state_column(df)
     if state is not None:
-        sec = "发送状态 By send state"
+        sec = section_label("state", chosen)
         counts = state.fillna("(none)").value_counts()
         order = [s for s in STATE_LABELS if s in counts.index]
         order += sorted(s for s in counts.index if s not in STATE_LABELS)
         for s in order:
             if s in STATE_LABELS:
-                label = f"{s} {STATE_LABELS[s]}"
+                label = state_label(s, chosen)
             else:
-                label = "(无状态 no state)" if s in ("(none)", "") else str(s)
+                label = say("(无状态", "no state)", "（无状态）") if s in ("(none)", "") else str(s)
             rows.append(_row(sec, label, int(counts[s]), "count", _ratio(int(counts[s]), n)))
 
     if "status" in df.columns:
-        sec = "回执状态 By delivery status"
+        sec = section_label("status", chosen)
         status = pd.to_numeric(df["status"], errors="coerce")
         counts = status.dropna().astype(int).value_counts().sort_index()
         for code, count in zip(counts.index.tolist(), counts.tolist(), strict=True):
@@ -471,18 +510,24 @@ def summary_table(
         waiting = int((accepted & status.isna()).sum())
         if waiting:
             rows.append(
-                _row(sec, "(未收到回执 no report yet)", waiting, "count", _ratio(waiting, n_acc))
+                _row(
+                    sec,
+                    say("(未收到回执", "no report yet)", "（未收到回执）"),
+                    waiting,
+                    "count",
+                    _ratio(waiting, n_acc),
+                )
             )
 
     if "ex_status" in df.columns:
-        sec = "运营商代码 By carrier code (ExStatus)"
+        sec = section_label("carrier", chosen)
         codes = _blank_to_na(df["ex_status"]).dropna()
         for code, count in codes.value_counts().items():
             rows.append(_row(sec, str(code), int(count), "count", _ratio(int(count), n_acc)))
 
-    kinds = reasons.dropna().map(reason_kind)
+    kinds = reasons.dropna().map(lambda reason: reason_kind(reason, chosen))
     if len(kinds):
-        sec = "跳过原因 Skipped by reason"
+        sec = section_label("skipped", chosen)
         # most common first; equal counts in the order the kinds first appear
         counts = kinds.value_counts(sort=False)
         for kind, count in counts.sort_values(ascending=False, kind="stable").items():
@@ -498,8 +543,6 @@ def summary_table(
 # --------------------------------------------------------------------------------------
 # the summary as a notebook shows it
 
-_SHARE_OF = {"占总行数 of rows": "of rows", "占已提交 of accepted": "of accepted"}
-
 
 def _shown(value: Any, unit: str) -> str:
     """One value of :func:`summary_table` as :func:`summarize` (and Excel) shows it."""
@@ -514,7 +557,7 @@ def _shown(value: Any, unit: str) -> str:
     if unit == "price":
         return format_price(value)
     if unit == "datetime":
-        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+        return format_moment(pd.Timestamp(value).to_pydatetime())
     return str(value)
 
 
@@ -525,14 +568,18 @@ def summarize(
     price_per_part: float | None = None,
     replies: pd.DataFrame | None = None,
     now: datetime | None = None,
+    labels: str | None = None,
 ) -> pd.DataFrame:
     """The campaign in numbers as the workbook's summary sheet shows them, for a notebook.
 
-    Columns ``section``, ``item``, ``value`` and ``share``, all text: counts with thousands
-    separators, rates and shares as percentages (``50.0%``; a share says what it is a part
-    of, ``of rows`` or ``of accepted``), amounts as ``¥1.58`` (rounded once, to cents), times
-    to the second, ``—`` for a rate with nothing to divide by, and an empty share where a row
-    has none. The typed numbers are :func:`summary_table` (same rows, same arguments).
+    Columns ``section``, ``item``, ``value``, ``share`` and ``meaning``, all text: counts with
+    thousands separators, rates and shares as percentages (``50.0%``; a share says what it is
+    a part of, ``of rows`` or ``of accepted``, in Chinese ``占总行数 50.0%``), amounts as
+    ``¥1.58`` (rounded once, to cents), times to the second, ``—`` for a rate with nothing to
+    divide by, and an empty share where a row has none; ``meaning`` says in a line what each
+    send state means (:data:`mobset_campaign.states.STATE_MEANINGS`), empty on other rows.
+    The typed numbers are :func:`summary_table` (same rows, same arguments); ``labels`` as
+    there: under ``set_language("zh")`` every label is Chinese.
 
     >>> df = pd.DataFrame({"phone": ["13800138000", "13900139000", "020-1234567"],
     ...                    "sendable": [True, True, False], "parts": [1, 2, 1],
@@ -545,14 +592,31 @@ def summarize(
     ('50.0%', '¥0.11')
     >>> s.loc["不是手机号 not a mainland mobile", "value"]
     '1'
+    >>> s.loc["failed 发送失败", "meaning"][:40]
+    "the carrier's report says it did not rea"
     """
-    table = summary_table(data, campaign, price_per_part=price_per_part, replies=replies, now=now)
+    chosen = summary_labels(labels)
+    table = summary_table(
+        data, campaign, price_per_part=price_per_part, replies=replies, now=now, labels=chosen
+    )
     values = [
         _shown(v, u) for v, u in zip(table["value"].tolist(), table["unit"].tolist(), strict=True)
     ]
+    bases = section_bases(chosen)
+    english = dict(zip(bases, section_bases("en").values(), strict=True))
     shares = [
-        "" if pd.isna(share) else f"{share:.1%} {_SHARE_OF.get(SECTION_BASES.get(sec, ''), '')}"
+        ""
+        if pd.isna(share)
+        else f"{bases.get(sec, '')} {share:.1%}"
+        if chosen == "zh"
+        else f"{share:.1%} {english.get(sec, '')}"
         for share, sec in zip(table["share"].tolist(), table["section"].tolist(), strict=True)
+    ]
+    states = {state_label(s, chosen): s for s in STATE_LABELS}
+    in_states = table["section"] == section_label("state", chosen)
+    meanings = [
+        state_meaning(states[item]) if here and item in states else ""
+        for item, here in zip(table["item"].tolist(), in_states.tolist(), strict=True)
     ]
     return pd.DataFrame(
         {
@@ -560,5 +624,6 @@ def summarize(
             "item": table["item"].astype(object),
             "value": pd.Series(values, dtype=object),
             "share": pd.Series([s.strip() for s in shares], dtype=object),
+            "meaning": pd.Series(meanings, dtype=object),
         }
     )

@@ -34,6 +34,8 @@ from jinja2 import nodes
 from jinja2.sandbox import SecurityError
 
 from ._cells import object_array
+from ._i18n import N_, ngettext
+from ._i18n import gettext as _
 from ._protocol import normalise_newlines
 from .checks import Check, blank_cells, check_messages, marketing_mask
 from .errors import InputError
@@ -71,39 +73,56 @@ def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> dic
     if unknown:
         listed = ", ".join(f"{{{{ {n} }}}}" for n in unknown)
         hints = [
-            f" {{{{ {n} }}}} is the message render() writes, not an input column"
+            " "
             + (
-                f"; your own '{n}' column is kept as {n}_original: write {{{{ {n}_original }}}}."
+                _(
+                    "{{{{ {name} }}}} is the message render() writes, not an input column; your "
+                    "own '{name}' column is kept as {name}_original: write "
+                    "{{{{ {name}_original }}}}."
+                )
                 if f"{n}_original" in texts
-                else "."
-            )
+                else _("{{{{ {name} }}}} is the message render() writes, not an input column.")
+            ).format(name=n)
             for n in unknown
             if n in OUTPUT_COLUMNS
         ]
+        said = ngettext(
+            "{label} uses {listed}, which is not a column. Columns: {columns}. Rename the "
+            "placeholder or the column.",
+            "{label} uses {listed}, which are not columns. Columns: {columns}. Rename the "
+            "placeholders or the columns.",
+            len(unknown),
+        )
         raise InputError(
-            f"{label.capitalize()} uses {listed}, which {'is' if len(unknown) == 1 else 'are'} "
-            f"not a column. Columns: {', '.join(texts)}. Rename the placeholder or "
-            "the column." + "".join(hints)
+            said.format(label=label.capitalize(), listed=listed, columns=", ".join(texts))
+            + "".join(hints)
         )
     twice = sorted(n for n in names if texts.count(n) > 1)
     if twice:
         raise InputError(
-            f"{label.capitalize()} uses {', '.join(twice)}, but the frame has more than one "
-            "column with that name; rename the duplicates."
+            _(
+                "{label} uses {names}, but the frame has more than one column with that name; "
+                "rename the duplicates."
+            ).format(label=label.capitalize(), names=", ".join(twice))
         )
     shadowed = sorted(n for n in names if n in _READ_COLUMNS and f"{n}_original" in texts)
     if shadowed:
+        which = ", ".join(
+            _(
+                "{{{{ {name} }}}}, which is the {what} read_contacts() added, while your own "
+                "'{name}' column was renamed {name}_original"
+            ).format(name=n, what=_(_READ_COLUMNS[n]))
+            for n in shadowed
+        )
         raise InputError(
-            f"{label.capitalize()} uses "
-            + ", ".join(
-                f"{{{{ {n} }}}}, which is the {_READ_COLUMNS[n]} read_contacts() added, while "
-                f"your own '{n}' column was renamed {n}_original"
-                for n in shadowed
+            _(
+                "{label} uses {which}. Write {originals} for your column, or drop/rename the "
+                "_original column if you meant the tool's."
+            ).format(
+                label=label.capitalize(),
+                which=which,
+                originals=" / ".join(f"{{{{ {n}_original }}}}" for n in shadowed),
             )
-            + ". Write {{ "
-            + "_original }} / {{ ".join(shadowed)
-            + "_original }} for your column, or drop/rename the _original column if you meant "
-            "the tool's."
         )
     numbered = sorted(
         {
@@ -117,18 +136,25 @@ def _check_names(ast: nodes.Template, columns: Sequence[Any], label: str) -> dic
     )
     if numbered:
         raise InputError(
-            f"{label.capitalize()} has "
-            + ", ".join(f"{{{{ {n} }}}}" for n in numbered)
-            + ", which prints the number itself, not the column of that name: a placeholder "
-            "must be a name. Rename the column first, e.g. df.rename(columns={"
-            + numbered[0]
-            + ": '姓名'}), or read the file with its header row."
+            _(
+                "{label} has {listed}, which prints the number itself, not the column of that "
+                "name: a placeholder must be a name. Rename the column first, e.g. "
+                "df.rename(columns={{{number}: '姓名'}}), or read the file with its header row."
+            ).format(
+                label=label.capitalize(),
+                listed=", ".join(f"{{{{ {n} }}}}" for n in numbered),
+                number=numbered[0],
+            )
         )
     lookup = {str(c): c for c in columns}
     return {n: lookup[n] for n in sorted(names)}
 
 
-_READ_COLUMNS = {"row": "row number", "phone": "checked number", "phone_problem": "number problem"}
+_READ_COLUMNS = {
+    "row": N_("row number"),
+    "phone": N_("checked number"),
+    "phone_problem": N_("number problem"),
+}
 
 
 def _no_printed_globals(ast: nodes.Template, texts: Sequence[str], label: str) -> None:
@@ -147,11 +173,17 @@ def _no_printed_globals(ast: nodes.Template, texts: Sequence[str], label: str) -
                 printed.add(child.name)
     if printed:
         listed = ", ".join(f"{{{{ {n} }}}}" for n in sorted(printed))
+        said = ngettext(
+            "{label} prints {listed}: that is Jinja's own name, not a column, and would print a "
+            "Python object into the SMS. Columns: {columns}. Rename the placeholder to the "
+            "column you meant.",
+            "{label} prints {listed}: those are Jinja's own names, not columns, and would print "
+            "a Python object into the SMS. Columns: {columns}. Rename the placeholders to the "
+            "columns you meant.",
+            len(printed),
+        )
         raise InputError(
-            f"{label.capitalize()} prints {listed}: {'that is' if len(printed) == 1 else 'those are'} "
-            f"Jinja's own name{'s' if len(printed) > 1 else ''}, not a column, and would print "
-            f"a Python object into the SMS. Columns: {', '.join(texts)}. Rename the "
-            "placeholder to the column you meant."
+            said.format(label=label.capitalize(), listed=listed, columns=", ".join(texts))
         )
 
 
@@ -303,13 +335,18 @@ def _jinja_render(
         except Exception as exc:  # whatever a template does wrong is the template's error
             hint = _type_hint(ast, context) if isinstance(exc, TypeError) else ""
             if isinstance(exc, RecursionError | MemoryError | AssertionError | SecurityError):
-                hint = "Fix the template."
+                hint = _("Fix the template.")
             raise InputError(
-                f"{label.capitalize()} failed on row {rows[i]}: {_why(exc)}. "
+                _("{label} failed on row {row}: {why}.").format(
+                    label=label.capitalize(), row=rows[i], why=_why(exc)
+                )
+                + " "
                 + (
                     hint
-                    or "Fix that cell or the template (a default filter handles empty cells: "
-                    "{{ x | default('…') }})."
+                    or _(
+                        "Fix that cell or the template (a default filter handles empty cells: "
+                        "{{{{ x | default('…') }}}})."
+                    ).format()
                 )
             ) from exc
     return out
@@ -318,12 +355,14 @@ def _jinja_render(
 def _why(exc: Exception) -> str:
     """A template failure in words (Jinja's own asserts and Python's limits say little)."""
     if isinstance(exc, RecursionError):
-        return "a macro calls itself without end (RecursionError)"
+        return _("a macro calls itself without end (RecursionError)")
     if isinstance(exc, MemoryError):
-        return "the template built a text too large for memory"
+        return _("the template built a text too large for memory")
     text = str(exc).rstrip(".")
     if isinstance(exc, AssertionError):  # e.g. truncate(-1): "expected length >= 3, got -1"
-        return f"a filter was given an argument it cannot use ({text or 'assertion failed'})"
+        return _("a filter was given an argument it cannot use ({reason})").format(
+            reason=text or "assertion failed"
+        )
     if isinstance(
         exc, jinja2.TemplateError | InputError | ArithmeticError | ValueError | TypeError
     ):
@@ -336,12 +375,20 @@ def _type_hint(ast: nodes.Template, context: dict[str, Any]) -> str:
     for name in _arithmetic_names(ast):
         value = context.get(name, 0)
         if isinstance(value, str) or value is None:
-            what = f"holds the text {value!r}" if value is not None else "is empty"
-            return (
-                f"Column {name} {what} on this row; columns read from CSV/text files are "
-                f"always text. Convert it in the template: {{% if {name} | int > 500 %}} "
-                f"or {{{{ {name} | int + 1 }}}} (| float for decimals; an empty cell counts as 0)."
-            )
+            if value is None:
+                said = _(
+                    "Column {name} is empty on this row; columns read from CSV/text files are "
+                    "always text. Convert it in the template: {{% if {name} | int > 500 %}} or "
+                    "{{{{ {name} | int + 1 }}}} (| float for decimals; an empty cell counts as 0)."
+                )
+            else:
+                said = _(
+                    "Column {name} holds the text {value!r} on this row; columns read from "
+                    "CSV/text files are always text. Convert it in the template: "
+                    "{{% if {name} | int > 500 %}} or {{{{ {name} | int + 1 }}}} (| float for "
+                    "decimals; an empty cell counts as 0)."
+                )
+            return said.format(name=name, value=value)
     return ""
 
 
@@ -378,8 +425,10 @@ def _encodable(
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
                 raise InputError(
-                    f"render: {name}= holds a broken character ({value[exc.start]!r} at "
-                    f"position {exc.start + 1}) that no SMS can carry; type it again."
+                    _(
+                        "render: {name}= holds a broken character ({character!r} at position "
+                        "{position}) that no SMS can carry; type it again."
+                    ).format(name=name, character=value[exc.start], position=exc.start + 1)
                 ) from exc
     try:
         "\n".join(content).encode("utf-8")  # one pass in C over every message
@@ -393,11 +442,13 @@ def _encodable(
         except UnicodeEncodeError as exc:
             bad = text[exc.start]
             where = [str(c) for c in used.values() if bad in display_value(df[c].iloc[i])]
-            place = f"column {', '.join(where)}" if where else label
+            place = _("column {names}").format(names=", ".join(where)) if where else label
             raise InputError(
-                f"Row {rows[i]}: {place} holds a broken character ({bad!r}, half of a "
-                "character pair, as a damaged file or a bad copy-paste leaves) that no SMS can "
-                "carry. Retype that cell (or remove the character) and render again."
+                _(
+                    "Row {row}: {place} holds a broken character ({character!r}, half of a "
+                    "character pair, as a damaged file or a bad copy-paste leaves) that no SMS "
+                    "can carry. Retype that cell (or remove the character) and render again."
+                ).format(row=rows[i], place=place, character=bad)
             ) from exc
 
 
@@ -436,7 +487,8 @@ def render(
         A new frame with every original column and row, plus ``content`` (the text as sent,
         ``\\r\\n`` normalised, surrounding blank space removed), ``chars`` (counted with the
         signature and the opt-out text), ``parts`` (billed per number), ``warnings`` (short
-        reasons joined by ``"; "``, or ``""``) and ``sendable`` (a number without problem,
+        reasons in the language of messages, joined by ``"; "`` — ``"；"`` in Chinese — or
+        ``""``) and ``sendable`` (a number without problem,
         a non-empty text within ``rules.max_chars``). Rendering again replaces these columns.
         If the input has its own column with one of these names and is not the output of an
         earlier ``render`` (``attrs["sms"]`` set, or all five present), that column is kept
@@ -467,20 +519,28 @@ def render(
     """
     if not isinstance(df, pd.DataFrame):
         raise InputError(
-            f"render() needs a DataFrame as its first argument, not {type(df).__name__}."
+            _("render() needs a DataFrame as its first argument, not {type}.").format(
+                type=type(df).__name__
+            )
         )
     if "phone" not in df.columns or "phone_problem" not in df.columns:
         raise InputError(
-            "render() needs the phone and phone_problem columns that read_contacts() adds; "
-            "call read_contacts(df) first (it also accepts a DataFrame)."
+            _(
+                "render() needs the phone and phone_problem columns that read_contacts() adds; "
+                "call read_contacts(df) first (it also accepts a DataFrame)."
+            )
         )
     if not isinstance(template, str | os.PathLike):
         shown = "None" if template is None else type(template).__name__
-        raise InputError(f"render: template must be text, a path or a template name, not {shown}")
+        raise InputError(
+            _("render: template must be text, a path or a template name, not {type}").format(
+                type=shown
+            )
+        )
     source, label = load_template(template)
     tpl, ast = compile_template(source, label)
     if not (df.attrs.get("sms") or all(c in df.columns for c in OUTPUT_COLUMNS)):
-        df, _ = keep_user_columns(df, OUTPUT_COLUMNS)  # not the output of an earlier render
+        df = keep_user_columns(df, OUTPUT_COLUMNS)[0]  # not the output of an earlier render
     columns = [c for c in df.columns if c not in OUTPUT_COLUMNS]
     used = _check_names(ast, columns, label)
     plan = _fast_plan(ast, used)

@@ -1,5 +1,7 @@
 """Every state a campaign's message can be in — the only list of them — with the sets the
-rest of the package asks about, the Chinese labels and the colours they are shown in.
+rest of the package asks about, the Chinese labels, what each state means in a line a
+marketer understands (:data:`STATE_MEANINGS`, Chinese and English) and the colours they are
+shown in.
 
 A sendable row becomes a *message* in the ledger and moves through these states::
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ._i18n import current_language
 from .codes import is_final_status
 
 __all__ = [
@@ -38,10 +41,13 @@ __all__ = [
     "SKIPPED",
     "STATE_COLOURS",
     "STATE_LABELS",
+    "STATE_MEANINGS",
     "UNANSWERED_STATES",
     "UNSENT_STATES",
     "outcome_state",
     "sql_list",
+    "state_label",
+    "state_meaning",
 ]
 
 #: Every state of a message in the ledger, in the order of the diagram above.
@@ -87,6 +93,46 @@ STATE_LABELS: dict[str, str] = {
     SKIPPED: "已跳过",
 }
 
+#: What each row state means, in a line a marketer understands: ``(Chinese, English)``.
+STATE_MEANINGS: dict[str, tuple[str, str]] = {
+    "delivered": ("运营商回执确认已送达手机", "the carrier's report says it reached the phone"),
+    "sent": (
+        "网关已接收并计费，正在等待运营商回执",
+        "the gateway accepted (and billed) it; waiting for the carrier's report",
+    ),
+    "failed": (
+        "运营商回执确认未送达（空号、停机、拦截等）",
+        "the carrier's report says it did not reach the phone (no such number, switched off, "
+        "blocked …)",
+    ),
+    "undetermined": (
+        "最终回执为“未知状态”（状态码 15）：不算送达也不算失败",
+        "the final report is 'unknown' (status 15): neither delivered nor failed",
+    ),
+    "rejected": (
+        "网关拒收，未发出也不计费（内容、签名、号码或账号问题）",
+        "the gateway refused it: not sent and not billed (text, signature, number or account)",
+    ),
+    "unknown": (
+        "请求已发出但没有收到网关应答，可能已发出；不会自动重发",
+        "the request went out but no answer came back: it may have been sent; never re-sent "
+        "automatically",
+    ),
+    "cancelled": (
+        "定时短信在发送前被取消",
+        "a scheduled message cancelled before it went out",
+    ),
+    "claimed": (
+        "已提交给网关，等待网关应答",
+        "handed to the gateway, waiting for its answer",
+    ),
+    "pending": ("已登记，尚未发送", "registered, not sent yet"),
+    SKIPPED: (
+        "这一行没有发送（号码有问题、重复、已退订、短信为空或超长）",
+        "this row was not sent (a bad or duplicate number, opted out, an empty or too long text)",
+    ),
+}
+
 #: (fill, font colour) of each row state: Excel's own Good / Bad / Neutral palette.
 STATE_COLOURS: dict[str, tuple[str, str]] = {
     "delivered": ("C6EFCE", "006100"),
@@ -116,3 +162,43 @@ def outcome_state(status: int) -> str:
     if status == 15:
         return "undetermined"
     return "failed" if is_final_status(status) else "sent"
+
+
+def _language(language: str | None) -> str:
+    return current_language() if language is None else language
+
+
+def state_label(state: str, labels: str | None = None) -> str:
+    """A row state as a report names it: ``已送达`` (``"zh"``), ``delivered`` (``"en"``: the
+    state itself) or ``delivered 已送达`` (``"bilingual"``); ``None``: the language of
+    messages. A state this module does not know is shown as it is.
+
+    >>> state_label("unknown", "zh"), state_label("unknown", "en"), state_label("sent", "bilingual")
+    ('结果未知', 'unknown', 'sent 已提交待回执')
+    """
+    chinese = STATE_LABELS.get(state)
+    if chinese is None:
+        return str(state)
+    language = _language(labels)
+    if language == "zh":
+        return chinese
+    if language == "bilingual":
+        return f"{state} {chinese}"
+    return state
+
+
+def state_meaning(state: str, language: str | None = None) -> str:
+    """What a row state means, in one line (:data:`STATE_MEANINGS`), in ``language``
+    (``"zh"``/``"en"``; ``None``: the language of messages; ``"bilingual"``: both);
+    ``""`` for a state this module does not know.
+
+    >>> state_meaning("cancelled", "zh")
+    '定时短信在发送前被取消'
+    """
+    pair = STATE_MEANINGS.get(state)
+    if pair is None:
+        return ""
+    language = _language(language)
+    if language == "bilingual":
+        return f"{pair[0]} {pair[1]}"
+    return pair[0] if language == "zh" else pair[1]

@@ -13,16 +13,22 @@ Campaign 'nothing-yet': no messages in the ledger yet.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
 
+from ._i18n import N_, format_moment
+from ._i18n import gettext as _
 from .ledger import Ledger
-from .states import ACCEPTED_STATES, MESSAGE_STATES
-from .summaries import Line, Report, counted
+from .report import Line, Report, counted
+from .states import ACCEPTED_STATES, MESSAGE_STATES, state_label, state_meaning
 
-__all__ = ["CampaignStatus", "campaign_status"]
+#: What a status calls accepted messages without a report yet (data: ``by_status``'s key).
+NO_REPORT_YET = N_("no report yet")
+
+__all__ = ["NO_REPORT_YET", "CampaignStatus", "campaign_status"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -83,36 +89,73 @@ class CampaignStatus(Report):
 
     def _title(self) -> str:
         if not self.messages:
-            return f"Campaign {self.campaign!r}: no messages in the ledger yet."
-        return f"Campaign {self.campaign!r}"
+            return _("Campaign {campaign!r}: no messages in the ledger yet.").format(
+                campaign=self.campaign
+            )
+        return _("Campaign {campaign!r}").format(campaign=self.campaign)
 
     def _lines(self) -> list[Line]:
         if not self.messages:
             return []
-        lines = [Line(f"{self.messages:,}", "messages")]
-        lines += [Line(f"{n:,}", state) for state, n in self.by_state.items() if n]
+        lines = [Line(f"{self.messages:,}", _("messages"))]
+        lines += [
+            Line(f"{n:,}", state_label(state), hint=state_meaning(state))
+            for state, n in self.by_state.items()
+            if n
+        ]
         if self.accepted:
             rate = self.delivery_rate or 0.0
-            lines.append(Line(f"{rate:.1%} of {self.accepted:,} accepted", "delivery rate"))
-            lines.append(Line(f"{self.failure_rate or 0.0:.1%}", "failure rate"))
-            if self.by_state.get("undetermined"):
-                lines.append(
-                    Line(f"{self.undetermined_rate or 0.0:.1%} (status 15)", "undetermined")
+            lines.append(
+                Line(
+                    _("{rate:.1%} of {accepted:,} accepted").format(
+                        rate=rate, accepted=self.accepted
+                    ),
+                    _("delivery rate"),
                 )
-            lines.append(Line(f"{self.parts:,}", "parts billed"))
+            )
+            lines.append(Line(f"{self.failure_rate or 0.0:.1%}", _("failure rate")))
+            if self.by_state.get("undetermined"):
+                said = _("{rate:.1%} (status 15)").format(rate=self.undetermined_rate or 0.0)
+                lines.append(Line(said, _("undetermined"), hint=state_meaning("undetermined")))
+            lines.append(Line(f"{self.parts:,}", _("parts billed")))
         if self.waiting:
-            lines.append(Line(f"{self.waiting:,}", "waiting for a report"))
-        lines.append(Line(f"{self.replies:,} ({self.opted_out:,} opted out)", "replies"))
+            lines.append(Line(f"{self.waiting:,}", _("waiting for a report")))
+        said = _("{replies:,} ({opted_out:,} opted out)")
+        lines.append(
+            Line(said.format(replies=self.replies, opted_out=self.opted_out), _("replies"))
+        )
         if self.first_sent is not None:
-            lines.append(Line(f"{self.first_sent:%Y-%m-%d %H:%M:%S}", "first sent"))
+            lines.append(Line(format_moment(self.first_sent), _("first sent")))
         if self.last_report is not None:
-            lines.append(Line(f"{self.last_report:%Y-%m-%d %H:%M:%S}", "last report"))
+            lines.append(Line(format_moment(self.last_report), _("last report")))
         if self.skipped:
-            lines.append(Line(counted(self.skipped), "skipped rows"))
+            lines.append(Line(counted(self.skipped), _("skipped rows")))
         if self.by_status:
-            lines.append(Line("  delivery statuses:"))
-            lines += [Line(f"    {n:>6,}  {text}") for text, n in self.by_status.items()]
+            lines.append(Line("  " + _("delivery statuses:")))
+            no_report = _(NO_REPORT_YET)
+            lines += [
+                Line(f"    {n:>6,}  {no_report if text == NO_REPORT_YET else text}")
+                for text, n in self.by_status.items()
+            ]
         return lines
+
+    def _html_footer(self) -> str:
+        """A legend: what each state the status counts means."""
+        shown = [s for s, n in self.by_state.items() if n]
+        if not shown:
+            return ""
+        items = "".join(
+            "<li>"
+            + _("{state}: {meaning}").format(
+                state=f"<b>{html.escape(state_label(s))}</b>", meaning=html.escape(state_meaning(s))
+            )
+            + "</li>"
+            for s in shown
+        )
+        legend = html.escape(_("What the states mean"))
+        return (
+            f"<details style='font-size:90%'><summary>{legend}</summary><ul>{items}</ul></details>"
+        )
 
 
 def _moment(values: pd.Series, pick: str) -> datetime | None:
@@ -130,7 +173,7 @@ def campaign_status(ledger: Ledger, campaign: str) -> CampaignStatus:
     counts = frame["send_state"].value_counts()
     by_state = {s: int(counts[s]) for s in MESSAGE_STATES if s in counts.index}
     accepted = frame[frame["send_state"].isin(ACCEPTED_STATES)]
-    by_status = accepted["status_text"].fillna("no report yet").value_counts()
+    by_status = accepted["status_text"].fillna(NO_REPORT_YET).value_counts()
     return CampaignStatus(
         campaign=campaign,
         messages=len(frame),

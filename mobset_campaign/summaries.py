@@ -1,8 +1,9 @@
 """What each step reports, and how it reads: as text in a terminal, as HTML in JupyterLab.
 
-Every result a user looks at is a small dataclass built on :class:`Report`: the words come
-from two methods, ``_title()`` and ``_lines()``, and ``str()``, ``repr()`` (the same text, so a
-terminal IPython shows the report too) and ``_repr_html_()`` follow from them.
+Every result a user looks at is a small dataclass built on :class:`Report`
+(:mod:`mobset_campaign.report`): the words come from two methods, ``_title()`` and
+``_lines()``, in the language of messages when the report is shown, and ``str()``, ``repr()``
+and ``_repr_html_()`` follow from them.
 
 =====================  ==================================================================
 :class:`Estimate`      what a rendered campaign will cost (:func:`mobset_campaign.estimate`)
@@ -16,13 +17,27 @@ terminal IPython shows the report too) and ``_repr_html_()`` follow from them.
 from __future__ import annotations
 
 import html
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from ._advice import say
+from ._i18n import N_, current_language, ngettext
+from ._i18n import gettext as _
 from ._money import format_money, format_price
+from .after_send import CancelSummary, CollectSummary
+from .report import (
+    AMBER,
+    GREEN,
+    GREY,
+    RED,
+    Line,
+    Report,
+    counted,
+    ledger_lines,
+    listed,
+    state_cells,
+)
+from .report_labels import skip_kind_label
 from .segments import bracket_signature
-from .states import MESSAGE_STATES
+from .states import MESSAGE_STATES, state_label
 
 __all__ = [
     "CancelSummary",
@@ -36,111 +51,15 @@ __all__ = [
     "counted",
 ]
 
-_RED, _GREEN, _AMBER, _GREY = "#b00020", "#1b5e20", "#8a6d00", "#555"
-
-
-def _s(n: int, one: str = "", many: str = "s") -> str:
-    return one if n == 1 else many
-
-
-def _some(n: int, noun: str, rest: str) -> list[Line]:
-    """``[Line("3 messages <rest>")]``, or no line when ``n`` is 0."""
-    return [Line(f"{n:,} {noun}{_s(n)} {rest}")] if n else []
-
-
-def _ledger_lines(path: str, created: bool) -> list[Line]:
-    if not path:
-        return []
-    if not created:
-        return [Line(f"Ledger: {path}")]
-    return [
-        Line(
-            f"Ledger: {path} — a NEW ledger file: if this campaign was sent before, it was "
-            f"with another ledger; point at that one ({say('ledger')} or MOBSET_LEDGER).",
-            alert=True,
-        )
-    ]
-
-
-def counted(counts: dict[str, int]) -> str:
-    """``3 duplicate; 1 opted out``: the most common first."""
-    return "; ".join(f"{n:,} {what}" for what, n in sorted(counts.items(), key=lambda x: -x[1]))
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of a report: a sentence, or with ``label`` a row of a table. ``alert`` lines
-    (a stop, an error) stand out in the notebook."""
-
-    text: str
-    label: str = ""
-    alert: bool = False
-
-
-class Report(ABC):
-    """The text, repr and HTML of a result, from its ``_title()`` and ``_lines()``; a
-    ``stopped_reason`` attribute, when set, ends the report as a ``Stopped:`` line."""
-
-    @abstractmethod
-    def _title(self) -> str:
-        """The first line: what happened, in one sentence."""
-
-    def _lines(self) -> list[Line]:
-        return []
-
-    def _html_banner(self) -> str:
-        """HTML shown between the title and the lines (none by default)."""
-        return ""
-
-    def _all_lines(self) -> list[Line]:
-        lines = self._lines()
-        stopped = getattr(self, "stopped_reason", None)
-        if stopped:
-            lines.append(Line(f"Stopped: {stopped}", alert=True))
-        return lines
-
-    def __str__(self) -> str:
-        return self._text(self._all_lines())
-
-    def _text(self, lines: list[Line]) -> str:
-        width = max((len(line.label) for line in lines if line.label), default=0)
-        body = [f"  {x.label.ljust(width)}  {x.text}" if x.label else x.text for x in lines]
-        return "\n".join([self._title(), *body])
-
-    def text_and_alerts(self) -> tuple[str, list[str]]:
-        """The report without its alert lines (a stop, errors, warnings), and those lines:
-        a command line prints the first on stdout and the second on stderr."""
-        lines = self._all_lines()
-        return (
-            self._text([x for x in lines if not x.alert]),
-            [x.text for x in lines if x.alert],
-        )
-
-    def __repr__(self) -> str:
-        # the readable report, also in a terminal IPython or a text export
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        lines = self._all_lines()
-        rows = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(x.label)}</th>"
-            f"<td style='text-align:left'>{html.escape(x.text)}</td></tr>"
-            for x in lines
-            if x.label
-        )
-        items = "".join(
-            f"<li style='color:{_RED}'><b>{html.escape(x.text)}</b></li>"
-            if x.alert
-            else f"<li>{html.escape(x.text.strip())}</li>"
-            for x in lines
-            if not x.label
-        )
-        return (
-            f"<div><p><b>{html.escape(self._title())}</b></p>{self._html_banner()}"
-            + (f"<table>{rows}</table>" if rows else "")
-            + (f"<ul>{items}</ul>" if items else "")
-            + "</div>"
-        )
+#: The row labels of an estimate (English message ids, translated where shown).
+_MESSAGES, _NOT_SENDABLE, _SIGNATURE, _PARTS = (
+    N_("messages"),
+    N_("not sendable"),
+    N_("signature"),
+    N_("parts"),
+)
+_PERSONALISATION, _COST, _BALANCE = N_("personalisation"), N_("cost"), N_("balance")
+_WARNING, _NOTE = N_("warning"), N_("note")
 
 
 # ---------------------------------------------------------------------------- estimate
@@ -198,7 +117,9 @@ class Estimate(Report):
         """``¥57.78 at ¥0.045 per part`` (``None`` without a price)."""
         if self.cost is None or self.price_per_part is None:
             return None
-        return f"{self.cost_text} at {format_price(self.price_per_part)} per part"
+        return _("{cost} at {price} per part").format(
+            cost=self.cost_text, price=format_price(self.price_per_part)
+        )
 
     @property
     def shortfall(self) -> int | None:
@@ -208,62 +129,106 @@ class Estimate(Report):
         return max(self.total_parts - self.balance, 0)
 
     def balance_sentence(self) -> str | None:
-        """``needs 1,284 parts, balance 900: 384 short`` (or ``…: enough, 3,716 left``)."""
+        """``needs 1,284 parts, balance 900: 384 short`` (or ``…: enough, 3,716 left``); the
+        balance is counted in parts (条), as the gateway bills."""
         if self.balance is None:
             return None
-        head = f"needs {self.total_parts:,} parts, balance {self.balance:,}"
         if self.total_parts > self.balance:
-            return f"{head}: {self.total_parts - self.balance:,} short"
-        return f"{head}: enough, {self.balance - self.total_parts:,} left"
+            return _("needs {needed:,} parts, balance {balance:,}: {short:,} short").format(
+                needed=self.total_parts, balance=self.balance, short=self.total_parts - self.balance
+            )
+        return _("needs {needed:,} parts, balance {balance:,}: enough, {left:,} left").format(
+            needed=self.total_parts, balance=self.balance, left=self.balance - self.total_parts
+        )
 
     def _title(self) -> str:
-        return "Campaign estimate"
+        return _("Campaign estimate")
+
+    def _parts_text(self) -> str:
+        """``35 (35 × 1 part)``; with a message of several parts, how they are counted
+        (``…; long SMS``)."""
+        histogram = listed(
+            ngettext("{n:,} × {parts} part", "{n:,} × {parts} parts", p).format(n=n, parts=p)
+            for p, n in sorted(self.parts_histogram.items())
+        ) or _("none")
+        if not any(p > 1 for p in self.parts_histogram):
+            return _("{total:,} ({histogram})").format(total=self.total_parts, histogram=histogram)
+        if self.long_sms:
+            said = _("{total:,} ({histogram}; long SMS)")
+        else:
+            said = _("{total:,} ({histogram}; separate short messages)")
+        return said.format(total=self.total_parts, histogram=histogram)
 
     def _lines(self) -> list[Line]:
         lines = [
-            Line(f"{self.sendable:,} sendable of {self.rows:,} row{_s(self.rows)}", "messages")
+            Line(
+                ngettext(
+                    "{sendable:,} sendable of {rows:,} row",
+                    "{sendable:,} sendable of {rows:,} rows",
+                    self.rows,
+                ).format(sendable=self.sendable, rows=self.rows),
+                _(_MESSAGES),
+            )
         ]
         if self.not_sendable:
-            reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.not_sendable.items())
-            lines.append(Line(reasons, "not sendable"))
+            reasons = listed(
+                f"{skip_kind_label(reason, _words())} {n:,}"
+                for reason, n in self.not_sendable.items()
+            )
+            lines.append(Line(reasons, _(_NOT_SENDABLE)))
         if self.signature is None:
-            lines.append(Line("unknown, not counted", "signature"))
+            lines.append(Line(_("unknown, not counted"), _(_SIGNATURE)))
         else:
             sig = bracket_signature(self.signature)
-            lines.append(
-                Line(f"{sig} ({len(sig)} characters, counted)" if sig else "none", "signature")
+            said = (
+                _("{signature} ({n} characters, counted)").format(signature=sig, n=len(sig))
+                if sig
+                else _("none")
             )
-        hist = ", ".join(
-            f"{n:,} × {p} part{_s(p)}" for p, n in sorted(self.parts_histogram.items())
-        )
-        mode = "long SMS" if self.long_sms else "separate short messages"
-        lines.append(Line(f"{self.total_parts:,} ({hist or 'none'}; {mode})", "parts"))
+            lines.append(Line(said, _(_SIGNATURE)))
+        lines.append(Line(self._parts_text(), _(_PARTS)))
         if self.pushed:
+            more_than = ngettext("{n} part", "{n} parts", self.typical_parts).format(
+                n=self.typical_parts
+            )
             lines.append(
                 Line(
-                    f"{self.pushed:,} message{_s(self.pushed)} take more than "
-                    f"{self.typical_parts} part{_s(self.typical_parts)} because of their "
-                    "personalisation",
-                    "personalisation",
+                    ngettext(
+                        "{n:,} message takes more than {parts} because of its personalisation",
+                        "{n:,} messages take more than {parts} because of their personalisation",
+                        self.pushed,
+                    ).format(n=self.pushed, parts=more_than),
+                    _(_PERSONALISATION),
                 )
             )
         cost = self.cost_sentence()
         if cost:
-            lines.append(Line(cost, "cost"))
+            lines.append(Line(cost, _(_COST)))
         sentence = self.balance_sentence()
         if sentence:
-            lines.append(Line(sentence, "balance"))
+            lines.append(Line(sentence, _(_BALANCE)))
         for kind, n in self.warnings.items():
-            lines.append(Line(f"{kind}: {n:,} message{_s(n)}", "warning"))
-        lines += [Line(note, "note") for note in self.notes]
+            said = ngettext("{kind}: {n:,} message", "{kind}: {n:,} messages", n)
+            lines.append(Line(said.format(kind=_(kind), n=n), _(_WARNING)))
+        lines += [Line(note, _(_NOTE)) for note in self.notes]
         return lines
+
+    def _html_lines(self) -> list[Line]:
+        # the banner says the balance sentence: not a second time in the table
+        sentence = self.balance_sentence()
+        return [x for x in self._all_lines() if sentence is None or x.text != sentence]
 
     def _html_banner(self) -> str:
         if self.balance is None:
             return ""
-        colour = _RED if self.shortfall else _GREEN
+        colour = RED if self.shortfall else GREEN
         sentence = html.escape(self.balance_sentence() or "")
         return f"<div style='color:{colour};font-weight:bold'>{sentence}</div>"
+
+
+def _words() -> str:
+    """The label language of a kind of skip reason in a report: the language of messages."""
+    return "zh" if current_language() == "zh" else "en"
 
 
 # ---------------------------------------------------------------------------- preview
@@ -271,7 +236,9 @@ class Estimate(Report):
 
 @dataclass(frozen=True)
 class PreviewMessage:
-    """One message as the phone shows it: ``parts`` hold the signature in place."""
+    """One message as the phone shows it: ``parts`` hold the signature in place; ``status``
+    says whether it is sent (``sendable``, or ``not sent: <why>``); ``sendable`` is the same
+    as a flag."""
 
     row: int
     phone: str
@@ -279,10 +246,16 @@ class PreviewMessage:
     chars: int
     status: str
     warnings: str
+    sendable: bool = True
 
     def _head(self) -> str:
         n = len(self.parts)
-        return f"{self.chars} chars · {n} part{_s(n)}"
+        return ngettext("{chars} chars · {n} part", "{chars} chars · {n} parts", n).format(
+            chars=self.chars, n=n
+        )
+
+    def _where(self) -> str:
+        return _("row {row}").format(row=self.row)
 
 
 @dataclass(frozen=True, repr=False)
@@ -294,32 +267,40 @@ class Preview(Report):
     total_rows: int
 
     def _title(self) -> str:
-        return f"{len(self.messages):,} of {self.total_rows:,} messages"
+        return _("{shown:,} of {total:,} messages").format(
+            shown=len(self.messages), total=self.total_rows
+        )
+
+    def _more(self) -> str:
+        more = self.total_rows - len(self.messages)
+        return ngettext("… {n:,} more row", "… {n:,} more rows", more).format(n=more)
 
     def __str__(self) -> str:
         blocks = []
         for m in self.messages:
-            lines = [f"row {m.row} · {m.phone or '(no number)'} · {m._head()} · {m.status}"]
+            phone = m.phone or _("(no number)")
+            lines = [f"{m._where()} · {phone} · {m._head()} · {m.status}"]
             if m.warnings:
                 lines.append(f"  ! {m.warnings}")
             if not m.parts:
-                lines.append("  (empty)")
+                lines.append("  " + _("(empty)"))
             if len(m.parts) == 1:
                 lines += ["  " + line for line in m.parts[0].split("\n")]
             for k, part in enumerate(m.parts if len(m.parts) > 1 else [], 1):
-                lines.append(f"  ┄┄ part {k}/{len(m.parts)} ({len(part)} chars) ┄┄")
+                said = _("┄┄ part {k}/{n} ({chars} chars) ┄┄")
+                lines.append("  " + said.format(k=k, n=len(m.parts), chars=len(part)))
                 lines += ["  " + line for line in part.split("\n")]
             blocks.append("\n".join(lines))
         more = len(self.messages) < self.total_rows
-        tail = f"\n… {self.total_rows - len(self.messages):,} more rows" if more else ""
+        tail = "\n" + self._more() if more else ""
         if self.signature is None:
-            tail += "\n(signature unknown: the phone will also show it)"
+            tail += "\n" + _("(signature unknown: the phone will also show it)")
         return "\n\n".join(blocks) + tail
 
     def _repr_html_(self) -> str:
         cards = []
         for m in self.messages:
-            colour = _GREEN if m.status == "sendable" else _RED
+            colour = GREEN if m.sendable else RED
             parts_html = "".join(
                 "<span style='border-right:2px dashed #999;padding-right:2px;margin-right:2px'>"
                 f"{html.escape(p).replace(chr(10), '<br>')}</span>"
@@ -328,20 +309,22 @@ class Preview(Report):
                 for k, p in enumerate(m.parts)
             )
             warn = (
-                f"<div style='color:{_AMBER};font-size:85%'>⚠ {html.escape(m.warnings)}</div>"
+                f"<div style='color:{AMBER};font-size:85%'>⚠ {html.escape(m.warnings)}</div>"
                 if m.warnings
                 else ""
             )
+            empty = html.escape(_("(empty)"))
+            phone = html.escape(m.phone or _("(no number)"))
             cards.append(
                 "<div style='margin:6px 0;max-width:28em'>"
-                f"<div style='font-size:85%;color:{_GREY}'>row {m.row} · "
-                f"{html.escape(m.phone or '(no number)')} · {m._head()} · "
+                f"<div style='font-size:85%;color:{GREY}'>{html.escape(m._where())} · "
+                f"{phone} · {html.escape(m._head())} · "
                 f"<span style='color:{colour}'>{html.escape(m.status)}</span></div>"
                 "<div style='background:#e9f5e9;border-radius:10px;padding:6px 10px;"
-                f"white-space:normal'>{parts_html or '<i>(empty)</i>'}</div>{warn}</div>"
+                f"white-space:normal'>{parts_html or f'<i>{empty}</i>'}</div>{warn}</div>"
             )
         more = self.total_rows - len(self.messages)
-        tail = f"<div style='color:{_GREY}'>… {more:,} more rows</div>" if more > 0 else ""
+        tail = f"<div style='color:{GREY}'>{html.escape(self._more())}</div>" if more > 0 else ""
         return "<div>" + "".join(cards) + tail + "</div>"
 
 
@@ -421,221 +404,114 @@ class SendSummary(Report):
         return self.stopped_reason is None and self.unknown == 0 and self.rejected == 0
 
     def _title(self) -> str:
+        requests = ngettext("{n:,} request", "{n:,} requests", self.requests)
         if self.dry_run:
-            return (
-                f"Dry run for campaign {self.campaign!r}: would send {self.planned_messages:,} "
-                f"message{_s(self.planned_messages)} ({self.planned_parts:,} parts) in "
-                f"{self.planned_batches:,} request{_s(self.planned_batches)}. Nothing was sent "
-                "or written."
+            batches = ngettext("{n:,} request", "{n:,} requests", self.planned_batches)
+            messages = ngettext("{n:,} message", "{n:,} messages", self.planned_messages)
+            return _(
+                "Dry run for campaign {campaign!r}: would send {messages} ({parts:,} parts) in "
+                "{requests}. Nothing was sent or written."
+            ).format(
+                campaign=self.campaign,
+                messages=messages.format(n=self.planned_messages),
+                parts=self.planned_parts,
+                requests=batches.format(n=self.planned_batches),
             )
         if not self.planned_messages and self.stopped_reason is None:
-            return (
-                f"Campaign {self.campaign!r}: nothing to send — every sendable row of this frame "
+            return _(
+                "Campaign {campaign!r}: nothing to send — every sendable row of this frame "
                 "has already been handled."
-            )
-        return (
-            f"Campaign {self.campaign!r}: {self.accepted:,} accepted, {self.rejected:,} "
-            f"rejected, {self.unknown:,} unknown in this run — {self.requests:,} "
-            f"request{_s(self.requests)}, {self.parts_billed:,} parts billed, "
-            f"{self.elapsed:.1f} s ({self.messages_per_second:,.1f} messages/s)."
+            ).format(campaign=self.campaign)
+        return _(
+            "Campaign {campaign!r}: {accepted:,} accepted, {rejected:,} rejected, {unknown:,} "
+            "unknown in this run — {requests}, {parts:,} parts billed, {elapsed:.1f} s "
+            "({rate:,.1f} messages/s)."
+        ).format(
+            campaign=self.campaign,
+            accepted=self.accepted,
+            rejected=self.rejected,
+            unknown=self.unknown,
+            requests=requests.format(n=self.requests),
+            parts=self.parts_billed,
+            elapsed=self.elapsed,
+            rate=self.messages_per_second,
         )
 
     def _lines(self) -> list[Line]:
-        lines: list[Line] = _ledger_lines(self.ledger, self.ledger_created and not self.dry_run)
+        lines: list[Line] = ledger_lines(self.ledger, self.ledger_created and not self.dry_run)
         if self.dry_run and self.balance is not None:
-            lines.append(Line(f"Balance: {self.balance:,} parts."))
+            lines.append(Line(_("Balance: {balance:,} parts.").format(balance=self.balance)))
         if not self.dry_run:
-            shown = ", ".join(f"{n:,} {s}" for s, n in self.counts.items() if n)
-            lines.append(Line(f"Campaign totals: {shown or 'no messages'}."))
-            if self.registered or self.updated:
-                lines.append(
-                    Line(
-                        f"Registered {self.registered:,} new row{_s(self.registered)}"
-                        + (
-                            f", updated the text of {self.updated:,} pending"
-                            if self.updated
-                            else ""
-                        )
-                        + "."
-                    )
+            shown = listed(
+                _("{n:,} {what}").format(n=n, what=state_label(s))
+                for s, n in self.counts.items()
+                if n
+            )
+            said = (
+                _("Campaign totals: {counts}.").format(counts=shown)
+                if shown
+                else _("Campaign totals: no messages.")
+            )
+            lines.append(Line(said))
+            if self.registered and self.updated:
+                said = ngettext(
+                    "Registered {n:,} new row, updated the text of {updated:,} pending.",
+                    "Registered {n:,} new rows, updated the text of {updated:,} pending.",
+                    self.registered,
                 )
+                lines.append(Line(said.format(n=self.registered, updated=self.updated)))
+            elif self.registered or self.updated:
+                said = ngettext(
+                    "Registered {n:,} new row.", "Registered {n:,} new rows.", self.registered
+                )
+                if self.updated:
+                    said = _("Updated the text of {updated:,} pending.")
+                lines.append(Line(said.format(n=self.registered, updated=self.updated)))
         if self.skipped:
             total = sum(self.skipped.values())
-            lines.append(Line(f"Skipped {total:,} row{_s(total)}: {counted(self.skipped)}."))
-        lines += _some(
-            self.recovered_unknown,
-            "message",
-            "claimed by an interrupted run became unknown (they may have been accepted; not "
-            "re-sent — see resend_unknown).",
-        )
-        lines += _some(
-            0 if self.dry_run else self.unknown,
-            "message",
-            "of this run have an unknown outcome and will not be re-sent automatically; wait "
-            "for reports, then decide with resend_unknown().",
-        )
-        lines += _some(
-            self.changed_after_send,
-            "row",
-            "now render a different text than the one already sent; they were not sent again "
-            "(use a new campaign name to send a new text).",
-        )
-        lines += _some(
-            self.not_in_frame,
-            "pending message",
-            "of the campaign are not rows of this frame and were left pending.",
-        )
+            said = ngettext(
+                "Skipped {n:,} row: {reasons}.", "Skipped {n:,} rows: {reasons}.", total
+            )
+            lines.append(Line(said.format(n=total, reasons=counted(self.skipped))))
+        if self.recovered_unknown:
+            said = ngettext(
+                "{n:,} message claimed by an interrupted run became unknown (it may have been "
+                "accepted; not re-sent — see resend_unknown).",
+                "{n:,} messages claimed by an interrupted run became unknown (they may have been "
+                "accepted; not re-sent — see resend_unknown).",
+                self.recovered_unknown,
+            )
+            lines.append(Line(said.format(n=self.recovered_unknown)))
+        if self.unknown and not self.dry_run:
+            said = ngettext(
+                "{n:,} message of this run has an unknown outcome and will not be re-sent "
+                "automatically; wait for reports, then decide with resend_unknown().",
+                "{n:,} messages of this run have an unknown outcome and will not be re-sent "
+                "automatically; wait for reports, then decide with resend_unknown().",
+                self.unknown,
+            )
+            lines.append(Line(said.format(n=self.unknown)))
+        if self.changed_after_send:
+            said = ngettext(
+                "{n:,} row now renders a different text than the one already sent; it was not "
+                "sent again (use a new campaign name to send a new text).",
+                "{n:,} rows now render a different text than the one already sent; they were not "
+                "sent again (use a new campaign name to send a new text).",
+                self.changed_after_send,
+            )
+            lines.append(Line(said.format(n=self.changed_after_send)))
+        if self.not_in_frame:
+            said = ngettext(
+                "{n:,} pending message of the campaign is not a row of this frame and was left "
+                "pending.",
+                "{n:,} pending messages of the campaign are not rows of this frame and were left "
+                "pending.",
+                self.not_in_frame,
+            )
+            lines.append(Line(said.format(n=self.not_in_frame)))
         return lines
 
     def _html_banner(self) -> str:
         if self.dry_run:
             return ""
-        cells = "".join(
-            f"<td style='padding:2px 8px'>{html.escape(s)}<br><b>{n:,}</b></td>"
-            for s, n in self.counts.items()
-        )
-        return f"<table><tr>{cells}</tr></table>"
-
-
-@dataclass(repr=False)
-class CancelSummary(Report):
-    """What :func:`~mobset_campaign.cancel` did.
-
-    Attributes:
-        campaign: the campaign name. requested: scheduled messages asked to be cancelled.
-        cancelled: how many the gateway cancelled. failed: the others, by reason.
-        requests: SmsCancel requests made. pending_cancelled: messages not yet sent that
-        were marked cancelled locally. stopped_reason: why it stopped early, if it did.
-    """
-
-    campaign: str
-    requested: int = 0
-    cancelled: int = 0
-    failed: dict[str, int] = field(default_factory=dict)
-    requests: int = 0
-    pending_cancelled: int = 0
-    stopped_reason: str | None = None
-
-    def _title(self) -> str:
-        return (
-            f"Campaign {self.campaign!r}: {self.cancelled:,} of {self.requested:,} scheduled "
-            f"message{_s(self.requested)} cancelled in {self.requests:,} request{_s(self.requests)}."
-        )
-
-    def _lines(self) -> list[Line]:
-        lines: list[Line] = []
-        if self.failed:
-            lines.append(Line(f"Not cancelled: {counted(self.failed)}."))
-        lines += _some(self.pending_cancelled, "message", "not yet sent will not be sent.")
-        return lines
-
-
-# ---------------------------------------------------------------------------- collect
-
-
-@dataclass(repr=False)
-class CollectSummary(Report):
-    """What :func:`~mobset_campaign.collect` did.
-
-    Attributes:
-        campaign: the campaign waited for (``None``: the whole ledger).
-        fetches: SmsGetReport/SmsGetRecv calls made. bodies_recovered: bodies committed by an
-            earlier, interrupted collect and parsed now. bodies_imported: bodies an earlier
-            collect could not store in the ledger and saved to a file, imported now.
-        reports: new reports stored; reports_matched: of which for messages of this ledger;
-            reports_unmatched: for SmsIds this ledger did not send.
-        replies: new replies stored; opt_outs: numbers newly added to the suppression list.
-        errors: the error answers and skipped bad items met (one line each).
-        warnings: what may go wrong (reports that would outlive the platform's retention at
-            this pace).
-        unreadable: items the gateway handed out that could not be read (their raw answers
-            stay in the inbox).
-        accepted: accepted messages of the campaign; final: of which with a final status;
-            ``waiting`` = accepted − final (still without a final status). unsent: messages
-            not sent yet (pending, or claimed by a send still going).
-        elapsed: seconds. stopped_reason: ``None`` when it ended as asked (drained once, or
-            every message final), else why (timeout, interrupted, authentication...).
-        ledger: the ledger's path.
-    """
-
-    campaign: str | None = None
-    ledger: str = ""
-    fetches: int = 0
-    bodies_recovered: int = 0
-    bodies_imported: int = 0
-    reports: int = 0
-    reports_matched: int = 0
-    reports_unmatched: int = 0
-    replies: int = 0
-    replies_matched: int = 0
-    opt_outs: int = 0
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    unreadable: int = 0
-    accepted: int = 0
-    final: int = 0
-    unsent: int = 0
-    elapsed: float = 0.0
-    stopped_reason: str | None = None
-
-    @property
-    def waiting(self) -> int:
-        """Accepted messages still without a final status."""
-        return self.accepted - self.final
-
-    @property
-    def done(self) -> bool:
-        """True when every message was sent and every accepted one has a final status."""
-        return self.waiting == 0 and self.unsent == 0
-
-    def _title(self) -> str:
-        return (
-            f"Collected {self.reports:,} report{_s(self.reports)} and {self.replies:,} "
-            f"repl{_s(self.replies, 'y', 'ies')} in {self.fetches:,} call"
-            f"{_s(self.fetches)} ({self.elapsed:.1f} s)."
-        )
-
-    def _lines(self) -> list[Line]:
-        what = f"Campaign {self.campaign!r}" if self.campaign else "The ledger"
-        lines = [
-            Line(
-                f"{what}: {self.final:,} of {self.accepted:,} accepted "
-                f"message{_s(self.accepted)} have a final status"
-                + (f"; {self.waiting:,} still without one." if self.waiting else ".")
-            )
-        ]
-        lines += _some(
-            self.reports_unmatched,
-            "report",
-            "for SmsIds this ledger did not send were kept (Ledger.reports_frame(unmatched=True)).",
-        )
-        lines += _some(self.opt_outs, "number", "opted out and will be skipped from now on.")
-        lines += _some(
-            self.unsent,
-            "message",
-            "not sent yet (pending, or a send is still going): the campaign is not final.",
-        )
-        lines += _some(
-            self.unreadable,
-            "item",
-            "handed out by the gateway could not be read (the raw answers stay in the inbox).",
-        )
-        if self.bodies_recovered:
-            n = self.bodies_recovered
-            lines.append(
-                Line(f"Parsed {n:,} bod{_s(n, 'y', 'ies')} left by an interrupted collect.")
-            )
-        if self.bodies_imported:
-            n = self.bodies_imported
-            lines.append(
-                Line(
-                    f"Imported {n:,} bod{_s(n, 'y', 'ies')} saved to a file when the ledger could "
-                    "not be written."
-                )
-            )
-        lines += _ledger_lines(self.ledger, False)
-        lines += [Line(f"Warning: {w}", alert=True) for w in self.warnings]
-        lines += [Line(f"Error: {err}", alert=True) for err in self.errors[:5]]
-        if len(self.errors) > 5:
-            lines.append(Line(f"... and {len(self.errors) - 5} more errors.", alert=True))
-        return lines
+        return f"<table><tr>{state_cells(self.counts)}</tr></table>"

@@ -11,6 +11,7 @@ import mobset_campaign.accessor  # noqa: F401  (registers df.sms)
 from mobset_campaign.contacts import read_contacts
 from mobset_campaign.errors import InputError
 from mobset_campaign.estimate import estimate, preview
+from mobset_campaign.language import using_language
 from mobset_campaign.render import render
 from mobset_campaign.segments import SegmentRules
 from mobset_campaign.summaries import Estimate
@@ -116,7 +117,7 @@ def test_personalisation_and_warnings_are_summarised() -> None:
         "marketing text without opt-out": 5,
     }
     text = str(est)
-    assert "1 message take more than 1 part because of their personalisation" in text
+    assert "1 message takes more than 1 part because of its personalisation" in text
     assert "marketing text without opt-out: 5 messages" in text
 
 
@@ -150,7 +151,7 @@ def test_preview_shows_the_signature_and_part_boundaries(frame: pd.DataFrame) ->
     assert "┄┄ part 1/2 (67 chars) ┄┄\n  【广州首易】李四" in text
     assert "part 3/3" in text
     assert "not sent: not a mainland mobile: 020-12345678 (a landline)" in text
-    assert "… 1 more rows" in text
+    assert "… 1 more row" in text and "… 1 more rows" not in text
     assert repr(preview(frame, n=1)) == str(preview(frame, n=1))
 
 
@@ -266,3 +267,32 @@ def test_a_price_that_is_not_a_price_is_an_input_error(frame: pd.DataFrame, pric
     with pytest.raises(InputError, match=r"price_per_part=.* is out of range: yuan per part"):
         estimate(frame, price_per_part=price)  # type: ignore[arg-type]
     assert estimate(frame, price_per_part=0).cost == 0
+
+
+def test_long_sms_is_said_only_when_a_message_has_several_parts() -> None:
+    """Regression: "35 × 1 part; long SMS" was shown when no message was long."""
+    df = read_contacts(pd.DataFrame({"手机": ["13512346789", "13612345678"]}))
+    short = estimate(render(df, "您好", signature="广州首易"))
+    assert short.parts_histogram == {1: 2}
+    parts = next(line for line in str(short).splitlines() if line.strip().startswith("parts"))
+    assert parts.split("parts", 1)[1].strip() == "2 (2 × 1 part)"
+    assert "long SMS" not in str(short) and "separate short messages" not in str(short)
+    long = estimate(render(df, "您" * 80, signature="广州首易"))
+    assert "2 (1 × 1 part" not in str(long) and "4 (2 × 2 parts; long SMS)" in str(long)
+    apart = estimate(render(df, "您" * 80, signature="广州首易", long_sms=False))
+    assert "; separate short messages)" in str(apart)
+    with using_language("zh"):
+        assert "长短信" not in str(short) and "按长短信计费" in str(long)
+
+
+def test_the_balance_is_said_once_in_the_notebook(frame: pd.DataFrame) -> None:
+    """Regression: the estimate's HTML showed the balance sentence in its banner and again in
+    its table (notebook 03 then printed it a third time in its own checks table)."""
+    est = estimate(frame, client=Account("广州首易", 1_000))
+    sentence = est.balance_sentence() or ""
+    assert est._repr_html_().count(sentence) == 1
+    assert str(est).count(sentence) == 1  # the text has no banner: the line stays
+    with using_language("zh"):
+        chinese = est.balance_sentence() or ""
+        assert chinese == "需要 6 条，余额 1,000 条：足够，发完剩余 994 条"
+        assert est._repr_html_().count(chinese) == 1

@@ -68,7 +68,7 @@ def test_summarize_shows_what_the_workbook_shows(frame: pd.DataFrame) -> None:
     now = datetime(2026, 12, 3, 11, 57, 46, 987654)
     shown = summarize(frame, "spring-sale", price_per_part=0.045, now=now)
     typed = summary_table(frame, "spring-sale", price_per_part=0.045, now=now)
-    assert list(shown.columns) == ["section", "item", "value", "share"]  # no internal unit
+    assert list(shown.columns) == ["section", "item", "value", "share", "meaning"]  # no unit
     assert shown[["section", "item"]].values.tolist() == typed[["section", "item"]].values.tolist()
     cells = shown.to_numpy().ravel().tolist()
     assert all(isinstance(cell, str) for cell in cells)

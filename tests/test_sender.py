@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -725,3 +726,31 @@ def test_a_clock_that_is_not_a_clock_is_an_input_error(sim: Simulator, ledger: L
         send(frame(shared=1), sim.client(), campaign="w", ledger=ledger, clock="08:00")
     with pytest.raises(InputError, match="clock"):
         send(frame(shared=1), sim.client(), campaign="w", ledger=ledger, clock=lambda: "08:00")
+
+
+def test_the_send_summary_counts_duplicates_without_an_unfilled_row(
+    sim: Simulator, ledger: Ledger, tmp_path: Path
+) -> None:
+    """Regression: a send summary was reported to read "1 duplicate of row N"; it counts
+    duplicates by kind (the row each one repeats stays in merge_status' send_error)."""
+    from mobset_campaign.language import using_language
+
+    sheet = tmp_path / "contacts.csv"
+    sheet.write_text("name,phone\nBob,13512346789\nAnn,13512346789\n", encoding="utf-8")
+    by_hand = frame(personal=1, text="新品")
+    by_hand = pd.concat([by_hand, by_hand], ignore_index=True)  # a duplicate read_contacts missed
+    client = sim.client()
+    for df, campaign in (
+        (render(read_contacts(sheet), "你好 {{name}}"), "sheet"),
+        (by_hand, "hand"),
+    ):
+        summary = run(df, client, ledger, campaign=campaign)
+        assert summary.skipped == {"duplicate": 1}
+        status = campaign_status(ledger, campaign)
+        for language, said in (("en", "1 duplicate"), ("zh", "重复号码 1")):
+            with using_language(language):
+                texts = [str(summary), summary._repr_html_(), str(status), status._repr_html_()]
+            for text in texts:
+                assert said in text
+                assert not re.search(r"of row(?! \d)|row N\b|\{row\}|第 ?N ?行", text), text
+    assert merge_status(by_hand, ledger, "hand")["send_error"].iloc[1] == "duplicate of row 2"
