@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._cells import object_array
 from .ledger import STATUS_FRAME_COLUMNS, Ledger
 from .rows import (
     FrameRows,
     KnownMessages,
-    assign_messages,
+    assign_known,
     keep_user_columns,
     not_registered,
     require_columns,
@@ -74,11 +73,10 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     one_per_number = options.get("one_per_number") is not False
     suppressed = ledger.suppressed_phones()
     first = skip_reasons(df, suppressed, rows=rows)
-    assignment = assign_messages(
+    assignment, at = assign_known(
         rows, known, one_per_number=one_per_number, usable=first.sendable.to_numpy()
     )
     reasons = first.with_duplicates(assignment.duplicate_of)
-    at = pd.Index(frame["row_key"]).get_indexer(object_array(assignment.keys))
     found = pd.Series(at >= 0, index=df.index)
     picked = frame.reindex(at)  # -1 is no message: every column missing there
     picked.index = df.index

@@ -36,6 +36,7 @@ to ``<name>_original``.
 from __future__ import annotations
 
 import hashlib
+import operator
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +58,7 @@ __all__ = [
     "KnownMessages",
     "Skip",
     "SkipReasons",
+    "assign_known",
     "assign_messages",
     "is_present",
     "keep_user_columns",
@@ -265,6 +267,36 @@ def assign_messages(
     >>> assign_messages(rows, {"135": Known("135", "hi 2")}).duplicate_of
     [3, None, None]
     """
+    return _assign(rows, known, one_per_number=one_per_number, usable=usable)[0]
+
+
+def assign_known(
+    rows: FrameRows,
+    known: KnownMessages,
+    *,
+    one_per_number: bool = True,
+    usable: Sequence[bool] | np.ndarray | None = None,
+) -> tuple[Assignment, np.ndarray]:
+    """:func:`assign_messages`, and for each row the position in ``known`` of its message
+    (-1: none registered), which :func:`mobset_campaign.merge_status` looks its status up
+    by.
+
+    >>> known = KnownMessages.of(["136", "135"], ["136", "135"], ["yo", "hi"])
+    >>> rows = FrameRows(["135", "135", "137"], [None] * 3, ["hi", "hi", "yo"], [2, 3, 4])
+    >>> assign_known(rows, known)[1].tolist()
+    [1, -1, -1]
+    """
+    return _assign(rows, known, one_per_number=one_per_number, usable=usable)
+
+
+def _assign(
+    rows: FrameRows,
+    known: Mapping[str, _HasText] | KnownMessages,
+    *,
+    one_per_number: bool,
+    usable: Sequence[bool] | np.ndarray | None,
+) -> tuple[Assignment, np.ndarray]:
+    """:func:`assign_known` for any ``known``."""
     n = len(rows.phones)
     phones = object_array(list(rows.phones))
     has_phone = ~pd.isna(phones)
@@ -288,15 +320,21 @@ def assign_messages(
     known_index = pd.Index(known_groups)
     if not known_index.is_unique:
         mapping = known.as_dict() if isinstance(known, KnownMessages) else known
-        return _assign_row_by_row(rows, mapping, one_per_number=one_per_number, usable=usable)
+        found = _assign_row_by_row(rows, mapping, one_per_number=one_per_number, usable=usable)
+        where = pd.Index(known_keys).get_indexer(object_array(found.keys))
+        return found, where
 
     keys = np.full(n, None, dtype=object)
+    where = np.full(n, -1, dtype=np.int64)  # the position of each row's message in known
     duplicate_of = np.full(n, None, dtype=object)
     at = np.flatnonzero(ok)
     if len(at):
-        codes, _ = pd.factorize(groups[at])
         message = known_index.get_indexer(groups[at])  # the group's message, -1: none yet
         has = message >= 0
+        # a group code per row: its message's position, else a number after them all
+        codes = np.where(has, message, 0)
+        if not has.all():
+            codes[~has] = len(known_keys) + pd.factorize(groups[at[~has]])[0]
         # the row holding the text that went out keeps the message, else the group's first
         same = np.zeros(len(at), dtype=bool)
         same[has] = texts[at[has]] == known_texts[message[has]]
@@ -306,6 +344,7 @@ def assign_messages(
         holders = holder[codes] == np.arange(len(at))
         held, their = at[holders], message[holders]
         keys[held[their >= 0]] = known_keys[their[their >= 0]]
+        where[held[their >= 0]] = their[their >= 0]
         fresh = held[their < 0]
         keys[fresh] = [
             message_key(p, t, one_per_number=one_per_number)
@@ -328,7 +367,8 @@ def assign_messages(
         found = later[mine]
         first = ~pd.Series(message[mine]).duplicated().to_numpy()  # the first row takes it
         keys[found[first]] = known_keys[message[mine][first]]
-    return Assignment(keys.tolist(), duplicate_of.tolist())
+        where[found[first]] = message[mine][first]
+    return Assignment(keys.tolist(), duplicate_of.tolist()), where
 
 
 def _pairs(phones: np.ndarray, texts: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -390,8 +430,10 @@ def _assign_row_by_row(
                 holders.append(match)
         if not holders:
             first = free.pop(0)
-            keys[first] = existing[0] if existing else message_key(
-                phone, rows.texts[first], one_per_number=one_per_number
+            keys[first] = (
+                existing[0]
+                if existing
+                else message_key(phone, rows.texts[first], one_per_number=one_per_number)
             )
             holders.append(first)
         taken.update(str(keys[i]) for i in holders)
@@ -524,7 +566,10 @@ def skip_reasons(
     has_problem = ~pd.isna(object_array(list(rows.problems)))
     no_phone = pd.isna(phones)
     opted = pd.Series(phones).isin(list(suppressed)).to_numpy(dtype=bool) & ~no_phone
-    empty = pd.Series(rows.texts, dtype=object).str.strip().eq("").to_numpy(dtype=bool, copy=True)
+    # blank: nothing left once stripped (no pandas hashing: it caches each text's UTF-8,
+    # which changes the sizes segments reads non-BMP characters from)
+    empty = np.fromiter(map(str.isspace, rows.texts), dtype=bool, count=n)
+    empty |= np.fromiter(map(operator.not_, rows.texts), dtype=bool, count=n)
     if "content" not in df.columns:
         empty[:] = False
     if sendable is None:
@@ -567,9 +612,7 @@ def skip_reasons(
 def not_registered(campaign: str | None) -> str:
     """Why a row that could be sent has no message in the ledger."""
     where = f"campaign {campaign!r}" if campaign is not None else "the campaign"
-    return (
-        f"not registered in {where} (send() has not been run with this row, or it was a dry run)"
-    )
+    return f"not registered in {where} (send() has not been run with this row, or it was a dry run)"
 
 
 def _too_long(df: pd.DataFrame) -> np.ndarray:
@@ -604,8 +647,7 @@ def require_columns(
     if missing:
         raise InputError(
             f"{where}: the frame has no {', '.join(repr(c) for c in missing)} column"
-            f"{'s' if len(missing) > 1 else ''} (it has {', '.join(map(str, df.columns))}). "
-            + hint
+            f"{'s' if len(missing) > 1 else ''} (it has {', '.join(map(str, df.columns))}). " + hint
         )
     return df
 
