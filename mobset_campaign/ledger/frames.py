@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._cells import object_array
 from .._protocol import BEIJING
 from ..codes import describe_status
 from ..states import MESSAGE_STATES
@@ -74,22 +75,22 @@ def _text(values: pd.Series) -> pd.Series:
 
 def _status_text(status: pd.Series) -> pd.Series:
     """The vendor's words for each status code (missing where there is no status)."""
-    codes = status.dropna().unique()
-    words = {code: describe_status(int(code)) for code in codes}
-    return _shared(status.map(words).astype("object").astype("str"))
+    codes, found = pd.factorize(status.astype("Int64"))
+    words = [describe_status(int(code)) for code in found.tolist()]
+    return _shared_texts(object_array([*words, None])[codes], index=status.index)
 
 
-def _shared(values: pd.Series) -> pd.Series:
-    """The same text column, each distinct text held once in memory (a column of a
-    million copies of one message or one state costs a million pointers, not a million
-    strings)."""
-    codes, uniques = pd.factorize(values.astype("object"))
+def _shared_texts(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """An object array of texts (``None`` or NaN: missing) as a ``str`` column, each
+    distinct text held once in memory (a column of a million copies of one message or one
+    state costs a million pointers, not a million strings)."""
+    codes, uniques = pd.factorize(values)
     if len(uniques) * 2 > len(values):
-        return values
+        return pd.Series(values, index=index, dtype="str")
     table = np.empty(len(uniques) + 1, dtype=object)
     table[:-1] = np.asarray(uniques, dtype=object)
     table[-1] = None  # code -1: missing
-    return pd.Series(table[codes], index=values.index, dtype="str")
+    return pd.Series(table[codes], index=index, dtype="str")
 
 
 #: Rows of the status frame read at a time.
@@ -289,11 +290,11 @@ class _StatusColumns:
         df = pd.DataFrame({"id": np.concatenate(self.ids)})
         df["row_key"] = pd.Series(np.concatenate(self.keys), dtype="str")
         df["phone"] = pd.Series(np.concatenate(self.phones), dtype="str")
-        df["content"] = _shared(pd.Series(np.concatenate(self.contents), dtype="str"))
+        df["content"] = _shared_texts(np.concatenate(self.contents))
         for col in _INT_COLUMNS:
             df[col] = _int_array(np.concatenate(self.ints[col]))
         for col in _TEXT_COLUMNS:
-            df[col] = _shared(pd.Series(np.concatenate(self.texts[col]), dtype="str"))
+            df[col] = _shared_texts(np.concatenate(self.texts[col]))
         for col in _TIME_COLUMNS:
             df[col] = _time_series(np.concatenate(self.times[col]), self.long[col])
         return df
