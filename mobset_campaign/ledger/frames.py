@@ -258,29 +258,30 @@ class _StatusColumns:
     def add(self, rows: list[tuple[Any, ...]]) -> None:
         """One slice of the query's rows."""
         width = 4 + len(_INT_COLUMNS) + len(_TEXT_COLUMNS) + len(_TIME_COLUMNS)
-        cols = list(zip(*rows, strict=True)) if rows else [()] * width
-        self.ids.append(np.array(cols[0], dtype=np.int64))
-        keys = np.array(cols[1], dtype=object)
-        phones = np.array(cols[2], dtype=object)  # missing: the key itself
+        table = np.empty((len(rows), width), dtype=object)  # one copy of the pointers,
+        table[:] = rows if rows else table  # then each column converted at C speed
+        self.ids.append(table[:, 0].astype(np.int64))
+        keys = table[:, 1]
+        phones = table[:, 2]  # missing: the key itself
         self.keys.append(keys.astype(str))
         self.phones.append(np.where(pd.isna(phones), keys, phones).astype(str))
-        contents = np.array(cols[3], dtype=object)
+        contents = table[:, 3].copy()
         contents[pd.isna(contents)] = self.content
         if len(contents):
             self.content = contents[-1]
         self.contents.append(contents)
         at = 4
         for col in _INT_COLUMNS:
-            self.ints[col].append(np.array(cols[at], dtype=np.int64))
+            self.ints[col].append(table[:, at].astype(np.int64))
             at += 1
         for col in _TEXT_COLUMNS:
-            self.texts[col].append(np.array(cols[at], dtype=object))
+            self.texts[col].append(table[:, at].copy())
             at += 1
         for col in _TIME_COLUMNS:
-            fixed = np.array(cols[at], dtype="S30")
+            fixed = table[:, at].astype("S30")
             cut = fixed.view(np.uint8).reshape(len(fixed), 30)[:, 29] != 0
             for i in np.flatnonzero(cut).tolist():  # not of the ledger's form: kept whole
-                self.long[col][self.count + i] = cols[at][i]
+                self.long[col][self.count + i] = table[i, at]
             self.times[col].append(fixed)
             at += 1
         self.count += len(rows)
