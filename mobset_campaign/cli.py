@@ -75,7 +75,7 @@ FLAGS: dict[str, Callable[[object], str]] = {
     "wait_for_window": _flag("--wait"),
     "quiet_hours": _quiet_hours_flag,
     "wait_for_lock": _flag("--wait-for-lock SECONDS"),
-    "ledger": _flag(N_("--ledger (or MOBSET_LEDGER)")),
+    "ledger": _flag("--ledger"),
     "phone_column": _phone_column_flag,
     "sheet_name": _flag("--sheet"),
     "pace": lambda value: f"--pace {value}",

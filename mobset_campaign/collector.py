@@ -346,7 +346,7 @@ def collect(
     bar = tqdm(
         total=summary.accepted,
         initial=summary.final,
-        unit="msg",
+        unit=_("msg"),
         desc=(
             _("final statuses")
             if campaign is None
