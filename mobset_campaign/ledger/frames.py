@@ -207,18 +207,45 @@ def _iso_us(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return us, ~own & ~empty
 
 
-def _time_series(raw: np.ndarray, long: dict[int, bytes]) -> pd.Series:
-    """Stored times (``S30`` bytes, see :func:`_iso_us`; ``long``: the whole bytes of
-    those cut to 30, by position) → tz-aware Asia/Shanghai, as :func:`_times` reads them."""
-    us, other = _iso_us(raw)
-    at = np.flatnonzero(other)
-    if len(at):
-        cut = raw[at].tolist()
-        texts = [long.get(i, t).decode("utf-8") for i, t in zip(at.tolist(), cut, strict=True)]
+def _time_series(us: np.ndarray, other: dict[int, bytes]) -> pd.Series:
+    """Microseconds since 1970 (see :func:`_iso_us`) and, by position, the stored times
+    of another form → tz-aware Asia/Shanghai, as :func:`_times` reads them."""
+    if other:
+        at = np.fromiter(other, dtype=np.int64, count=len(other))
+        texts = [t.decode("utf-8") for t in other.values()]
         parsed = _times(pd.Series(texts, dtype=object)).dt.tz_convert("UTC")
         us[at] = parsed.dt.tz_localize(None).to_numpy("M8[us]").view("int64")
     utc = pd.Series(us.view("M8[us]")).dt.tz_localize("UTC")
     return utc.dt.tz_convert(BEIJING)
+
+
+class _Texts:
+    """A text column gathered slice by slice as codes and each slice's distinct texts, so
+    a text repeated on many rows (a state, a vendor word) is kept once, not once per row
+    read: :func:`_shared_texts` of the whole column at the end."""
+
+    def __init__(self) -> None:
+        self.codes: list[np.ndarray] = []
+        self.distinct: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray) -> None:
+        codes, distinct = pd.factorize(values)  # missing: -1
+        self.codes.append(codes)
+        self.distinct.append(np.asarray(distinct, dtype=object))
+
+    def column(self) -> pd.Series:
+        everything = np.concatenate([*self.distinct, np.empty(0, dtype=object)])
+        same, distinct = pd.factorize(everything)  # one code per text across the slices
+        table = np.append(same, -1)  # -1 stays missing
+        codes, start = [], 0
+        for part, seen in zip(self.codes, self.distinct, strict=True):
+            codes.append(table[np.where(part < 0, len(everything), part + start)])
+            start += len(seen)
+        where = np.concatenate([*codes, np.empty(0, dtype=np.intp)])
+        texts = np.empty(len(distinct) + 1, dtype=object)
+        texts[:-1] = np.asarray(distinct, dtype=object)
+        texts[-1] = None
+        return _shared_texts(texts[where])
 
 
 @contextmanager
@@ -245,12 +272,13 @@ class _StatusColumns:
         # of them would pin three times their size in half-empty memory pages
         self.keys: list[np.ndarray] = []
         self.phones: list[np.ndarray] = []
-        self.contents: list[np.ndarray] = []
+        self.contents = _Texts()
         self.ints: dict[str, list[np.ndarray]] = {c: [] for c in _INT_COLUMNS}
-        self.texts: dict[str, list[np.ndarray]] = {c: [] for c in _TEXT_COLUMNS}
+        self.texts = {c: _Texts() for c in _TEXT_COLUMNS}
+        #: each time column's microseconds (see :func:`_iso_us`), slice by slice
         self.times: dict[str, list[np.ndarray]] = {c: [] for c in _TIME_COLUMNS}
-        #: times longer than ``S30`` holds (not of the ledger's form), by position
-        self.long: dict[str, dict[int, bytes]] = {c: {} for c in _TIME_COLUMNS}
+        #: the times not of the ledger's form, whole, by position (pandas reads them)
+        self.other: dict[str, dict[int, bytes]] = {c: {} for c in _TIME_COLUMNS}
         self.count = 0
         #: the text the query leaves out (NULL) when a message has it: the last one read
         self.content = ""
@@ -269,20 +297,20 @@ class _StatusColumns:
         contents[pd.isna(contents)] = self.content
         if len(contents):
             self.content = contents[-1]
-        self.contents.append(contents)
+        self.contents.add(contents)
         at = 4
         for col in _INT_COLUMNS:
             self.ints[col].append(table[:, at].astype(np.int64))
             at += 1
         for col in _TEXT_COLUMNS:
-            self.texts[col].append(table[:, at].copy())
+            self.texts[col].add(table[:, at])
             at += 1
         for col in _TIME_COLUMNS:
-            fixed = table[:, at].astype("S30")
-            cut = fixed.view(np.uint8).reshape(len(fixed), 30)[:, 29] != 0
-            for i in np.flatnonzero(cut).tolist():  # not of the ledger's form: kept whole
-                self.long[col][self.count + i] = table[i, at]
-            self.times[col].append(fixed)
+            fixed = table[:, at].astype("S30")  # a longer time is cut: of another form
+            us, other = _iso_us(fixed)
+            for i in np.flatnonzero(other).tolist():
+                self.other[col][self.count + i] = table[i, at]
+            self.times[col].append(us)
             at += 1
         self.count += len(rows)
 
@@ -291,13 +319,13 @@ class _StatusColumns:
         df = pd.DataFrame({"id": np.concatenate(self.ids)})
         df["row_key"] = pd.Series(np.concatenate(self.keys), dtype="str")
         df["phone"] = pd.Series(np.concatenate(self.phones), dtype="str")
-        df["content"] = _shared_texts(np.concatenate(self.contents))
+        df["content"] = self.contents.column()
         for col in _INT_COLUMNS:
             df[col] = _int_array(np.concatenate(self.ints[col]))
         for col in _TEXT_COLUMNS:
-            df[col] = _shared_texts(np.concatenate(self.texts[col]))
+            df[col] = self.texts[col].column()
         for col in _TIME_COLUMNS:
-            df[col] = _time_series(np.concatenate(self.times[col]), self.long[col])
+            df[col] = _time_series(np.concatenate(self.times[col]), self.other[col])
         return df
 
 
