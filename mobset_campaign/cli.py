@@ -31,6 +31,7 @@ from .cli_parser import (
     EXIT_OK,
     EXIT_STOPPED,
     EXIT_USAGE,
+    Parser,
     make_parser,
 )
 from .errors import InputError, MobsetError
@@ -562,7 +563,7 @@ def _run(args_list: list[str], clock: Callable[[], datetime] | None) -> int:
     if args_list and args_list[0] == "simulator":
         from .simulator import main as simulator_main
 
-        return simulator_main(args_list[1:])
+        return simulator_main(args_list[1:], parser_class=Parser)
     parser = build_parser()  # here, in the run's language
     args = parser.parse_args(args_list)  # a usage error exits 2 here, as argparse does
     args.clock = clock

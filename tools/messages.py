@@ -56,7 +56,13 @@ def extract() -> Catalog:
         charset="utf-8",
         fuzzy=False,
     )
-    method_map = [("simulator/**.py", "ignore"), ("**.py", "python")]
+    # the simulator speaks as the gateway does (its texts are the vendor's); its command line
+    # is the package's
+    method_map = [
+        ("simulator/cli.py", "python"),
+        ("simulator/**.py", "ignore"),
+        ("**.py", "python"),
+    ]
     for filename, lineno, message, comments, context in extract_from_dir(
         str(PACKAGE), method_map=method_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
     ):

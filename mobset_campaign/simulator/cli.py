@@ -9,6 +9,7 @@ import sys
 import threading
 from types import FrameType
 
+from .._i18n import gettext as _
 from .._protocol import MAX_CONTENT_CHARS, METHODS
 from ..errors import ConfigError, InputError
 from .faults import FAULTS
@@ -18,94 +19,104 @@ from .server import Simulator, check_loopback
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
+    """The simulator's options, their help in the current language (``parser_class``: the
+    command line passes its own, whose argparse words are translated too)."""
     d = Account()
-    p = argparse.ArgumentParser(
+    p = parser_class(
         prog="mobset-campaign simulator",
-        description=(
+        description=_(
             "Run the Mobset SDK3 gateway simulator on a loopback address for rehearsals. It "
             "prints the URL and the rehearsal credentials as shell exports, then serves until "
             "Ctrl-C or SIGTERM."
         ),
     )
     p.add_argument(
-        "--host", default="127.0.0.1", help="loopback address to bind (default %(default)s)"
+        "--host", default="127.0.0.1", help=_("loopback address to bind (default %(default)s)")
     )
     p.add_argument(
-        "--port", type=int, default=8095, help="port (default %(default)s; 0 = a free port)"
+        "--port", type=int, default=8095, help=_("port (default %(default)s; 0 = a free port)")
     )
-    p.add_argument("--corp-id", type=int, default=d.corp_id, help="CorpID (default %(default)s)")
-    p.add_argument("--login-name", default=d.login_name, help="LoginName (default %(default)s)")
+    p.add_argument("--corp-id", type=int, default=d.corp_id, help=_("CorpID (default %(default)s)"))
+    p.add_argument("--login-name", default=d.login_name, help=_("LoginName (default %(default)s)"))
     p.add_argument(
-        "--password", default=d.password, help="rehearsal password (default %(default)s)"
+        "--password", default=d.password, help=_("rehearsal password (default %(default)s)")
     )
-    p.add_argument("--balance", type=int, default=d.balance, help="opening balance in parts")
+    p.add_argument("--balance", type=int, default=d.balance, help=_("opening balance in parts"))
     p.add_argument(
-        "--sign", default=d.sign, help="signature without brackets (default %(default)s)"
+        "--sign", default=d.sign, help=_("signature without brackets (default %(default)s)")
     )
     p.add_argument(
-        "--daily-limit", type=int, default=None, help="parts per Beijing day (default none)"
+        "--daily-limit", type=int, default=None, help=_("parts per Beijing day (default none)")
     )
-    p.add_argument("--sender-number", default=d.sender_number, help="RecvNumber of replies")
+    p.add_argument("--sender-number", default=d.sender_number, help=_("RecvNumber of replies"))
     p.add_argument(
         "--report-delay",
         nargs=2,
         type=float,
         metavar=("MIN", "MAX"),
         default=(1.0, 3.0),
-        help="seconds from send to report (default 1 3)",
+        help=_("seconds from send to report (default 1 3)"),
     )
-    p.add_argument("--reply-rate", type=float, default=0.05, help="share of recipients who reply")
-    p.add_argument("--opt-out-share", type=float, default=0.3, help="share of replies that opt out")
+    p.add_argument("--reply-rate", type=float, default=0.05, help=_("share of recipients who reply"))
+    p.add_argument("--opt-out-share", type=float, default=0.3, help=_("share of replies that opt out"))
     p.add_argument(
         "--interim-share",
         type=float,
         default=0.0,
-        help="share of messages with a Status 10 report before the final one",
+        help=_("share of messages with a Status 10 report before the final one"),
     )
     p.add_argument(
         "--max-content",
         type=int,
         default=MAX_CONTENT_CHARS,
-        help="longest content with signature, in characters (default %(default)s)",
+        help=_("longest content with signature, in characters (default %(default)s)"),
     )
     p.add_argument(
         "--min-poll-interval",
         type=float,
         default=None,
         metavar="SECONDS",
-        help="answer -189 (系统繁忙2) to an SmsGetReport or SmsGetRecv that comes sooner than "
-        "this after the account's last one served (the vendor suggests 30-300 s; default: "
-        "no pace)",
+        help=_(
+            "answer -189 (系统繁忙2) to an SmsGetReport or SmsGetRecv that comes sooner than "
+            "this after the account's last one served (the vendor suggests 30-300 s; default: "
+            "no pace)"
+        ),
     )
-    p.add_argument("--seed", type=int, default=None, help="make every random choice reproducible")
+    p.add_argument("--seed", type=int, default=None, help=_("make every random choice reproducible"))
     p.add_argument(
         "--style",
         choices=("vendor", "strict"),
         default="vendor",
-        help="vendor-shaped bodies (default) or strict JSON",
+        help=_("vendor-shaped bodies (default) or strict JSON"),
     )
     p.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
-        help="run the sim clock this many times as fast (report delays pass sooner)",
+        help=_("run the sim clock this many times as fast (report delays pass sooner)"),
     )
     p.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="METHOD:FAULT[:TIMES[:DELAY]]",
-        help=f"inject a fault (repeatable); METHOD is a Methods name or '*', FAULT one "
-        f"of {', '.join(FAULTS)}; TIMES empty = every call; DELAY seconds for latency/slow",
+        help=_(
+            "inject a fault (repeatable); METHOD is a Methods name or '*', FAULT one of "
+            "{faults}; TIMES empty = every call; DELAY seconds for latency/slow"
+        ).format(faults=", ".join(FAULTS)),
     )
     p.add_argument(
         "--tls",
         action="store_true",
-        help="speak HTTPS, as the real gateway's port 843 does, with a certificate made at start; "
-        "prints the MOBSET_CA_BUNDLE file clients must trust",
+        help=_(
+            "speak HTTPS, as the real gateway's port 843 does, with a certificate made at "
+            "start; prints the MOBSET_CA_BUNDLE file clients must trust"
+        ),
     )
-    p.add_argument("--verbose", action="store_true", help="print request lines on stderr")
+    p.add_argument("--verbose", action="store_true", help=_("print request lines on stderr"))
     return p
 
 
@@ -123,15 +134,21 @@ def _parse_fault(spec: str) -> tuple[str, str, int | None, float | None]:
         ok = False
     if not ok:
         raise InputError(
-            f"--fault {spec!r}: write METHOD:FAULT[:TIMES[:DELAY]], e.g. SmsSend:busy:2, "
-            f"'*:latency::0.05' or SmsSend:slow:1:30; METHOD is one of {', '.join(METHODS)} or '*'."
+            _(
+                "--fault {spec!r}: write METHOD:FAULT[:TIMES[:DELAY]], e.g. SmsSend:busy:2, "
+                "'*:latency::0.05' or SmsSend:slow:1:30; METHOD is one of {methods} or '*'."
+            ).format(spec=spec, methods=", ".join(METHODS))
         )
     return bits[0], bits[1], times, delay
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> int:
     """Run the simulator in the foreground; returns the exit code (0 after SIGINT/SIGTERM)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(parser_class).parse_args(argv)
     try:
         host = check_loopback(args.host)
         account = Account(
@@ -176,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _on_signal)
     try:
-        print(f"mobset simulator listening on {sim.url}")
+        print(_("mobset simulator listening on {url}").format(url=sim.url))
         for name, value in sim.env().items():
             print(f"export {name}={shlex.quote(value)}")
         sys.stdout.flush()
