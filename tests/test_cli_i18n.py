@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from mobset_campaign._protocol import METHODS
 from mobset_campaign.cli import build_parser, main
 from mobset_campaign.cli_parser import parser_error
 from mobset_campaign.demo import sample_contacts_path
 from mobset_campaign.language import using_language
-from mobset_campaign._protocol import METHODS
 from mobset_campaign.simulator import Simulator
 from mobset_campaign.simulator.faults import FAULTS
 
