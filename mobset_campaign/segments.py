@@ -236,8 +236,15 @@ def _wide_mask(bodies: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Which bodies hold a character outside the BMP."""
     if _UCS4_HEADER < 0:  # pragma: no cover - other Python implementations
         return np.fromiter((has_non_bmp(t) for t in bodies), dtype=bool, count=len(bodies))
+    # a text holding one is stored 4 bytes a character: it is at least this big. Bigger texts
+    # are only candidates: a text whose UTF-8 was cached (pandas hashing it, say) is bigger
+    # than its characters alone, so each candidate is looked at itself
     sizes = np.fromiter(map(sys.getsizeof, bodies), dtype="int64", count=len(bodies))
-    return sizes == _UCS4_HEADER + 4 * (lengths + 1)
+    wide = sizes >= _UCS4_HEADER + 4 * (lengths + 1)
+    if wide.any():
+        picked = np.flatnonzero(wide)
+        wide[picked] = [has_non_bmp(t) for t in bodies[picked]]
+    return wide
 
 
 def count_arrays(

@@ -142,3 +142,25 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_characters_outside_the_bmp_are_found_after_pandas_or_sqlite_touched_the_texts() -> None:
+    """The quick look at a text's size must not miss an emoji because its UTF-8 was cached
+    (pandas factorize, a sqlite3 parameter): such a text is counted exactly, never as BMP."""
+    import sqlite3
+
+    import numpy as np
+
+    from mobset_campaign.segments import count_arrays
+
+    texts = ["您好😀" + "y" * 3, "a😀b", "你好世界" * 10, "hello", "𠀀字"]
+    bodies = np.array([t + "" for t in texts], dtype=object)  # fresh objects
+    fresh = count_arrays(bodies)
+    pd.Series(bodies).factorize()
+    connection = sqlite3.connect(":memory:")
+    for text in bodies:
+        connection.execute("SELECT ?", (text,))
+    touched = count_arrays(bodies)
+    assert fresh[2].tolist() == [True, True, False, False, True]
+    for before, after in zip(fresh, touched, strict=True):
+        assert before.tolist() == after.tolist()
