@@ -37,7 +37,7 @@ def _make_room(df: pd.DataFrame) -> pd.DataFrame:
     """Drop the status columns of an earlier merge; keep a user's same-named columns."""
     if "send_state" in df.columns:  # the output of an earlier merge_status: refresh it
         return df.drop(columns=[c for c in STATUS_COLUMNS if c in df.columns])
-    out, _ = keep_user_columns(df, STATUS_COLUMNS)
+    out, _renames = keep_user_columns(df, STATUS_COLUMNS)
     return out.copy(deep=False) if out is df else out  # copy-on-write: df stays as it is
 
 

@@ -14,6 +14,7 @@ from ._i18n import current_language
 from .language import label_language
 from .phones import DIGITS_LOST, EMPTY, NOT_MOBILE, SEVERAL, problem_kind
 from .rows import Skip
+from .skips import NOT_REGISTERED, skip_kind
 
 __all__ = [
     "SECTION_BASES",
@@ -109,7 +110,7 @@ SKIP_KIND_LABELS: dict[str, tuple[str, str]] = {
         (str(Skip.ALREADY_MESSAGED), "本活动已发过"),
     )
 }
-_NOT_REGISTERED = "not registered"
+_NOT_REGISTERED = NOT_REGISTERED
 _NOT_REGISTERED_LABEL = (
     "未登记",
     "not registered (not sent yet, or only a dry run)",
@@ -142,6 +143,9 @@ def _english_kind(text: str) -> str | None:
             return skip
     if text.startswith(_NOT_REGISTERED):
         return _NOT_REGISTERED
+    found = skip_kind(text)  # the words of another language (rows writes them translated)
+    if found is not None:
+        return found
     kind = problem_kind(text)
     return kind if kind in SKIP_KIND_LABELS else None
 
@@ -163,7 +167,8 @@ def reason_kind(reason: str, labels: str | None = None) -> str:
     text = str(reason).strip()
     kind = _english_kind(text) or _english_kind(_CJK_PREFIX.sub("", text))
     if kind == _NOT_REGISTERED:
-        return pick_label(*_NOT_REGISTERED_LABEL, summary_labels(labels))
+        zh, en, alone = _NOT_REGISTERED_LABEL
+        return pick_label(zh, en, summary_labels(labels), alone)
     if kind is None:
         return problem_kind(text)
     return skip_kind_label(kind, labels)  # a reason added to rows.Skip without words: as is

@@ -26,7 +26,7 @@ re-rendering the sheet finds the same messages, and a text that went out is neve
 **Skip reasons.** :func:`skip_reasons` says, for every row, why it cannot be sent — as a
 :class:`Skip` code and as words — in one order: a phone problem, no number, opted out, an
 empty message, too long, not sendable, a duplicate of another row. Summaries count the codes;
-the words are written here only.
+the words, in the language of messages (:mod:`mobset_campaign.skips`), are written here only.
 
 **Columns.** :func:`require_columns` names what a frame lacks and what it has;
 :func:`keep_user_columns` renames a user's own column that clashes with one the package adds
@@ -40,16 +40,18 @@ import operator
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ._cells import is_missing, object_array
+from ._i18n import N_, ngettext
+from ._i18n import gettext as _
 from .errors import InputError
-from .phones import DUPLICATE, problem_kind
+from .phones import problem_kind
 from .segments import DEFAULT_RULES, SegmentRules
+from .skips import Skip, SkipWords, not_registered
 
 __all__ = [
     "Assignment",
@@ -467,19 +469,6 @@ def row_keys(df: pd.DataFrame, *, one_per_number: bool = True) -> pd.Series:
 # ------------------------------------------------------------------------ skip reasons
 
 
-class Skip(StrEnum):
-    """Why a row is not sent, in the order the checks are made."""
-
-    PHONE = "phone problem"  #: the row's ``phone_problem`` (read_contacts' check)
-    NO_PHONE = "no phone number"
-    OPTED_OUT = "opted out"  #: the number is on the suppression list
-    EMPTY_MESSAGE = "empty message"
-    TOO_LONG = "too long"  #: longer than the rules allow (``sendable`` is false)
-    NOT_SENDABLE = "not sendable"  #: ``sendable`` is false for another reason
-    DUPLICATE = "duplicate"  #: another row of the number has the message
-    ALREADY_MESSAGED = "already messaged in this campaign"  #: the ledger refused a second one
-
-
 @dataclass(frozen=True)
 class SkipReasons:
     """Why each row of a frame is not sent (see :func:`skip_reasons`).
@@ -506,7 +495,7 @@ class SkipReasons:
         at = np.flatnonzero(~pd.isna(others) & pd.isna(kinds.to_numpy(dtype=object)))
         if len(at):
             kinds.iloc[at] = Skip.DUPLICATE
-            texts.iloc[at] = [f"{DUPLICATE} {other}" for other in others[at].tolist()]
+            texts.iloc[at] = SkipWords().duplicates(others[at].tolist())
         return replace(self, kinds=kinds, texts=texts.astype("str"))
 
     def refused(self, rows: Sequence[int]) -> SkipReasons:
@@ -514,9 +503,10 @@ class SkipReasons:
         (their number had a message in the campaign already)."""
         kinds = self.kinds.copy()
         texts = self.texts.astype(object)
+        said = SkipWords().of(Skip.ALREADY_MESSAGED)
         for i in rows:
             kinds.iat[i] = Skip.ALREADY_MESSAGED
-            texts.iat[i] = str(Skip.ALREADY_MESSAGED)
+            texts.iat[i] = said
         return replace(self, kinds=kinds, texts=texts.astype("str"))
 
     def groups(self) -> dict[str, int]:
@@ -591,28 +581,22 @@ def skip_reasons(
     ]
     kinds = np.full(n, None, dtype=object)
     texts = np.full(n, None, dtype=object)
+    words = SkipWords()  # in the language of messages, looked up once
     for mask, kind in reversed(checks):  # the first check that holds wins
         kinds[mask] = kind
-        texts[mask] = str(kind)
+        texts[mask] = words.of(kind)
     if has_problem.any():
         texts[has_problem] = np.array(rows.problems, dtype=object)[has_problem]
     unsendable = np.flatnonzero((kinds == Skip.TOO_LONG) | (kinds == Skip.NOT_SENDABLE))
     if len(unsendable):
         warnings = _texts(df["warnings"].iloc[unsendable]) if "warnings" in df.columns else []
         for k, i in enumerate(unsendable.tolist()):
-            said = warnings[k].strip() if warnings else ""
-            texts[i] = f"{Skip.NOT_SENDABLE}: {said}" if said else str(Skip.NOT_SENDABLE)
+            texts[i] = words.not_sendable(warnings[k].strip() if warnings else "")
     index = df.index
     return SkipReasons(
         kinds=pd.Series(kinds, index=index, dtype=object),
         texts=pd.Series(texts, index=index, dtype="str"),
     )
-
-
-def not_registered(campaign: str | None) -> str:
-    """Why a row that could be sent has no message in the ledger."""
-    where = f"campaign {campaign!r}" if campaign is not None else "the campaign"
-    return f"not registered in {where} (send() has not been run with this row, or it was a dry run)"
 
 
 def _too_long(df: pd.DataFrame) -> np.ndarray:
@@ -629,26 +613,44 @@ def _too_long(df: pd.DataFrame) -> np.ndarray:
 # ------------------------------------------------------------------------ columns
 
 
+#: What :func:`require_columns` advises by default (a message id, translated where said).
+_READ_AND_RENDER = N_("Read it with read_contacts() and call render() first.")
+
+
 def require_columns(
     df: object,
     columns: Sequence[str],
     where: str,
     *,
-    hint: str = "Read it with read_contacts() and call render() first.",
+    hint: str | None = None,
 ) -> pd.DataFrame:
     """``df`` itself, after checking it is a DataFrame with every one of ``columns``.
+
+    ``hint`` is said after what is missing, as given (translated by the caller); by default
+    "Read it with read_contacts() and call render() first." in the language of messages.
 
     Raises:
         InputError: naming what is missing and what the frame has, then ``hint``.
     """
     if not isinstance(df, pd.DataFrame):
-        raise InputError(f"{where}: expected a pandas DataFrame, got {type(df).__name__}.")
+        raise InputError(
+            _("{where}: expected a pandas DataFrame, got {type}.").format(
+                where=where, type=type(df).__name__
+            )
+        )
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(
-            f"{where}: the frame has no {', '.join(repr(c) for c in missing)} column"
-            f"{'s' if len(missing) > 1 else ''} (it has {', '.join(map(str, df.columns))}). " + hint
+        said = ngettext(
+            "{where}: the frame has no {columns} column (it has {have}).",
+            "{where}: the frame has no {columns} columns (it has {have}).",
+            len(missing),
+        ).format(
+            where=where,
+            columns=", ".join(repr(c) for c in missing),
+            have=", ".join(map(str, df.columns)),
         )
+        hint = _(_READ_AND_RENDER) if hint is None else hint
+        raise InputError(f"{said} {hint}" if hint else said)
     return df
 
 

@@ -27,8 +27,9 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from .._i18n import gettext as _
 from ..errors import LedgerError
 
 __all__ = [
@@ -59,7 +60,25 @@ def is_url(path: object) -> bool:
 
 
 def shown(url: str) -> str:
-    """The URL as it may be shown: its password replaced by ``***`` (never logged)."""
+    """The URL as it may be shown: its password replaced by ``***`` (never logged), in the
+    address or as a ``password=`` parameter.
+
+    >>> shown("postgresql://ann:s3cret@db:5432/sms"), shown("postgres://db/sms?password=s3cret")
+    ('postgresql://ann:***@db:5432/sms', 'postgres://db/sms?password=***')
+    """
+    masked = _without_address_secret(url)
+    parts = urlsplit(masked)
+    if "password" not in parts.query.lower():
+        return masked
+    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+
+
+def _without_address_secret(url: str) -> str:
+    """The URL with the password of its address (``user:password@``) replaced by ``***``."""
     parts = urlsplit(url.strip())
     if parts.password is None:
         return url.strip()
@@ -74,7 +93,8 @@ def side_name(url: str) -> str:
     """A file name for this database's side files (answers kept aside), without secrets."""
     parts = urlsplit(url.strip())
     label = f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path.strip('/') or 'db'}"
-    digest = hashlib.sha256(shown(url).encode()).hexdigest()[:8]
+    # the address without its password, as side files have always been named
+    digest = hashlib.sha256(_without_address_secret(url).encode()).hexdigest()[:8]
     return re.sub(r"[^A-Za-z0-9_.-]", "_", label) + f"-{digest}"
 
 
@@ -162,8 +182,10 @@ def connect(
         import psycopg
     except ImportError as exc:
         raise LedgerError(
-            f"The ledger {shown(url)} is on PostgreSQL, which needs the psycopg driver: "
-            "pip install 'mobset-campaign[postgres]' (or psycopg[binary])."
+            _(
+                "The ledger {url} is on PostgreSQL, which needs the psycopg driver: "
+                "pip install 'mobset-campaign[postgres]' (or psycopg[binary])."
+            ).format(url=shown(url))
         ) from exc
     options = "-c lock_timeout=30000 -c statement_timeout=0"
     if read_only:
@@ -176,16 +198,29 @@ def connect(
     except psycopg.Error as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LedgerError(
-            f"Cannot open the ledger {shown(url)}: {without_secret(text, url)}. Check that the "
-            "server runs and the URL's host, port, user, password and database are right.",
+            _(
+                "Cannot open the ledger {url}: {error}. Check that the server runs and the URL's "
+                "host, port, user, password and database are right."
+            ).format(url=shown(url), error=without_secret(text, url)),
             reason="io",
         ) from None
     return Connection(raw), (psycopg.Error,)
 
 
 def without_secret(text: str, url: str) -> str:
-    password = urlsplit(url.strip()).password
-    return text.replace(password, "***") if password else text
+    """``text`` (a driver's error) with every password ``url`` holds replaced by ``***``: in
+    its address or a ``password=`` parameter, as written or percent-decoded.
+
+    >>> without_secret("bad password s3cr@t for ann", "postgresql://ann:s3cr%40t@db/sms")
+    'bad password *** for ann'
+    """
+    parts = urlsplit(url.strip())
+    found = [parts.password or ""]
+    found += [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(parts.query)]
+    secrets = {s for p in found if p for s in (p, unquote(p))}
+    for secret in sorted(secrets, key=len, reverse=True):  # the longest first
+        text = text.replace(secret, "***")
+    return text
 
 
 def begin(cur: Cursor, *, durable: bool, serial: bool) -> None:

@@ -29,6 +29,8 @@ import pandas as pd
 import platformdirs
 
 from .._files import Reserve
+from .._i18n import N_
+from .._i18n import gettext as _
 from .._protocol import BEIJING
 from ..errors import InputError, LedgerError
 from . import _postgres
@@ -46,6 +48,32 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: What to do about a SQLite ledger that could not be written, by the error's reason.
+_FILE_ADVICE = {
+    "full": N_("free space on the disk that holds it, then run the command again"),
+    "locked": N_("another program is writing it; try again when it has finished"),
+    "io": N_("the disk failed to read or write; check it and run the command again"),
+    "": N_("check the file (is it a mobset_campaign ledger?) and run the command again"),
+}
+_OPENED_READ_ONLY = N_("it was opened read-only (read-only media, or a command that only reads)")
+_NOT_WRITABLE = N_("the file or its folder cannot be written; check their permissions")
+#: The same for a PostgreSQL ledger.
+_POSTGRES_ADVICE = {
+    "full": N_("the database server's disk is full; free space there, then run the command again"),
+    "locked": N_("another program holds what this needed; try again when it has finished"),
+    "readonly": N_("it was opened read-only (a command that only reads)"),
+    "connection": N_(
+        "the connection to the database server was lost; check the server and the network, "
+        "then run the command again"
+    ),
+    "io": N_("the database server failed to read or write; check it"),
+}
+_POSTGRES_OTHER = N_("check the database and run the command again")
+_NEWER = N_(
+    "The ledger {path} was written by a newer mobset_campaign (migration {number}); upgrade "
+    "mobset_campaign to use it."
+)
 
 
 def default_ledger_path() -> str:
@@ -93,7 +121,7 @@ def campaign_name(name: str) -> str:
     """
     text = unicodedata.normalize("NFKC", str(name)).strip()
     if not text:
-        raise InputError("A campaign needs a name, e.g. campaign='2024-spring-promo'.")
+        raise InputError(_("A campaign needs a name, e.g. campaign='2024-spring-promo'."))
     return text
 
 
@@ -163,8 +191,10 @@ class Store:
                     folder.mkdir(parents=True)
             if not folder.is_dir():
                 raise LedgerError(
-                    f"Cannot create the ledger {self.path}: the folder {folder} does not exist. "
-                    "Create it or pass another path to Ledger()."
+                    _(
+                        "Cannot create the ledger {path}: the folder {folder} does not exist. "
+                        "Create it or pass another path to Ledger()."
+                    ).format(path=self.path, folder=folder)
                 )
         try:
             self._conn = sqlite3.connect(
@@ -176,8 +206,10 @@ class Store:
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise LedgerError(
-                        f"The ledger {self.path} cannot use WAL mode (got {mode!r}); put it on "
-                        "a local disk."
+                        _(
+                            "The ledger {path} cannot use WAL mode (got {mode!r}); put it on "
+                            "a local disk."
+                        ).format(path=self.path, mode=mode)
                     )
             self._set_sync("FULL")
             self._migrate()
@@ -185,15 +217,19 @@ class Store:
             self._close_quietly()
             if self.path != ":memory:" and not _writable(Path(self.path)):
                 raise LedgerError(
-                    f"The ledger {self.path} cannot be written where it is (read-only media, or "
-                    f"a file or folder without write permission: {exc}). Commands that only "
-                    "read it (status, export; Ledger(path, read_only=True)) work; to send or "
-                    "collect, copy it to a folder you can write and use the copy.",
+                    _(
+                        "The ledger {path} cannot be written where it is (read-only media, or "
+                        "a file or folder without write permission: {error}). Commands that "
+                        "only read it (status, export; Ledger(path, read_only=True)) work; to "
+                        "send or collect, copy it to a folder you can write and use the copy."
+                    ).format(path=self.path, error=exc),
                     reason="readonly",
                 ) from exc
             raise LedgerError(
-                f"Cannot open the ledger {self.path}: {exc}. Is it a mobset_campaign ledger? "
-                "Pass another path to Ledger() or move the file away."
+                _(
+                    "Cannot open the ledger {path}: {error}. Is it a mobset_campaign ledger? "
+                    "Pass another path to Ledger() or move the file away."
+                ).format(path=self.path, error=exc)
             ) from exc
         except LedgerError:
             self._close_quietly()
@@ -209,7 +245,9 @@ class Store:
             if self.read_only:
                 if self.created:
                     raise LedgerError(
-                        f"There is no ledger in {self.path}; pass the one it was sent with.",
+                        _("There is no ledger in {path}; pass the one it was sent with.").format(
+                            path=self.path
+                        ),
                         reason="missing",
                     )
                 done = {row[0] for row in conn.execute("SELECT id FROM migrations")}
@@ -219,8 +257,10 @@ class Store:
         except self._db_errors as exc:
             self._close_quietly()
             raise LedgerError(
-                f"Cannot open the ledger {self.path}: {_postgres_text(exc, self._url)}. Is it "
-                "a mobset_campaign ledger's database?",
+                _(
+                    "Cannot open the ledger {path}: {error}. Is it a mobset_campaign ledger's "
+                    "database?"
+                ).format(path=self.path, error=_postgres_text(exc, self._url)),
                 reason=_postgres.reason(exc) or "",
             ) from None
         except LedgerError:
@@ -229,25 +269,31 @@ class Store:
 
     def _check_versions(self, done: set[int]) -> None:
         """LedgerError unless a read-only ledger has exactly this version's migrations."""
-        known = {number for number, _, _ in MIGRATIONS}
+        known = {number for number, _name, _sql in MIGRATIONS}
         if done - known:
             self._close_quietly()
             raise LedgerError(
-                f"The ledger {self.path} was written by a newer mobset_campaign (migration "
-                f"{max(done - known)}); upgrade mobset_campaign to read it."
+                _(
+                    "The ledger {path} was written by a newer mobset_campaign (migration "
+                    "{number}); upgrade mobset_campaign to read it."
+                ).format(path=self.path, number=max(done - known))
             )
         if known - done:
             self._close_quietly()
-            raise LedgerError(
-                f"The ledger {self.path} was written by an older mobset_campaign and must be "
-                "upgraded before it can be read, which cannot be done where it is (it is opened "
-                "read-only). "
-                + (
-                    "Open it once for writing (any send or collect) first."
-                    if self.is_postgres
-                    else "Copy it to a folder you can write and use the copy."
+            if self.is_postgres:
+                said = _(
+                    "The ledger {path} was written by an older mobset_campaign and must be "
+                    "upgraded before it can be read, which cannot be done where it is (it is "
+                    "opened read-only). Open it once for writing (any send or collect) first."
                 )
-            )
+            else:
+                said = _(
+                    "The ledger {path} was written by an older mobset_campaign and must be "
+                    "upgraded before it can be read, which cannot be done where it is (it is "
+                    "opened read-only). Copy it to a folder you can write and use the copy."
+                )
+            # "outdated": ledger.copying tells this case by its reason, in any language
+            raise LedgerError(said.format(path=self.path), reason="outdated")
 
     def _open_read_only(self) -> None:
         """Open for reading only: nothing is created, migrated or written, so a ledger on
@@ -256,7 +302,9 @@ class Store:
         can be made, the file is read as immutable (nobody can be writing it there)."""
         if not Path(self.path).is_file():
             raise LedgerError(
-                f"There is no ledger at {self.path}; pass the file it was sent with.",
+                _("There is no ledger at {path}; pass the file it was sent with.").format(
+                    path=self.path
+                ),
                 reason="missing",
             )
         uri = Path(self.path).resolve().as_uri()
@@ -275,7 +323,9 @@ class Store:
                 last = exc
         else:
             raise LedgerError(
-                f"Cannot read the ledger {self.path} ({last}). Is it a mobset_campaign ledger?"
+                _(
+                    "Cannot read the ledger {path} ({error}). Is it a mobset_campaign ledger?"
+                ).format(path=self.path, error=last)
             ) from last
         self._check_versions(done)
 
@@ -348,14 +398,18 @@ class Store:
             reserve.ensure()
         except OSError as exc:
             raise LedgerError(
-                f"There is no room on the disk beside the ledger {self.path} to set aside "
-                f"{Reserve.SIZE // 1024} KiB for the gateway's answers ({exc.strerror or exc}), "
-                "so nothing was sent or fetched. Free some space and run the command again."
+                _(
+                    "There is no room on the disk beside the ledger {path} to set aside {kib} KiB "
+                    "for the gateway's answers ({error}), so nothing was sent or fetched. Free "
+                    "some space and run the command again."
+                ).format(path=self.path, kib=Reserve.SIZE // 1024, error=exc.strerror or exc)
             ) from exc
 
     def _check_open(self) -> None:
         if self._closed:
-            raise LedgerError(f"The ledger {self.path} is closed; open a new Ledger().")
+            raise LedgerError(
+                _("The ledger {path} is closed; open a new Ledger().").format(path=self.path)
+            )
 
     # -- transactions and reads ---------------------------------------------------------
 
@@ -430,50 +484,33 @@ class Store:
         text = str(exc).rstrip(".")
         lowered = text.lower()
         if "full" in lowered:
-            reason, advice = (
-                "full",
-                "free space on the disk that holds it, then run the command again",
-            )
+            reason = "full"
         elif "locked" in lowered or "busy" in lowered:
-            reason, advice = (
-                "locked",
-                "another program is writing it; try again when it has finished",
-            )
+            reason = "locked"
         elif self.read_only or "readonly" in lowered or "read-only" in lowered:
             reason = "readonly"
-            advice = (
-                "it was opened read-only (read-only media, or a command that only reads)"
-                if self.read_only
-                else "the file or its folder cannot be written; check their permissions"
-            )
         elif "i/o" in lowered or "disk" in lowered:
-            reason, advice = (
-                "io",
-                "the disk failed to read or write; check it and run the command again",
-            )
+            reason = "io"
         else:
-            reason, advice = (
-                "",
-                "check the file (is it a mobset_campaign ledger?) and run the command again",
-            )
+            reason = ""
+        if reason == "readonly":
+            advice = _OPENED_READ_ONLY if self.read_only else _NOT_WRITABLE
+        else:
+            advice = _FILE_ADVICE[reason]
         return LedgerError(
-            f"The ledger {self.path} could not be written ({text}): {advice}.", reason=reason
+            _("The ledger {path} could not be written ({error}): {advice}.").format(
+                path=self.path, error=text, advice=_(advice)
+            ),
+            reason=reason,
         )
 
     def _postgres_error(self, exc: BaseException) -> LedgerError:
         reason = _postgres.reason(exc) or ""
-        advice = {
-            "full": "the database server's disk is full; free space there, then run the "
-            "command again",
-            "locked": "another program holds what this needed; try again when it has finished",
-            "readonly": "it was opened read-only (a command that only reads)",
-            "connection": "the connection to the database server was lost; check the server "
-            "and the network, then run the command again",
-            "io": "the database server failed to read or write; check it",
-        }.get(reason, "check the database and run the command again")
+        advice = _POSTGRES_ADVICE.get(reason, _POSTGRES_OTHER)
         return LedgerError(
-            f"The ledger {self.path} could not be written ({_postgres_text(exc, self._url)}): "
-            f"{advice}.",
+            _("The ledger {path} could not be written ({error}): {advice}.").format(
+                path=self.path, error=_postgres_text(exc, self._url), advice=_(advice)
+            ),
             reason=reason,
         )
 
@@ -509,12 +546,19 @@ class Store:
         return pd.DataFrame.from_records(rows, columns=cols)
 
     def _read_error(self, exc: BaseException) -> LedgerError:
-        text = _postgres_text(exc, self._url) if self.is_postgres else str(exc).rstrip(".")
-        return LedgerError(
-            f"The ledger {self.path} could not be read ({text}); check "
-            f"{'the database' if self.is_postgres else 'the file'} and run the command again.",
-            reason=(_postgres.reason(exc) or "") if self.is_postgres else "",
-        )
+        if self.is_postgres:
+            said = _(
+                "The ledger {path} could not be read ({error}); check the database and run the "
+                "command again."
+            )
+            text, reason = _postgres_text(exc, self._url), _postgres.reason(exc) or ""
+        else:
+            said = _(
+                "The ledger {path} could not be read ({error}); check the file and run the "
+                "command again."
+            )
+            text, reason = str(exc).rstrip("."), ""
+        return LedgerError(said.format(path=self.path, error=text), reason=reason)
 
     # -- migrations ---------------------------------------------------------------------
 
@@ -528,12 +572,9 @@ class Store:
                 "id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
             done = {row[0] for row in self._conn.execute("SELECT id FROM migrations")}
-            newer = sorted(done - {number for number, _, _ in MIGRATIONS})
+            newer = sorted(done - {number for number, _name, _sql in MIGRATIONS})
             if newer:
-                raise LedgerError(
-                    f"The ledger {self.path} was written by a newer mobset_campaign (migration "
-                    f"{newer[-1]}); upgrade mobset_campaign to use it."
-                )
+                raise LedgerError(_(_NEWER).format(path=self.path, number=newer[-1]))
             for number, name, sql in MIGRATIONS:
                 if number in done:
                     continue
@@ -551,8 +592,10 @@ class Store:
                             cur.execute(statement)
                     if rebuild and cur.execute("PRAGMA foreign_key_check").fetchone():
                         raise LedgerError(
-                            f"The ledger {self.path} has references to missing rows, so "
-                            f"migration {number} ({name}) was not applied; nothing changed."
+                            _(
+                                "The ledger {path} has references to missing rows, so migration "
+                                "{number} ({name}) was not applied; nothing changed."
+                            ).format(path=self.path, number=number, name=name)
                         )
                     cur.execute(
                         "INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)",
@@ -578,12 +621,9 @@ class Store:
                     "id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
                 )
                 done = {row[0] for row in cur.execute("SELECT id FROM migrations").fetchall()}
-                newer = sorted(done - {number for number, _, _ in POSTGRES_MIGRATIONS})
+                newer = sorted(done - {number for number, _name, _sql in POSTGRES_MIGRATIONS})
                 if newer:
-                    raise LedgerError(
-                        f"The ledger {self.path} was written by a newer mobset_campaign "
-                        f"(migration {newer[-1]}); upgrade mobset_campaign to use it."
-                    )
+                    raise LedgerError(_(_NEWER).format(path=self.path, number=newer[-1]))
                 for number, name, sql in POSTGRES_MIGRATIONS:
                     if number in done:
                         continue
