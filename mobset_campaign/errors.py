@@ -88,7 +88,9 @@ class LedgerError(MobsetError):
     ``reason`` says why when the database said so: ``"locked"`` (another program is writing
     it: worth retrying), ``"full"``, ``"readonly"``, ``"io"``, ``"missing"`` (a read-only open
     of a ledger that does not exist), ``"connection"`` (the PostgreSQL server cannot be
-    reached or the connection dropped) — or ``""``.
+    reached or the connection dropped), ``"outdated"`` (written by an older mobset_campaign
+    and opened read-only, so not upgraded) — or ``""``. Test ``reason``, never the message:
+    the message is in the reader's language.
     """
 
     def __init__(self, message: str = "", *, reason: str = "") -> None:

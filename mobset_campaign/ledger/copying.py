@@ -203,9 +203,7 @@ def _open_source(src: str, shown: str) -> Iterator[_Opened]:
     try:
         store = _Opened(src, read_only=True)
     except LedgerError as exc:
-        # "outdated": the reason the ledger's version check is to give (it says so in
-        # English today, whatever the language)
-        if exc.reason != "outdated" and "older mobset_campaign" not in str(exc):
+        if exc.reason != "outdated":  # written by an older version: say what to do here
             raise
         raise LedgerError(
             _(
