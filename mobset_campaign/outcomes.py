@@ -525,7 +525,9 @@ def summary_table(
         for code, count in codes.value_counts().items():
             rows.append(_row(sec, str(code), int(count), "count", _ratio(int(count), n_acc)))
 
-    kinds = reasons.dropna().map(lambda reason: reason_kind(reason, chosen))
+    given = reasons.dropna()
+    kind_of = {reason: reason_kind(reason, chosen) for reason in given.unique()}  # once each
+    kinds = given.map(kind_of)
     if len(kinds):
         sec = section_label("skipped", chosen)
         # most common first; equal counts in the order the kinds first appear
