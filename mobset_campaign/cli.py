@@ -404,8 +404,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             args.out,
             replies=replies,
             charts=args.charts,
+            pictures=args.pictures,
             price_per_part=args.price,
             campaign=args.campaign,
+            labels=args.labels,
         )
     print(_("Wrote {path}").format(path=path))
     return EXIT_OK

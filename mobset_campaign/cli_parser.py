@@ -504,7 +504,29 @@ def make_parser(commands: Mapping[str, Command]) -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", required=True, help=_("the .xlsx file to write"))
     p.add_argument("--signature", help=_("signature used when the messages were rendered"))
     _add_price_arg(p, _("price per part, for the cost in the summary"))
-    p.add_argument("--charts", action="store_true", help=_("embed the charts in the summary sheet"))
+    charts = p.add_mutually_exclusive_group()
+    charts.add_argument(
+        "--no-charts",
+        dest="charts",
+        action="store_false",
+        default=None,
+        help=_("leave out the native Excel charts the summary sheet has by default"),
+    )
+    charts.add_argument("--charts", dest="charts", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--pictures",
+        action="store_true",
+        help=_("also embed the charts as pictures (the PNGs a notebook shows)"),
+    )
+    p.add_argument(
+        "--labels",
+        choices=("bilingual", "zh", "en"),
+        default="bilingual",
+        help=_(
+            "language of the sheet names, headers, summary and charts (default bilingual: "
+            "Chinese and English)"
+        ),
+    )
     _add_ledger_arg(p)
 
     p = add(

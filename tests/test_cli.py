@@ -396,6 +396,35 @@ def test_export_from_the_ledger_alone_or_with_the_contacts_own_columns(
     assert "no campaign named 'nope'" in capsys.readouterr().err
 
 
+def test_export_has_native_charts_unless_told_and_labels_in_the_language_asked(
+    sim: Simulator, contacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line's workbook is the library's default one (native charts in the
+    summary); --no-charts leaves them out, --pictures adds the PNGs, --labels picks one
+    language."""
+    import zipfile
+
+    ledger = tmp_path / "l.sqlite"
+    _sent_campaign(contacts, ledger, capsys)
+    base = ["export", "-c", "spring", "--ledger", str(ledger), "-o"]
+
+    def parts(path: Path) -> list[str]:
+        with zipfile.ZipFile(path) as book:
+            return book.namelist()
+
+    plain, bare, both, chinese = (tmp_path / f"{n}.xlsx" for n in ("plain", "bare", "both", "zh"))
+    assert main([*base, str(plain)]) == 0
+    assert main([*base, str(bare), "--no-charts"]) == 0
+    assert main([*base, str(both), "--pictures"]) == 0
+    assert main([*base, str(chinese), "--labels", "zh"]) == 0
+    assert any(p.startswith("xl/charts/chart") for p in parts(plain))
+    assert not any(p.startswith("xl/charts/") for p in parts(bare))
+    assert any(p.startswith("xl/media/") for p in parts(both))
+    assert not any(p.startswith("xl/media/") for p in parts(plain))
+    assert openpyxl.load_workbook(chinese, read_only=True).sheetnames == ["汇总", "明细", "回复"]
+    assert len(read_campaign_workbook(chinese).details) == 3
+
+
 def _read_only_copy(ledger: Path, where: Path) -> Iterator[Path]:
     """``ledger`` copied onto read-only media: a tmpfs remounted read-only when this process
     may mount (root), else a folder and file without write permission."""
