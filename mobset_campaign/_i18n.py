@@ -53,6 +53,7 @@ __all__ = [
     "language_override",
     "ngettext",
     "normal_language",
+    "pgettext",
     "set_process_language",
 ]
 
@@ -179,6 +180,12 @@ def gettext(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural of a message for ``n``, in the current language."""
     return _translations().ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language, told apart by ``context`` from the same English
+    with another meaning (``pgettext("summary", "Delivered")``)."""
+    return _translations().pgettext(context, message)
 
 
 def N_(message: str) -> str:
