@@ -9,7 +9,8 @@ into ``mobset_campaign/locale/mobset_campaign.pot`` and merges it into the Chine
 ``locale/zh/LC_MESSAGES/mobset_campaign.po``: new messages come in untranslated, gone ones
 leave, translations stay. ``--from`` fills untranslated messages (all of them with
 ``--force``: a corrected translation) from a JSON object
-``{"English message id": "中文译文"}`` (the way several people translate at once without
+``{"English message id": "中文译文"}`` (``"context\u0004id"`` for a ``pgettext`` message; the
+way several people translate at once without
 editing the same file); the ``.po`` is updated under a file lock.
 
 ``check`` lists messages without a Chinese translation, or whose ``{placeholders}`` differ
@@ -123,6 +124,8 @@ def update(sources: Iterable[str] = (), *, force: bool = False) -> int:
                 if not message.id:
                     continue
                 key = message.id[0] if isinstance(message.id, tuple) else message.id
+                if message.context:  # pgettext: the JSON key is "context\u0004message id"
+                    key = f"{message.context}\x04{key}"
                 if key in filled and (force or not _translated(message.string)):
                     message.string = (
                         (filled[key],) if isinstance(message.id, tuple) else filled[key]
