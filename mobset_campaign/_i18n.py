@@ -16,7 +16,7 @@ process, else ``MOBSET_LANG`` (``zh``/``en``), else the locale (``LC_ALL``, ``LC
     raise InputError(_("Row {row}: the phone is empty.").format(row=row))
 
 A message defined at import time (a table of labels) is marked with :func:`N_` and
-translated where it is shown: ``_(LABEL)``. Placeholders are ``str.format`` names, the same
+translated where it is shown: ``_(LABEL)`` (:func:`NC_` marks one of :func:`pgettext`'s). Placeholders are ``str.format`` names, the same
 in both languages (a test walks the catalog).
 
 >>> with language_override("zh"):
@@ -44,6 +44,7 @@ __all__ = [
     "DOMAIN",
     "LANGUAGES",
     "LOCALE_DIR",
+    "NC_",
     "N_",
     "current_language",
     "format_count",
@@ -191,6 +192,13 @@ def pgettext(context: str, message: str) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for the catalog without translating it now (a label defined at import
     time); translate it where it is shown with ``gettext(message)``."""
+    return message
+
+
+def NC_(context: str, message: str) -> str:
+    """Mark ``message`` for the catalog in ``context`` (as :func:`pgettext` would), without
+    translating it now; return the message. Translate it where it is shown with
+    ``pgettext(context, message)``."""
     return message
 
 

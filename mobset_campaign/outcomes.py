@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._i18n import format_moment
+from ._i18n import N_, format_moment
 from ._i18n import gettext as _
 from ._money import (
     EXCEL_MONEY_FORMAT,
@@ -31,7 +31,8 @@ from .errors import InputError
 from .report_labels import (
     SECTION_BASES,
     SKIP_KIND_LABELS,
-    pick_label,
+    bracketed,
+    item_label,
     reason_kind,
     section_bases,
     section_label,
@@ -357,61 +358,57 @@ def summary_table(
     stamp = stamp.replace(microsecond=0)
     chosen = summary_labels(labels)
 
-    def say(zh: str, en: str, alone: str | None = None) -> str:
-        return pick_label(zh, en, chosen, alone)
+    def say(message: str, short: str | None = None, english: str | None = None) -> str:
+        return item_label(message, chosen, short, english=english)
 
     ov = section_label("overview", chosen)
     rows: list[dict] = []
     if campaign is not None:
-        rows.append(_row(ov, say("活动", "Campaign"), str(campaign), "text"))
-    rows.append(
-        _row(
-            ov, say("导出时间", "Exported at (Beijing)", "导出时间（北京时间）"), stamp, "datetime"
-        )
-    )
+        rows.append(_row(ov, say(N_("Campaign")), str(campaign), "text"))
+    rows.append(_row(ov, say(N_("Exported at (Beijing)"), N_("Exported at")), stamp, "datetime"))
     n = len(df)
     sendable = sendable_mask(df)
     accepted = accepted_mask(df)
     delivered = delivered_mask(df)
     n_acc, n_del = int(accepted.sum()), int(delivered.sum())
     n_send = int(sendable.sum())
-    rows.append(_row(ov, say("行数", "Rows"), n, "count"))
-    rows.append(_row(ov, say("可发送", "Sendable"), n_send, "count", _ratio(n_send, n)))
+    rows.append(_row(ov, say(N_("Rows")), n, "count"))
+    rows.append(_row(ov, say(N_("Sendable")), n_send, "count", _ratio(n_send, n)))
     reasons = skipped_reasons(df, campaign)
     n_skip = int(reasons.notna().sum())
-    rows.append(_row(ov, say("跳过", "Skipped"), n_skip, "count", _ratio(n_skip, n)))
+    rows.append(_row(ov, say(N_("Skipped")), n_skip, "count", _ratio(n_skip, n)))
     has_state = "send_state" in df.columns or "sms_id" in df.columns
     if has_state:
         rows.append(
             _row(
                 ov,
-                say("已提交", "Accepted by the gateway", "网关已接收"),
+                say(N_("Accepted by the gateway"), N_("Accepted")),
                 n_acc,
                 "count",
                 _ratio(n_acc, n),
             )
         )
         n_failed, n_und = int(failed_mask(df).sum()), int(undetermined_mask(df).sum())
-        rows.append(_row(ov, say("已送达", "Delivered"), n_del, "count", _ratio(n_del, n)))
-        rows.append(_row(ov, say("发送失败", "Failed"), n_failed, "count", _ratio(n_failed, n)))
+        rows.append(_row(ov, say(N_("Delivered")), n_del, "count", _ratio(n_del, n)))
+        rows.append(_row(ov, say(N_("Failed")), n_failed, "count", _ratio(n_failed, n)))
         rows.append(
             _row(
                 ov,
-                say("状态未知", "Undetermined (status 15)", "状态未知（状态码 15）"),
+                say(N_("Undetermined (status 15)"), N_("Undetermined")),
                 n_und,
                 "count",
                 _ratio(n_und, n),
             )
         )
-        rows.append(_row(ov, say("送达率", "Delivery rate"), _ratio(n_del, n_acc), "ratio"))
-        rows.append(_row(ov, say("失败率", "Failure rate"), _ratio(n_failed, n_acc), "ratio"))
-        rows.append(_row(ov, say("状态未知率", "Undetermined rate"), _ratio(n_und, n_acc), "ratio"))
+        rows.append(_row(ov, say(N_("Delivery rate")), _ratio(n_del, n_acc), "ratio"))
+        rows.append(_row(ov, say(N_("Failure rate")), _ratio(n_failed, n_acc), "ratio"))
+        rows.append(_row(ov, say(N_("Undetermined rate")), _ratio(n_und, n_acc), "ratio"))
     if "status" in df.columns:
         awaiting = int((accepted & ~final_mask(df)).sum())
         rows.append(
             _row(
                 ov,
-                say("待最终回执", "Awaiting a final report"),
+                say(N_("Awaiting a final report")),
                 awaiting,
                 "count",
                 _ratio(awaiting, n),
@@ -422,23 +419,27 @@ def summary_table(
         rows.append(
             _row(
                 ov,
-                say("有回复", "Rows with replies", "有回复的行"),
+                say(N_("Rows with replies"), N_("Replied")),
                 n_rep,
                 "count",
                 _ratio(n_rep, n),
             )
         )
-        rows.append(_row(ov, say("回复率", "Reply rate"), _ratio(n_rep, n_acc), "ratio"))
+        rows.append(_row(ov, say(N_("Reply rate")), _ratio(n_rep, n_acc), "ratio"))
     if replies is not None:
         rows.append(
-            _row(ov, say("收到回复", "Replies received", "收到回复条数"), len(replies), "count")
+            _row(
+                ov,
+                # TRANSLATORS: the first is shown alone, the second beside "Replies received"
+                say(N_("Number of replies received"), N_("Replies received"), "Replies received"),
+                len(replies),
+                "count",
+            )
         )
     opted = _bool_column(df, "opted_out")
     if opted is not None:
         rows.append(
-            _row(
-                ov, say("退订", "Opted out"), int(opted.sum()), "count", _ratio(int(opted.sum()), n)
-            )
+            _row(ov, say(N_("Opted out")), int(opted.sum()), "count", _ratio(int(opted.sum()), n))
         )
     if "parts" in df.columns:
         parts = pd.to_numeric(df["parts"], errors="coerce").fillna(0)
@@ -447,7 +448,7 @@ def summary_table(
         rows.append(
             _row(
                 ov,
-                say("计划条数", "Parts planned (sendable rows)", "计划条数（可发送的行）"),
+                say(N_("Parts planned (sendable rows)"), N_("Parts planned")),
                 planned,
                 "parts",
             )
@@ -456,23 +457,19 @@ def summary_table(
             rows.append(
                 _row(
                     ov,
-                    say("计费条数", "Parts accepted (billed)", "计费条数（已提交）"),
+                    say(N_("Parts accepted (billed)"), N_("Billed parts")),
                     billed,
                     "parts",
                 )
             )
         if price_per_part is not None:
             price = float(price_per_part)
-            rows.append(_row(ov, say("单价", "Price per part", "单价（每条）"), price, "price"))
+            rows.append(_row(ov, say(N_("Price per part"), N_("Price")), price, "price"))
             estimate = cost(planned, price)
             rows.append(
                 _row(
                     ov,
-                    say(
-                        "预计费用",
-                        "Estimate (parts planned × price)",
-                        "预计费用（计划条数 × 单价）",
-                    ),
+                    say(N_("Estimate (parts planned × price)"), N_("Estimate")),
                     estimate,
                     "money",
                 )
@@ -482,7 +479,7 @@ def summary_table(
                 rows.append(
                     _row(
                         ov,
-                        say("费用", "Cost (parts accepted × price)", "费用（计费条数 × 单价）"),
+                        say(N_("Cost (parts accepted × price)"), N_("Cost")),
                         spent,
                         "money",
                     )
@@ -498,7 +495,7 @@ def summary_table(
             if s in STATE_LABELS:
                 label = state_label(s, chosen)
             else:
-                label = say("(无状态", "no state)", "（无状态）") if s in ("(none)", "") else str(s)
+                label = bracketed(N_("no state"), chosen) if s in ("(none)", "") else str(s)
             rows.append(_row(sec, label, int(counts[s]), "count", _ratio(int(counts[s]), n)))
 
     if "status" in df.columns:
@@ -512,7 +509,7 @@ def summary_table(
             rows.append(
                 _row(
                     sec,
-                    say("(未收到回执", "no report yet)", "（未收到回执）"),
+                    bracketed(N_("no report yet"), chosen),
                     waiting,
                     "count",
                     _ratio(waiting, n_acc),

@@ -9,8 +9,10 @@ choice (or the language of messages) gives.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from ._i18n import current_language
+from ._i18n import N_, NC_, current_language
+from ._labels import LabelTable, chinese, label
 from .language import label_language
 from .phones import DIGITS_LOST, EMPTY, NOT_MOBILE, SEVERAL, problem_kind
 from .rows import Skip
@@ -18,7 +20,10 @@ from .skips import NOT_REGISTERED, skip_kind
 
 __all__ = [
     "SECTION_BASES",
+    "SKIP_KIND_CONTEXT",
     "SKIP_KIND_LABELS",
+    "bracketed",
+    "item_label",
     "pick_label",
     "reason_kind",
     "section_bases",
@@ -27,18 +32,16 @@ __all__ = [
     "summary_labels",
 ]
 
-#: The sections of the summary (Chinese, English) and what their ``share`` is a part of.
-_SECTIONS: dict[str, tuple[str, str, str]] = {
-    "overview": ("概况", "Overview", "rows"),
-    "state": ("发送状态", "By send state", "rows"),
-    "status": ("回执状态", "By delivery status", "accepted"),
-    "carrier": ("运营商代码", "By carrier code (ExStatus)", "accepted"),
-    "skipped": ("跳过原因", "Skipped by reason", "rows"),
+#: The sections of the summary (their labels' message ids) and what their ``share`` is a
+#: part of.
+_SECTIONS: dict[str, tuple[str, str]] = {
+    "overview": (N_("Overview"), "rows"),
+    "state": (N_("By send state"), "rows"),
+    "status": (N_("By delivery status"), "accepted"),
+    "carrier": (N_("By carrier code (ExStatus)"), "accepted"),
+    "skipped": (N_("Skipped by reason"), "rows"),
 }
-_BASES: dict[str, tuple[str, str]] = {
-    "rows": ("占总行数", "of rows"),
-    "accepted": ("占已提交", "of accepted"),
-}
+_BASES: dict[str, str] = {"rows": N_("of rows"), "accepted": N_("of accepted")}
 
 
 def summary_labels(labels: str | None = None) -> str:
@@ -55,8 +58,9 @@ def summary_labels(labels: str | None = None) -> str:
 
 
 def pick_label(zh: str, en: str, labels: str, alone: str | None = None) -> str:
-    """A label in ``labels`` (already checked); ``alone`` is the Chinese when it stands
-    without the English (a fuller wording), else ``zh``."""
+    """A label in ``labels`` (already checked) from its two texts; ``alone`` is the Chinese
+    when it stands without the English (a fuller wording), else ``zh``. (The summary's own
+    labels come from the catalog: :func:`item_label`.)"""
     if labels == "en":
         return en
     if labels == "zh":
@@ -64,9 +68,47 @@ def pick_label(zh: str, en: str, labels: str, alone: str | None = None) -> str:
     return f"{zh} {en}"
 
 
+def item_label(
+    message: str,
+    labels: str,
+    short: str | None = None,
+    *,
+    english: str | None = None,
+    context: str | None = None,
+) -> str:
+    """A summary label in ``labels`` (already checked) from its English message id, the
+    Chinese from the catalog (:func:`mobset_campaign._labels.label`): ``已送达 Delivered``,
+    ``已送达``, ``Delivered``. ``short``: a message whose (shorter) Chinese stands beside
+    the English, where the Chinese alone says more (``导出时间 Exported at (Beijing)``,
+    ``导出时间（北京时间）``); ``english``: the English shown, when not the message id;
+    ``context``: the ``pgettext`` context of ``message`` and ``short``.
+
+    >>> item_label("Exported at (Beijing)", "bilingual", "Exported at")
+    '导出时间 Exported at (Beijing)'
+    >>> item_label("Exported at (Beijing)", "zh", "Exported at")
+    '导出时间（北京时间）'
+    """
+    if labels == "bilingual" and short is not None:
+        return f"{chinese(short, context)} {message if english is None else english}"
+    return label(message, labels, english=english, context=context)
+
+
+def bracketed(message: str, labels: str) -> str:
+    """A summary item that is no value of its own, in brackets: ``(无状态 no state)``,
+    ``（无状态）``; in English ``no state)``, as the summary has always shown it.
+
+    >>> bracketed("no report yet", "bilingual"), bracketed("no report yet", "zh")
+    ('(未收到回执 no report yet)', '（未收到回执）')
+    """
+    if labels == "en":
+        return f"{message})"
+    if labels == "zh":
+        return f"（{chinese(message)}）"
+    return f"({label(message, labels)})"
+
+
 def section_label(key: str, labels: str) -> str:
-    zh, en, _base = _SECTIONS[key]
-    return pick_label(zh, en, labels)
+    return item_label(_SECTIONS[key][0], labels)
 
 
 def section_bases(labels: str | None = None) -> dict[str, str]:
@@ -78,8 +120,8 @@ def section_bases(labels: str | None = None) -> dict[str, str]:
     """
     chosen = summary_labels(labels)
     return {
-        pick_label(zh, en, chosen): pick_label(*_BASES[base], chosen)
-        for zh, en, base in _SECTIONS.values()
+        item_label(message, chosen): item_label(_BASES[base], chosen)
+        for message, base in _SECTIONS.values()
     }
 
 
@@ -91,30 +133,39 @@ SECTION_BASES: dict[str, str] = section_bases("bilingual")
 # --------------------------------------------------------------------------------------
 # why rows were skipped, by kind
 
+#: The ``pgettext`` context of the labels of the kinds of skip reasons.
+SKIP_KIND_CONTEXT = "kind of skip reason"
+
+#: Each kind of skip reason with its label's message id: the words :mod:`mobset_campaign.rows`
+#: and :mod:`mobset_campaign.phones` use for it (the key), in :data:`SKIP_KIND_CONTEXT`.
+_SKIP_KIND_MESSAGES: dict[str, str] = {
+    problem_kind(NOT_MOBILE): NC_("kind of skip reason", "not a mainland mobile"),
+    problem_kind(EMPTY): NC_("kind of skip reason", "empty phone cell"),
+    problem_kind(DIGITS_LOST): NC_("kind of skip reason", "digits lost in the spreadsheet"),
+    problem_kind(SEVERAL): NC_("kind of skip reason", "several numbers in one cell"),
+    str(Skip.DUPLICATE): NC_("kind of skip reason", "duplicate"),
+    str(Skip.OPTED_OUT): NC_("kind of skip reason", "opted out"),
+    str(Skip.NO_PHONE): NC_("kind of skip reason", "no phone number"),
+    str(Skip.EMPTY_MESSAGE): NC_("kind of skip reason", "empty message"),
+    str(Skip.TOO_LONG): NC_("kind of skip reason", "too long"),
+    str(Skip.NOT_SENDABLE): NC_("kind of skip reason", "not sendable"),
+    str(Skip.ALREADY_MESSAGED): NC_("kind of skip reason", "already messaged in this campaign"),
+}
+
+
+def _kind_pair(message: str) -> tuple[str, str]:
+    return chinese(message, SKIP_KIND_CONTEXT), message
+
+
 #: Each kind of skip reason as the summary names it: ``{kind: (Chinese, English)}``, the
 #: English being the words :mod:`mobset_campaign.rows` and :mod:`mobset_campaign.phones`
-#: use for it (the key).
-SKIP_KIND_LABELS: dict[str, tuple[str, str]] = {
-    kind: (words, kind)
-    for kind, words in (
-        (problem_kind(NOT_MOBILE), "不是手机号"),
-        (problem_kind(EMPTY), "号码为空"),
-        (problem_kind(DIGITS_LOST), "号码位数丢失"),
-        (problem_kind(SEVERAL), "一格多个号码"),
-        (str(Skip.DUPLICATE), "重复号码"),
-        (str(Skip.OPTED_OUT), "已退订"),
-        (str(Skip.NO_PHONE), "没有号码"),
-        (str(Skip.EMPTY_MESSAGE), "短信为空"),
-        (str(Skip.TOO_LONG), "超长"),
-        (str(Skip.NOT_SENDABLE), "不可发送"),
-        (str(Skip.ALREADY_MESSAGED), "本活动已发过"),
-    )
-}
+#: use for it (the key); read-only, the Chinese from the catalog.
+SKIP_KIND_LABELS: Mapping[str, tuple[str, str]] = LabelTable(_SKIP_KIND_MESSAGES, _kind_pair)
 _NOT_REGISTERED = NOT_REGISTERED
+#: Rows never registered in the campaign: the label, and its short Chinese beside the English.
 _NOT_REGISTERED_LABEL = (
-    "未登记",
-    "not registered (not sent yet, or only a dry run)",
-    "未登记（尚未发送，或只做了试运行）",
+    NC_("kind of skip reason", "not registered (not sent yet, or only a dry run)"),
+    NC_("kind of skip reason", "not registered"),
 )
 
 
@@ -127,8 +178,10 @@ def skip_kind_label(kind: str, labels: str | None = None) -> str:
     >>> skip_kind_label("duplicate", "zh"), skip_kind_label("duplicate", "bilingual")
     ('重复号码', '重复号码 duplicate')
     """
-    pair = SKIP_KIND_LABELS.get(str(kind))
-    return pick_label(*pair, summary_labels(labels)) if pair else str(kind)
+    message = _SKIP_KIND_MESSAGES.get(str(kind))
+    if message is None:
+        return str(kind)
+    return item_label(message, summary_labels(labels), context=SKIP_KIND_CONTEXT)
 
 
 #: Skip reasons that are texts of their own (the rest are phone problems).
@@ -167,8 +220,8 @@ def reason_kind(reason: str, labels: str | None = None) -> str:
     text = str(reason).strip()
     kind = _english_kind(text) or _english_kind(_CJK_PREFIX.sub("", text))
     if kind == _NOT_REGISTERED:
-        zh, en, alone = _NOT_REGISTERED_LABEL
-        return pick_label(zh, en, summary_labels(labels), alone)
+        message, short = _NOT_REGISTERED_LABEL
+        return item_label(message, summary_labels(labels), short, context=SKIP_KIND_CONTEXT)
     if kind is None:
         return problem_kind(text)
     return skip_kind_label(kind, labels)  # a reason added to rows.Skip without words: as is

@@ -27,9 +27,10 @@ A row that never became a message (no valid number, opted out, an empty text …
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from ._i18n import current_language
+from ._i18n import N_, NC_, current_language
+from ._labels import LabelTable, chinese
 from .codes import is_final_status
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "ROW_STATES",
     "SKIPPED",
     "STATE_COLOURS",
+    "STATE_CONTEXT",
     "STATE_LABELS",
     "STATE_MEANINGS",
     "UNANSWERED_STATES",
@@ -79,59 +81,63 @@ UNSENT_STATES: tuple[str, ...] = ("pending", "claimed")
 #: outcome unknown, or back to pending (nothing was accepted).
 UNANSWERED_STATES: tuple[str, ...] = ("rejected", "unknown", "pending")
 
-#: Each row state with its Chinese label, in the order a report lists them (outcome first).
-STATE_LABELS: dict[str, str] = {
-    "delivered": "已送达",
-    "sent": "已提交待回执",
-    "failed": "发送失败",
-    "undetermined": "状态未知",
-    "rejected": "网关拒绝",
-    "unknown": "结果未知",
-    "cancelled": "已取消",
-    "claimed": "发送中",
-    "pending": "待发送",
-    SKIPPED: "已跳过",
+#: The ``pgettext`` context of a state's label (``skipped`` is 已跳过 here, 跳过 elsewhere).
+STATE_CONTEXT = "send state"
+
+#: Each row state with its label's message id (the state itself, in :data:`STATE_CONTEXT`),
+#: in the order a report lists them (outcome first).
+_STATE_MESSAGES: dict[str, str] = {
+    "delivered": NC_("send state", "delivered"),
+    "sent": NC_("send state", "sent"),
+    "failed": NC_("send state", "failed"),
+    "undetermined": NC_("send state", "undetermined"),
+    "rejected": NC_("send state", "rejected"),
+    "unknown": NC_("send state", "unknown"),
+    "cancelled": NC_("send state", "cancelled"),
+    "claimed": NC_("send state", "claimed"),
+    "pending": NC_("send state", "pending"),
+    SKIPPED: NC_("send state", "skipped"),
 }
 
-#: What each row state means, in a line a marketer understands: ``(Chinese, English)``.
-STATE_MEANINGS: dict[str, tuple[str, str]] = {
-    "delivered": ("运营商回执确认已送达手机", "the carrier's report says it reached the phone"),
-    "sent": (
-        "网关已接收并计费，正在等待运营商回执",
-        "the gateway accepted (and billed) it; waiting for the carrier's report",
-    ),
-    "failed": (
-        "运营商回执确认未送达（空号、停机、拦截等）",
-        "the carrier's report says it did not reach the phone (no such number, switched off, "
-        "blocked …)",
-    ),
-    "undetermined": (
-        "最终回执为“未知状态”（状态码 15）：不算送达也不算失败",
-        "the final report is 'unknown' (status 15): neither delivered nor failed",
-    ),
-    "rejected": (
-        "网关拒收，未发出也不计费（内容、签名、号码或账号问题）",
-        "the gateway refused it: not sent and not billed (text, signature, number or account)",
-    ),
-    "unknown": (
-        "请求已发出但没有收到网关应答，可能已发出；不会自动重发",
-        "the request went out but no answer came back: it may have been sent; never re-sent "
-        "automatically",
-    ),
-    "cancelled": (
-        "定时短信在发送前被取消",
-        "a scheduled message cancelled before it went out",
-    ),
-    "claimed": (
-        "已提交给网关，等待网关应答",
-        "handed to the gateway, waiting for its answer",
-    ),
-    "pending": ("已登记，尚未发送", "registered, not sent yet"),
-    SKIPPED: (
-        "这一行没有发送（号码有问题、重复、已退订、短信为空或超长）",
-        "this row was not sent (a bad or duplicate number, opted out, an empty or too long text)",
-    ),
-}
+
+def _chinese_state(message: str) -> str:
+    return chinese(message, STATE_CONTEXT)
+
+
+#: Each row state with its Chinese label (``已送达``), in the order a report lists them
+#: (outcome first); read-only, the Chinese from the catalog.
+STATE_LABELS: Mapping[str, str] = LabelTable(_STATE_MESSAGES, _chinese_state)
+
+#: What each row state means, in a line a marketer understands: ``(Chinese, English)``
+#: (the English is the message id; read-only, the Chinese from the catalog).
+STATE_MEANINGS: Mapping[str, tuple[str, str]] = LabelTable(
+    {
+        "delivered": N_("the carrier's report says it reached the phone"),
+        "sent": N_("the gateway accepted (and billed) it; waiting for the carrier's report"),
+        "failed": N_(
+            "the carrier's report says it did not reach the phone (no such number, switched "
+            "off, blocked …)"
+        ),
+        "undetermined": N_(
+            "the final report is 'unknown' (status 15): neither delivered nor failed"
+        ),
+        "rejected": N_(
+            "the gateway refused it: not sent and not billed (text, signature, number or account)"
+        ),
+        "unknown": N_(
+            "the request went out but no answer came back: it may have been sent; never "
+            "re-sent automatically"
+        ),
+        "cancelled": N_("a scheduled message cancelled before it went out"),
+        "claimed": N_("handed to the gateway, waiting for its answer"),
+        "pending": N_("registered, not sent yet"),
+        SKIPPED: N_(
+            "this row was not sent (a bad or duplicate number, opted out, an empty or too "
+            "long text)"
+        ),
+    },
+    lambda message: (chinese(message), message),
+)
 
 #: (fill, font colour) of each row state: Excel's own Good / Bad / Neutral palette.
 STATE_COLOURS: dict[str, tuple[str, str]] = {
@@ -176,15 +182,13 @@ def state_label(state: str, labels: str | None = None) -> str:
     >>> state_label("unknown", "zh"), state_label("unknown", "en"), state_label("sent", "bilingual")
     ('结果未知', 'unknown', 'sent 已提交待回执')
     """
-    chinese = STATE_LABELS.get(state)
-    if chinese is None:
+    if state not in STATE_LABELS:
         return str(state)
     language = _language(labels)
-    if language == "zh":
-        return chinese
-    if language == "bilingual":
-        return f"{state} {chinese}"
-    return state
+    if language == "en":
+        return state
+    zh = STATE_LABELS[state]
+    return zh if language == "zh" else f"{state} {zh}"
 
 
 def state_meaning(state: str, language: str | None = None) -> str:
@@ -195,10 +199,10 @@ def state_meaning(state: str, language: str | None = None) -> str:
     >>> state_meaning("cancelled", "zh")
     '定时短信在发送前被取消'
     """
-    pair = STATE_MEANINGS.get(state)
-    if pair is None:
+    if state not in STATE_MEANINGS:
         return ""
+    zh, en = STATE_MEANINGS[state]
     language = _language(language)
     if language == "bilingual":
-        return f"{pair[0]} {pair[1]}"
-    return pair[0] if language == "zh" else pair[1]
+        return f"{zh} {en}"
+    return zh if language == "zh" else en

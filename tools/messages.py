@@ -4,14 +4,14 @@
     python tools/messages.py check [--only PATH ...]         # untranslated or mismatched
     python tools/messages.py compile                         # .po → .mo (the build does it too)
 
-``update`` extracts every ``_()``/``gettext()``/``ngettext()``/``N_()`` message of the package
-into ``mobset_campaign/locale/mobset_campaign.pot`` and merges it into the Chinese catalog
-``locale/zh/LC_MESSAGES/mobset_campaign.po``: new messages come in untranslated, gone ones
-leave, translations stay. ``--from`` fills untranslated messages (all of them with
-``--force``: a corrected translation) from a JSON object
+``update`` extracts every message of the package (``_()``, ``gettext()``, ``ngettext()``,
+``pgettext()``, ``N_()``, ``NC_()``) into ``mobset_campaign/locale/mobset_campaign.pot`` and
+merges it into the Chinese catalog ``locale/zh/LC_MESSAGES/mobset_campaign.po``: new messages
+come in untranslated, gone ones leave, translations stay. ``--from`` fills untranslated
+messages (all of them with ``--force``: a corrected translation) from a JSON object
 ``{"English message id": "中文译文"}`` (``"context\u0004id"`` for a ``pgettext`` message; the
-way several people translate at once without
-editing the same file); the ``.po`` is updated under a file lock.
+way several people translate at once without editing the same file); the ``.po`` is updated
+under a file lock.
 
 ``check`` lists messages without a Chinese translation, or whose ``{placeholders}`` differ
 between the languages, and exits 1 when there is any (``--only`` limits it to messages used in
@@ -39,7 +39,7 @@ PACKAGE = ROOT / "mobset_campaign"
 LOCALE = PACKAGE / "locale"
 POT = LOCALE / "mobset_campaign.pot"
 LANGUAGES = ("zh",)
-KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NC_": ((1, "c"), 2)}
 PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z_0-9]*|\d*)(![rsa])?(:[^{}]*)?\}(?!\})")
 
 
