@@ -95,13 +95,13 @@ def item_label(
 
 def bracketed(message: str, labels: str) -> str:
     """A summary item that is no value of its own, in brackets: ``(无状态 no state)``,
-    ``（无状态）``; in English ``no state)``, as the summary has always shown it.
+    ``（无状态）``, ``(no state)``.
 
     >>> bracketed("no report yet", "bilingual"), bracketed("no report yet", "zh")
     ('(未收到回执 no report yet)', '（未收到回执）')
     """
     if labels == "en":
-        return f"{message})"
+        return f"({message})"
     if labels == "zh":
         return f"（{chinese(message)}）"
     return f"({label(message, labels)})"
