@@ -85,5 +85,6 @@ def test_the_summary_s_labels_in_each_language() -> None:
     assert "导出时间 Exported at (Beijing)" in items["bilingual"]
     assert "导出时间（北京时间）" in items["zh"] and "有回复的行" in items["zh"]
     assert "Exported at (Beijing)" in items["en"] and "(无状态 no state)" in items["bilingual"]
+    assert "(no state)" in items["en"] and "（无状态）" in items["zh"]  # both brackets
     assert not [item for item in items["en"] if CJK.search(item)]
     assert all(CJK.search(item) for item in items["zh"])
