@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._gc import cycle_collector_paused
 from .ledger import STATUS_FRAME_COLUMNS, Ledger
 from .rows import (
     FrameRows,
@@ -65,6 +66,11 @@ def merge_status(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFram
     (['skipped', 'skipped'], 'empty')
     """
     require_columns(df, ("phone",), "merge_status")
+    with cycle_collector_paused():  # millions of objects, none in a cycle (see _gc)
+        return _merged(df, ledger, campaign)
+
+
+def _merged(df: pd.DataFrame, ledger: Ledger, campaign: str) -> pd.DataFrame:
     out = _make_room(df)
     rows = FrameRows.of(df)
     frame = ledger.status_frame(campaign)

@@ -7,15 +7,13 @@ These are read-only views; nothing here writes. :func:`mobset_campaign.merge_sta
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._cells import object_array
+from .._gc import cycle_collector_paused
 from .._protocol import BEIJING
 from ..codes import describe_status
 from ..states import MESSAGE_STATES
@@ -248,19 +246,6 @@ class _Texts:
         return _shared_texts(texts[where])
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Python's cycle collector paused: the rows' million tuples, none of them in a cycle,
-    would start it again and again (a third of the time a read took)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class _StatusColumns:
     """The status frame's columns, gathered slice by slice as numpy arrays and made
     pandas columns once at the end."""
@@ -351,7 +336,7 @@ class Frames(Store):
         sql = _status_sql(self.is_postgres)
         columns = _StatusColumns()
         after = 0
-        with _no_gc():
+        with cycle_collector_paused():
             while True:  # in slices of the id order, so no million rows of tuples at once
                 rows = self._read(sql, (columns.content, campaign, after, _CHUNK))
                 columns.add(rows)
