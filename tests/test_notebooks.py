@@ -8,11 +8,17 @@ turn a test into a live send) and with a keyring that fails, unless a test sets 
 Each notebook runs in Chinese and in English (the kernel's ``MOBSET_LANG``): the checks that
 read the package's words run in English; both runs check what does not depend on the language
 (files, states, charts, no secrets), and the Chinese run checks the package's words against
-its own catalog (:func:`_words`), so it tightens by itself as messages are translated.
+its own catalog (:func:`_words`), so it tightens by itself as messages are translated. The
+lines the notebooks' own code writes (``say("中文", "English")``) are checked in both runs:
+each in the kernel's language, never in the other (:func:`_assert_said`).
+
+The two languages of a notebook run at the same time (:data:`PARALLEL_RUNS` kernels): most of
+a run is waiting for the simulator's reports, so the pair takes little longer than one run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib.util
 import os
@@ -20,6 +26,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +49,8 @@ NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("01_quickstart.ipynb", "02_campaign_analysis.ipynb", "03_going_live.ipynb")
 #: The languages every notebook runs in, as the kernel's MOBSET_LANG.
 LANGUAGES = ("zh", "en")
+#: Notebooks executing at once: a notebook's other language starts with it.
+PARALLEL_RUNS = 2
 CELL_TIMEOUT = 120
 PASSWORD = Account().password  # the simulator's default account
 HEX32 = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32}(?![0-9A-Fa-f])")
@@ -70,7 +79,8 @@ def _copy_notebooks(folder: Path) -> Path:
 
 
 def _execute(name: str, folder: Path, env: dict[str, str]) -> nbformat.NotebookNode:
-    """Run ``folder/name`` top to bottom; raises CellExecutionError at the first error."""
+    """Run ``folder/name`` top to bottom; raises CellExecutionError at the first error. Safe
+    in a worker thread: the event loop is this call's own, closed when it returns."""
     nb = nbformat.read(folder / name, as_version=4)
     client = NotebookClient(
         nb,
@@ -78,7 +88,7 @@ def _execute(name: str, folder: Path, env: dict[str, str]) -> nbformat.NotebookN
         kernel_name="python3",
         resources={"metadata": {"path": str(folder)}},
     )
-    client.execute(env=env)
+    asyncio.run(client.async_execute(env=env))
     return nb
 
 
@@ -133,10 +143,22 @@ def repo_files() -> set[Path]:
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory, repo_files: set[Path]) -> Callable[..., Run]:
+def runner(
+    tmp_path_factory: pytest.TempPathFactory, repo_files: set[Path]
+) -> Iterator[Callable[..., Run]]:
     """run(name, lang="en", key=..., folder=None, **env) executes once per key (by default
-    the name and the language) and caches the Run."""
-    cache: dict[str, Run] = {}
+    the name and the language) and caches the Run. Asked for a notebook in one language, it
+    starts the notebook's other language too (in the background, in a folder of its own), for
+    the parametrized test that asks for it next."""
+    runs: dict[str, Future[Run]] = {}
+
+    def start(name: str, lang: str, key: str, folder: Path | None, env: dict[str, str]) -> None:
+        if key in runs:
+            return
+        if folder is None:
+            folder = _copy_notebooks(tmp_path_factory.mktemp("nb") / "notebooks")
+        kernel_env = _kernel_env(lang, **env)  # now, in the test's environment
+        runs[key] = pool.submit(lambda: Run(_execute(name, folder, kernel_env), folder))
 
     def run(
         name: str,
@@ -146,14 +168,18 @@ def runner(tmp_path_factory: pytest.TempPathFactory, repo_files: set[Path]) -> C
         folder: Path | None = None,
         **env: str,
     ) -> Run:
+        plain = key is None and folder is None and not env
         key = key or f"{name}[{lang}]"
-        if key not in cache:
-            if folder is None:
-                folder = _copy_notebooks(tmp_path_factory.mktemp("nb") / "notebooks")
-            cache[key] = Run(_execute(name, folder, _kernel_env(lang, **env)), folder)
-        return cache[key]
+        start(name, lang, key, folder, env)
+        if plain:  # the notebook as it is: its other language starts alongside
+            for other in LANGUAGES:
+                start(name, other, f"{name}[{other}]", None, {})
+        return runs[key].result()
 
-    return run
+    with ThreadPoolExecutor(PARALLEL_RUNS, thread_name_prefix="notebook") as pool:
+        yield run
+        for future in runs.values():
+            future.cancel()  # a run no selected test asked for
 
 
 def _assert_clean(run: Run) -> None:
@@ -189,6 +215,15 @@ def _assert_language(
     for message in replaced:
         if _words(lang, message) != message:
             assert message not in text, f"{message!r} is still shown in English"
+
+
+def _assert_said(run: Run | str, lang: str, zh: str, en: str) -> None:
+    """A line the notebook's own code writes with ``say(zh, en)``: shown in the kernel's
+    language, and the other language's line shown nowhere (in ``run``'s outputs or a text)."""
+    text = run if isinstance(run, str) else "\n".join(run.texts())
+    shown, other = (zh, en) if lang == "zh" else (en, zh)
+    assert shown in text, f"{shown!r} is not shown"
+    assert other not in text, f"{other!r} is shown in a {lang} run"
 
 
 def _assert_workbook(path: Path, rows: int) -> pd.DataFrame:
@@ -249,9 +284,20 @@ def test_quickstart_runs_a_whole_campaign_to_a_workbook(
         assert "not sent: digits lost in the spreadsheet" in html  # Preview
         assert "Dry run for campaign" in html and "nothing to send" in html  # SendSummary
         assert "Collected" in html  # CollectSummary
-    stdout = run.stdout()
-    assert "40 rows read from sample_contacts.csv" in stdout
-    assert "wrote out/quickstart_campaign.xlsx" in stdout
+    # the notebook's own lines
+    _assert_said(
+        run, lang, "从 sample_contacts.csv 读入 40 行", "40 rows read from sample_contacts.csv"
+    )
+    _assert_said(run, lang, "模拟器地址 http://127.0.0.1:", "Simulator at http://127.0.0.1:")
+    _assert_said(
+        run, lang, "已写入 out/quickstart_campaign.xlsx", "wrote out/quickstart_campaign.xlsx"
+    )
+    _assert_said(
+        run,
+        lang,
+        "已写入 out/quickstart_charts/funnel.png",
+        "wrote out/quickstart_charts/funnel.png",
+    )
 
     with Ledger(run.out / "quickstart_ledger.sqlite") as ledger:
         counts = ledger.campaigns().set_index("name").loc["quickstart-积分到期提醒"]
@@ -269,11 +315,36 @@ def test_analysis_creates_a_campaign_when_missing_and_lists_numbers_to_follow_up
     run = runner("02_campaign_analysis.ipynb", lang=lang)
     _assert_clean(run)
     _assert_language(run, lang)
-    assert "rehearsing one on the embedded simulator" in run.stdout()
+    _assert_said(
+        run,
+        lang,
+        "还没有活动文件：先在内置模拟器上演练一个活动来生成它们",
+        "No campaign files yet: rehearsing one on the embedded simulator to create them",
+    )
+    _assert_said(
+        run,
+        lang,
+        "已写入 out/analysis_ledger.sqlite 和 out/analysis_campaign.xlsx。",
+        "Wrote out/analysis_ledger.sqlite and out/analysis_campaign.xlsx.",
+    )
+    _assert_said(run, lang, "details：240 行 × ", "details: 240 rows × ")
+    _assert_said(
+        run, lang, "240 行；报表写出之后，有 0 行的状态变了。", "240 rows; 0 changed state since"
+    )
+    _assert_said(run, lang, " 条上行回复（占网关已受理短信的 ", " of the accepted messages); ")
+    _assert_said(run, lang, "已写入 out/analysis_followup.csv", "wrote out/analysis_followup.csv")
     _assert_workbook(run.out / "analysis_campaign.xlsx", rows=240)
     assert len(run.pngs()) == 4
     html = run.html()
-    assert "delivered 已送达" in html and "p90" in html  # the funnel and delay tables
+    assert "p90" in html  # the delay table
+    # the tables' labels: the funnel's steps and columns, the delays' and the groups' columns
+    for zh, en in [
+        (">网关已受理</th>", ">accepted</th>"),
+        (">占上一步</th>", ">of previous step</th>"),
+        (">中位数</th>", ">median</th>"),
+        (">送达率</th>", ">delivery rate</th>"),
+    ]:
+        _assert_said(run, lang, zh, en)
 
     followup = pd.read_csv(run.out / "analysis_followup.csv", dtype={"phone": "str"})
     assert {"next_step", "row", "phone", "send_state", "reason"} <= set(followup.columns)
@@ -297,6 +368,7 @@ def test_analysis_reopens_the_existing_files(runner: Callable[..., Run]) -> None
     _assert_clean(again)
     assert "Using out/analysis_ledger.sqlite and out/analysis_campaign.xlsx." in again.stdout()
     assert "0 changed state since the workbook was written" in again.stdout()
+    assert "rehearsing" not in again.stdout()
     assert len(again.pngs()) == 4
 
 
@@ -312,7 +384,8 @@ def test_going_live_without_credentials_rehearses_every_step(
     _assert_clean(run)
     _assert_language(run, lang, replaced=("Campaign estimate",))
     html = run.html()
-    assert "REHEARSAL" in html and "No credentials were found" in html
+    _assert_said(run, lang, "⚠ 演练模式。", "⚠ REHEARSAL.")
+    _assert_said(run, lang, "没有找到账号凭据", "No credentials were found")
     assert html.count("✅") == 4 and "❌" not in html  # signature, balance, clock, window
     # the checks table says whether the balance is enough and leaves the numbers to the
     # estimate under it (it used to repeat the estimate's balance sentence)
@@ -321,8 +394,36 @@ def test_going_live_without_credentials_rehearses_every_step(
         for o in run.outputs()
         if "✅" in o.get("data", {}).get("text/html", "")
     ]
-    assert "see the estimate below" in checks and "1,000,000" not in checks
-    assert "Confirmed. (rehearsal)" in run.stdout()
+    assert "1,000,000" not in checks
+    said = [
+        (
+            "签名",
+            "signature",
+            "每条短信都会加上【广州首易】",
+            "【广州首易】 is added to every message",
+        ),
+        ("余额", "balance", "足够：计费条数和费用见下面的预估", "enough: see the estimate below"),
+        ("时钟", "clock", "（相差超过 20 分钟网关就会拒绝请求）", "(the gateway refuses beyond"),
+        (
+            "发送时段",
+            "sending window",
+            "演练时不限制（现在是北京时间",
+            "not enforced in a rehearsal",
+        ),
+    ]
+    for zh_name, en_name, zh, en in said:
+        _assert_said(checks, lang, f">{zh_name}</th>", f">{en_name}</th>")
+        _assert_said(checks, lang, zh, en)
+    _assert_said(
+        run,
+        lang,
+        "即将发送活动“2026-12 积分到期提醒”",
+        "About to send campaign '2026-12 积分到期提醒'",
+    )
+    _assert_said(run, lang, "已确认（演练）。", "Confirmed. (rehearsal)")
+    _assert_said(
+        run, lang, "已写入 out/rehearsal_campaign.xlsx", "wrote out/rehearsal_campaign.xlsx"
+    )
     _assert_workbook(run.out / "rehearsal_campaign.xlsx", rows=40)
     assert len(list((run.out / "rehearsal_campaign_charts").glob("*.png"))) == 4
     with Ledger(run.out / "rehearsal_ledger.sqlite") as ledger:
@@ -386,8 +487,9 @@ def test_going_live_reads_the_keyring_and_sends_through_the_configured_gateway(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_going_live_with_real_credentials_stops_before_anything_risky(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, lang: str
 ) -> None:
     """Credentials for a gateway that is not on this computer make the notebook LIVE. Left
     unedited (the sample list), it says so and stops before any request or file: the
@@ -396,6 +498,7 @@ def test_going_live_with_real_credentials_stops_before_anything_risky(
     folder = _copy_notebooks(tmp_path_factory.mktemp("nb") / "notebooks")
     nb = nbformat.read(folder / "03_going_live.ipynb", as_version=4)
     env = _kernel_env(
+        lang,
         MOBSET_CORP_ID="300123",
         MOBSET_LOGIN_NAME="marketing",
         MOBSET_PASSWORD=PASSWORD,
@@ -412,9 +515,18 @@ def test_going_live_with_real_credentials_stops_before_anything_risky(
     run = Run(nb, folder)
     errors = [o for o in run.outputs() if o["output_type"] == "error"]
     assert [e["ename"] for e in errors] == ["StopHere"]
-    assert "sample list" in errors[0]["evalue"]
-    assert "LIVE" in run.html() and "REHEARSAL" not in run.html()
-    assert "password from the MOBSET_PASSWORD variable (not shown)" in run.stdout()
+    # (its traceback shows the cell's code, both languages: the message alone)
+    _assert_said(
+        errors[0]["evalue"], lang, "这是本包自带的示例名单", "This is the package's sample list"
+    )
+    _assert_said(run, lang, "● 正式发送。", "● LIVE.")
+    assert "REHEARSAL" not in run.html() and "演练模式" not in run.html()
+    _assert_said(
+        run,
+        lang,
+        "账号 300123 / marketing；密码来自环境变量 MOBSET_PASSWORD（不显示）。",
+        "Account 300123 / marketing; password from the MOBSET_PASSWORD variable (not shown).",
+    )
     for text in [*run.texts(), str(caught.value)]:
         assert PASSWORD not in text
     assert not run.out.exists() or not any(run.out.iterdir())  # no ledger, no workbook
