@@ -73,6 +73,13 @@ def test_the_wheel_ships_the_compiled_chinese_catalog(tmp_path: Path) -> None:
         mo = archive.read("mobset_campaign/locale/zh/LC_MESSAGES/mobset_campaign.mo")
     catalog = gettext.GNUTranslations(io.BytesIO(mo))
     with (ROOT / "mobset_campaign/locale/zh/LC_MESSAGES/mobset_campaign.po").open("rb") as po:
-        expected = {m.id: m.string for m in read_po(po) if m.id and isinstance(m.id, str)}
+        expected = [
+            (m.context, m.id, m.string) for m in read_po(po) if m.id and isinstance(m.id, str)
+        ]
     assert expected
-    assert all(catalog.gettext(k) == v for k, v in expected.items() if v)
+    wrong = [
+        (context, k)
+        for context, k, v in expected
+        if v and (catalog.pgettext(context, k) if context else catalog.gettext(k)) != v
+    ]
+    assert not wrong
