@@ -877,11 +877,13 @@ def test_send_resend_and_two_collects_at_once_with_kills(sim_process: str, tmp_p
                 [signal.SIGTERM, signal.SIGHUP]
             )
             proc.send_signal(how)
-            proc.communicate(timeout=60)
+            _out, err = proc.communicate(timeout=60)
             if how == signal.SIGKILL:
                 killed_runs.append((started[i], datetime.now(BEIJING)))
             else:
-                assert proc.returncode == 0, f"{roles[i]} did not stop cleanly on {how.name}"
+                assert proc.returncode == 0, (
+                    f"{roles[i]} did not stop cleanly on {how.name}: {err[-2000:]}"
+                )
         started[i] = datetime.now(BEIJING)
         procs[i] = _start_worker(roles[i], path, rows, stop, url)
     stop.touch()

@@ -44,52 +44,60 @@ def test_three_senders_two_collectors_one_postgres_ledger_with_kills(
     rng = random.Random(20261203)
     started: dict[int, datetime] = {}
     procs: dict[int, Any] = {}
-    for i, role in enumerate(ROLES):
-        started[i] = datetime.now(BEIJING)
-        procs[i] = _start_worker(role, ledger_url, rows, stop, url)
-    killed_runs: list[tuple[datetime, datetime]] = []
-    while _control(url, "/_sim/stats")["requests"].get("SmsSend", 0) < 6:
-        time.sleep(0.01)  # the first kill surely lands with requests in flight
-    procs[0].kill()
-    procs[0].communicate(timeout=60)
-    killed_runs.append((started[0], datetime.now(BEIJING)))
-    started[0] = datetime.now(BEIJING)
-    procs[0] = _start_worker("send", ledger_url, rows, stop, url)
-    statuses = 0
-    done = False
-    deadline = time.monotonic() + 12
-    while time.monotonic() < deadline:
-        time.sleep(rng.uniform(0.15, 0.5))
-        if rng.random() < 0.3:  # an analyst looks while it runs: read-only, never blocking
-            assert main(["status", "--ledger", ledger_url, "--campaign", CAMPAIGN]) == 0
-            statuses += 1
-            capsys.readouterr()
-        i = rng.choice(list(procs))
-        proc = procs[i]
-        if ROLES[i] == "send" and proc.poll() is not None:
-            done = done or "DONE" in proc.communicate()[0]
-            if done:
-                continue
-        elif proc.poll() is None:
-            sender = ROLES[i] == "send"
-            how = (
-                rng.choice([signal.SIGKILL, signal.SIGTERM])
-                if sender
-                else rng.choice([signal.SIGTERM, signal.SIGHUP])
-            )
-            proc.send_signal(how)
+    try:
+        for i, role in enumerate(ROLES):
+            started[i] = datetime.now(BEIJING)
+            procs[i] = _start_worker(role, ledger_url, rows, stop, url)
+        killed_runs: list[tuple[datetime, datetime]] = []
+        while _control(url, "/_sim/stats")["requests"].get("SmsSend", 0) < 6:
+            time.sleep(0.01)  # the first kill surely lands with requests in flight
+        procs[0].kill()
+        procs[0].communicate(timeout=60)
+        killed_runs.append((started[0], datetime.now(BEIJING)))
+        started[0] = datetime.now(BEIJING)
+        procs[0] = _start_worker("send", ledger_url, rows, stop, url)
+        statuses = 0
+        done = False
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.15, 0.5))
+            if rng.random() < 0.3:  # an analyst looks while it runs: read-only, never blocking
+                assert main(["status", "--ledger", ledger_url, "--campaign", CAMPAIGN]) == 0
+                statuses += 1
+                capsys.readouterr()
+            i = rng.choice(list(procs))
+            proc = procs[i]
+            if ROLES[i] == "send" and proc.poll() is not None:
+                done = done or "DONE" in proc.communicate()[0]
+                if done:
+                    continue
+            elif proc.poll() is None:
+                sender = ROLES[i] == "send"
+                how = (
+                    rng.choice([signal.SIGKILL, signal.SIGTERM])
+                    if sender
+                    else rng.choice([signal.SIGTERM, signal.SIGHUP])
+                )
+                proc.send_signal(how)
+                _out, err = proc.communicate(timeout=60)
+                if how == signal.SIGKILL:
+                    killed_runs.append((started[i], datetime.now(BEIJING)))
+                else:
+                    assert proc.returncode == 0, (
+                        f"{ROLES[i]} did not stop cleanly on {how.name}: {err[-2000:]}"
+                    )
+            started[i] = datetime.now(BEIJING)
+            procs[i] = _start_worker(ROLES[i], ledger_url, rows, stop, url)
+        stop.touch()
+        for i, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, f"{ROLES[i]}: {err[-2000:]}"
+            done = done or "DONE" in out
+    finally:  # a failed check leaves no worker running, nor its pipes open
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
             proc.communicate(timeout=60)
-            if how == signal.SIGKILL:
-                killed_runs.append((started[i], datetime.now(BEIJING)))
-            else:
-                assert proc.returncode == 0, f"{ROLES[i]} did not stop cleanly on {how.name}"
-        started[i] = datetime.now(BEIJING)
-        procs[i] = _start_worker(ROLES[i], ledger_url, rows, stop, url)
-    stop.touch()
-    for i, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, f"{ROLES[i]}: {err[-2000:]}"
-        done = done or "DONE" in out
     stop.unlink()
     while not done:  # the campaign runs to its end once the kills stop
         proc = _start_worker("send", ledger_url, rows, stop, url)
