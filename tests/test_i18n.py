@@ -147,3 +147,18 @@ def test_a_missing_or_stale_compiled_catalog_is_compiled_from_the_po(tool, tmp_p
     (folder / "mobset_campaign.po").write_text(edited, encoding="utf-8")
     with mc.using_language("zh"):
         assert gettext(message) == "改过的译文"
+
+
+def test_a_damaged_catalog_leaves_english_and_says_so_once(
+    tool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    message = _any_message(tool)
+    folder = tmp_path / "zh" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "mobset_campaign.mo").write_bytes(b"\x00 not a catalog")
+    monkeypatch.setattr(_i18n, "LOCALE_DIR", tmp_path)
+    monkeypatch.setattr(_i18n, "_stamps", {})
+    with mc.using_language("zh"), pytest.warns(RuntimeWarning, match="zh message catalog"):
+        assert gettext(message) == message  # English, never a crash
+    with mc.using_language("zh"):
+        assert gettext(message) == message  # the same catalog: no second warning
