@@ -556,9 +556,19 @@ def _speaking(language: str | None) -> Iterator[None]:
 def main(argv: Sequence[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> int:
     """Run one command; returns its exit status (see :data:`EXIT_CODES`). ``clock`` is the
     time now for ``send`` (tests rehearse the sending window with it)."""
+    _printable_anywhere()
     args_list, language = _lang_option(list(sys.argv[1:] if argv is None else argv))
     with _speaking(language):
         return _run(args_list, clock)
+
+
+def _printable_anywhere() -> None:
+    """A terminal that cannot show Chinese (an ASCII or Latin-1 console) gets escapes such as
+    ``\\u53d1`` for the characters it lacks instead of a traceback in place of the output."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "") == "strict":
+            reconfigure(errors="backslashreplace")
 
 
 def _run(args_list: list[str], clock: Callable[[], datetime] | None) -> int:

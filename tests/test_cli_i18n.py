@@ -143,6 +143,15 @@ def _cli(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_a_terminal_that_cannot_show_chinese_gets_escapes_not_a_traceback() -> None:
+    for language in ("zh", "en"):  # the English help names the vendor in Chinese too
+        run = _cli("--help", MOBSET_LANG=language, PYTHONIOENCODING="ascii")
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+        assert "mobset-campaign" in run.stdout
+    zh = _cli("--help", MOBSET_LANG="zh", PYTHONIOENCODING="ascii")
+    assert zh.stdout.startswith("\\u7528\\u6cd5")  # 用法, escaped
+
+
 def test_help_in_chinese_with_mobset_lang() -> None:
     done = _cli("--help", MOBSET_LANG="zh")
     assert done.returncode == 0, done.stderr
