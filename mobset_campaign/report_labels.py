@@ -24,7 +24,6 @@ __all__ = [
     "SKIP_KIND_LABELS",
     "bracketed",
     "item_label",
-    "pick_label",
     "reason_kind",
     "section_bases",
     "section_label",
@@ -55,17 +54,6 @@ def summary_labels(labels: str | None = None) -> str:
     if labels is None:
         return "zh" if current_language() == "zh" else "bilingual"
     return label_language(labels)
-
-
-def pick_label(zh: str, en: str, labels: str, alone: str | None = None) -> str:
-    """A label in ``labels`` (already checked) from its two texts; ``alone`` is the Chinese
-    when it stands without the English (a fuller wording), else ``zh``. (The summary's own
-    labels come from the catalog: :func:`item_label`.)"""
-    if labels == "en":
-        return en
-    if labels == "zh":
-        return alone or zh
-    return f"{zh} {en}"
 
 
 def item_label(

@@ -410,13 +410,17 @@ class Sending(Recording, Locks):
         skip_locked, share = (
             (" FOR UPDATE SKIP LOCKED", " FOR SHARE") if self.is_postgres else ("", "")
         )
-        lost = LedgerError(
-            _(
-                "This run of campaign {campaign!r} no longer holds it (another run took it over, "
-                "taking this one for dead), so it stopped before sending more; nothing of the "
-                "last request was sent. Check what else is running, then send again."
-            ).format(campaign=campaign)
-        )
+
+        def lost() -> LedgerError:  # only when it happens: no message made per claim
+            return LedgerError(
+                _(
+                    "This run of campaign {campaign!r} no longer holds it (another run took it "
+                    "over, taking this one for dead), so it stopped before sending more; "
+                    "nothing of the last request was sent. Check what else is running, then "
+                    "send again."
+                ).format(campaign=campaign)
+            )
+
         opted_out_text = _(OPTED_OUT)
         batch_row = (
             campaign,
@@ -436,7 +440,7 @@ class Sending(Recording, Locks):
                     cur, message_ids, batch_row, holder is not None, opted_out_text
                 )
                 if claim is None:
-                    raise lost
+                    raise lost()
                 return claim
             marks = ",".join("?" * len(message_ids))
             found = (
@@ -456,7 +460,7 @@ class Sending(Recording, Locks):
                     (campaign, holder.token),
                 ).fetchone()
                 if row is None:
-                    raise lost
+                    raise lost()
             if not found:  # other senders took them all: no batch row for an empty claim
                 return Claim(0, [])
             opted_out = [int(r[0]) for r in found if r[2]]
@@ -470,7 +474,7 @@ class Sending(Recording, Locks):
             claimed = [Claimed(i, phones[i]) for i in dict.fromkeys(message_ids) if i in phones]
             batch_id = self._insert_batch(cur, batch_row, len(claimed), holder is not None)
             if batch_id is None:
-                raise lost
+                raise lost()
             if claimed:
                 cur.execute(
                     "UPDATE messages SET state = 'claimed', batch_id = ?, claimed_at = ?, "
