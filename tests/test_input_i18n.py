@@ -34,9 +34,14 @@ def _message(make: Callable[[], object]) -> str:
     return str(made)
 
 
+#: What is no language: quoted values, code locations and paths (the checkout may live in
+#: a folder named /check/, as CI's does).
+NO_LANGUAGE = re.compile(r"'[^']*'|\([^)]*\.py[^)]*\)|(?:[A-Za-z]:)?[/\\][\w./\\-]*")
+
+
 def _chinese(text: str) -> None:
     assert CJK.search(text), text
-    left = ENGLISH.findall(re.sub(r"'[^']*'|\([^)]*\.py[^)]*\)", "", text))
+    left = ENGLISH.findall(NO_LANGUAGE.sub(" ", text))
     assert not left, f"English words left: {left} in {text!r}"
 
 
