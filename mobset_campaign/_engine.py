@@ -37,12 +37,13 @@ from .errors import (
     ContentError,
     GatewayError,
     InputError,
+    LedgerError,
     LimitError,
     ProtocolError,
     TransportError,
 )
 from .ledger import Claimed, Holder, Ledger, Outcome, account_key
-from .plan import PlannedBatch, SendWindow, shown_time
+from .plan import PlannedBatch, SendWindow, regroup, shown_time
 from .rows import phone_key
 from .summaries import SendSummary
 
@@ -110,6 +111,11 @@ class Engine:
         self.clones: list[Any] = []
         self.limiter = RateLimiter(opts.rate)
         self.bar: Any = None
+        #: set when a claim found every row of its request taken by another sender; the
+        #: plan's rest is then read again (:meth:`_regroup`), whose requests carry the next
+        #: generation
+        self.crowded = threading.Event()
+        self.generation = 0
 
     # -- helpers
 
@@ -166,16 +172,23 @@ class Engine:
         slots = threading.Semaphore(self.opts.concurrency)
         pool = ThreadPoolExecutor(self.opts.concurrency, thread_name_prefix="mobset-send")
         futures: list[Future[None]] = []
+        queue, i = batches, 0
         try:
             try:
-                for batch in batches:
+                while i < len(queue):
                     if self.stop.is_set() or not self._window_open():
                         break
                     while not self.stop.is_set() and not slots.acquire(timeout=0.2):
                         pass
                     if self.stop.is_set():
                         break
-                    future = pool.submit(self._work, batch)
+                    if self.crowded.is_set():  # another sender works here: move on
+                        queue, i = self._regroup(queue[i:]), 0
+                        if not queue:
+                            slots.release()
+                            break
+                    batch, i = queue[i], i + 1
+                    future = pool.submit(self._work, batch, self.generation)
                     future.add_done_callback(lambda _f: slots.release())
                     futures.append(future)
                 _wait_all(futures)
@@ -203,14 +216,31 @@ class Engine:
         if failures:
             raise _one_error([f for f in failures if f is not None])
 
-    def _work(self, batch: PlannedBatch) -> None:
+    def _regroup(self, rest: list[PlannedBatch]) -> list[PlannedBatch]:
+        """The rest of the plan, after a claim found its rows all taken by another sender:
+        one read of what is still pending instead of one empty claim per request the other
+        sender has sent (see :func:`~mobset_campaign.plan.regroup`)."""
+        self.crowded.clear()
+        self.generation += 1  # empty claims of requests handed out before now say nothing new
         try:
-            self._send_batch(batch)
+            pending = self.ledger.pending_ids(self.campaign)
+        except LedgerError:  # the claims themselves say what is wrong with the ledger
+            return rest
+        regrouped = regroup(rest, pending)
+        gone = sum(len(b) for b in rest) - sum(len(b) for b in regrouped)
+        if gone and self.bar.total:  # the bar counts what this run may still send
+            self.bar.total = max(self.bar.n, self.bar.total - gone)
+            self.bar.refresh()
+        return regrouped
+
+    def _work(self, batch: PlannedBatch, generation: int = 0) -> None:
+        try:
+            self._send_batch(batch, generation)
         except BaseException as exc:  # a broken ledger, a bug: stop the whole run, report it
             self.halt(_("unexpected error while sending: {error!r}").format(error=exc))
             raise
 
-    def _send_batch(self, batch: PlannedBatch) -> None:
+    def _send_batch(self, batch: PlannedBatch, generation: int = 0) -> None:
         if self.stop.is_set() or not self.limiter.wait(len(batch), self.stop):
             return
         batch_id, claimed = self.ledger.claim(
@@ -223,6 +253,8 @@ class Engine:
             holder=self.opts.holder,
         )
         if not claimed:
+            if not batch_id and generation == self.generation:  # another sender took them
+                self.crowded.set()
             return
         phones = [c.phone for c in claimed]
         parts = {m.id: m.parts for m in batch.messages}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
@@ -37,6 +38,7 @@ __all__ = [
     "beijing_clock",
     "check_batch_size",
     "plan_batches",
+    "regroup",
     "shown_time",
     "timer_send_time",
 ]
@@ -115,6 +117,34 @@ def share_out(batches: list[PlannedBatch], rank: int, senders: int) -> list[Plan
         return batches
     start = len(batches) * (rank % senders) // senders
     return batches[start:] + batches[:start]
+
+
+def regroup(rest: list[PlannedBatch], pending: AbstractSet[int]) -> list[PlannedBatch]:
+    """The rest of a sender's plan once it found rows taken by another sender: the requests
+    with a message still ``pending``, starting halfway into the longest stretch of them.
+
+    A sender that ran into another's stretch would otherwise claim its way through every
+    request the other one already sent, one empty claim (one transaction) each. Starting
+    halfway into the longest stretch left splits the work that remains with whoever works
+    from its start, as in work stealing; the stretches before it come last.
+
+    >>> plan = [PlannedBatch(str(i), (PendingMessage(i, "", "", 1),)) for i in range(10)]
+    >>> [b.content for b in regroup(plan, {0, 1, 4, 5, 6, 7, 9})]
+    ['6', '7', '9', '0', '1', '4', '5']
+    """
+    kept = [
+        (i, b) for i, b in enumerate(rest) if any(m.id in pending for m in b.messages)
+    ]
+    if not kept:
+        return []
+    best_start, best_len, start = 0, 0, 0
+    for k in range(1, len(kept) + 1):
+        if k == len(kept) or kept[k][0] != kept[k - 1][0] + 1:  # a stretch ends at k
+            if k - start > best_len:
+                best_start, best_len = start, k - start
+            start = k
+    middle = best_start + best_len // 2
+    return [b for _, b in kept[middle:]] + [b for _, b in kept[:middle]]
 
 
 def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]]:

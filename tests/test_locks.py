@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -222,3 +223,58 @@ def test_a_run_that_lost_the_campaign_stops_claiming(ledger_url: str) -> None:
         with pytest.raises(LedgerError, match="no longer holds it"):
             ledger.claim("c", ids, holder=mine)
         assert ledger.counts("c")["claimed"] == 0
+
+
+class _CountingLedger(Ledger):
+    """The real ledger, counting the claims that found every row already taken."""
+
+    empty_claims = 0
+
+    def claim(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        got = super().claim(*args, **kwargs)
+        if not got.messages:
+            type(self).empty_claims += 1
+        return got
+
+
+def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_rows(
+    ledger_url: str,
+) -> None:
+    # Two senders of one campaign, each its own text per row (one request per row). Once
+    # one reaches rows the other sent, it reads what is still pending and moves on, instead
+    # of one empty claim (a transaction) per request the other sent: before, the two made
+    # about one empty claim per row between them.
+    n = 240
+    phones = [f"1360000{i:04d}" for i in range(n)]
+    df = pd.DataFrame(
+        {"phone": phones, "content": [f"会员{i}：本周积分翻倍" for i in range(n)],
+         "parts": [1] * n, "sendable": [True] * n}
+    )  # fmt: skip
+    _CountingLedger.empty_claims = 0
+    with Simulator(seed=5) as simulator:
+        simulator.inject("SmsSend", "latency", delay=0.01)
+        with Ledger(ledger_url) as led:  # registered first, so both plan the same rows
+            # a send at 03:00 Beijing, outside its window, registers and sends nothing
+            send(df, simulator.client(), campaign="two", ledger=led, progress=False,
+                 quiet_hours=("08:00", "20:00"), clock=lambda: datetime(2024, 1, 1, 3, 0))  # fmt: skip
+        summaries: list[object] = []
+        errors: list[BaseException] = []
+
+        def one_sender() -> None:
+            try:
+                with _CountingLedger(ledger_url) as led:
+                    summaries.append(send(df, simulator.client(), campaign="two", ledger=led,
+                                          concurrency=2, quiet_hours=None, progress=False))  # fmt: skip
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one_sender) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        accepted = Counter(m.phone for m in simulator.accepted())
+    assert sorted(accepted) == phones and set(accepted.values()) == {1}
+    assert all(s.accepted > 0 for s in summaries), [str(s) for s in summaries]  # type: ignore[attr-defined]
+    assert _CountingLedger.empty_claims <= 12, _CountingLedger.empty_claims

@@ -34,7 +34,7 @@ from mobset_campaign.collector import collect
 from mobset_campaign.errors import AnswerKeptError, LedgerError
 from mobset_campaign.ledger import Ledger, Outcome, PendingMessage
 from mobset_campaign.merge import merge_status
-from mobset_campaign.plan import plan_batches
+from mobset_campaign.plan import plan_batches, regroup
 from mobset_campaign.sender import resend_unknown, send
 from mobset_campaign.simulator import Simulator
 
@@ -678,6 +678,20 @@ def test_planner_never_exceeds_50_or_repeats_a_number(
         group = [p for p, t in items if t == text]
         need = max(-(-len(group) // batch_size), max(Counter(group).values()))
         assert sum(1 for b in plan if b.content == text) == need
+
+
+@given(messages, st.integers(1, 50), st.data())
+def test_regrouping_keeps_every_request_with_a_pending_message_once(
+    items: list[tuple[str, str]], batch_size: int, data: st.DataObject
+) -> None:
+    pending = [PendingMessage(i, phone, text, 1) for i, (phone, text) in enumerate(items)]
+    plan = plan_batches(pending, batch_size)
+    still = set(data.draw(st.lists(st.sampled_from(range(len(items))), unique=True)) if items else [])
+    rest = regroup(plan, still)
+    wanted = [b for b in plan if any(m.id in still for m in b.messages)]
+    assert sorted(map(id, rest)) == sorted(map(id, wanted))  # each kept once, no other
+    if wanted and len(wanted) == len(plan):  # nothing taken: half the plan, then the rest
+        assert rest == plan[len(plan) // 2 :] + plan[: len(plan) // 2]
 
 
 class Recorder:

@@ -366,6 +366,17 @@ class Sending(Recording, Locks):
             if wanted is None or r[1] in wanted
         ]
 
+    def pending_ids(self, campaign: str) -> set[int]:
+        """Ids of the campaign's messages still pending: a plain read, which blocks no sender
+        (another one may claim some of them the next moment; only a claim is sure)."""
+        campaign = campaign_name(campaign)
+        return {
+            int(r[0])
+            for r in self._read(
+                "SELECT id FROM messages WHERE campaign = ? AND state = 'pending'", (campaign,)
+            )
+        }
+
     def cancel_suppressed(self, campaign: str) -> int:
         """Pending messages to opted-out numbers become ``cancelled``; returns the count."""
         campaign = campaign_name(campaign)
