@@ -186,6 +186,19 @@ def register_only(sim: Simulator, df: pd.DataFrame, url: str, campaign: str) -> 
     return summary.registered
 
 
+class _ClaimCounting(Ledger):
+    """The ledger, counting its claim transactions and those that found nothing pending."""
+
+    claims = 0
+    empty_claims = 0
+
+    def claim(self, *args: Any, **kwargs: Any) -> Any:
+        got = super().claim(*args, **kwargs)
+        self.claims += 1
+        self.empty_claims += not got.messages
+        return got
+
+
 def worker(spec_json: str) -> int:
     """One sender process: open the ledger, say READY, wait for GO on stdin, send, print a
     JSON line of its figures (wall-clock start and end, so the parent can span all of them)."""
@@ -194,7 +207,7 @@ def worker(spec_json: str) -> int:
     spec = json.loads(spec_json)
     df = rows(spec["rows"], offset=spec["offset"])
     client = MobsetClient.from_env()
-    with Ledger(spec["url"]) as ledger:
+    with _ClaimCounting(spec["url"]) as ledger:
         print("READY", flush=True)
         if sys.stdin.readline().strip() != "GO":
             return 1
@@ -223,6 +236,9 @@ def worker(spec_json: str) -> int:
                 "registered": summary.registered,
                 "recovered_unknown": summary.recovered_unknown,
                 "stopped_reason": summary.stopped_reason,
+                "claims": ledger.claims,
+                "empty_claims": ledger.empty_claims,
+                "sent_by_others": summary.sent_by_others,
             }
         ),
         flush=True,
@@ -282,10 +298,10 @@ def run_senders(
         assert r["stopped_reason"] is None, r
     seconds = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     senders_cpu = sum(r["cpu_seconds"] for r in reports)
-    # every planned request is one claim transaction; one that found its rows taken by
+    # claim transactions, counted by the workers' ledgers; one that found its rows taken by
     # another sender sends nothing (and records no batch)
-    claims = sum(r["planned_batches"] for r in reports)
-    empty = claims - sum(r["requests"] for r in reports)
+    claims = sum(r["claims"] for r in reports)
+    empty = sum(r["empty_claims"] for r in reports)
     return {
         "processes": processes,
         "seconds": round(seconds, 4),

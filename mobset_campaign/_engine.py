@@ -228,6 +228,7 @@ class Engine:
             return rest
         regrouped = regroup(rest, pending)
         gone = sum(len(b) for b in rest) - sum(len(b) for b in regrouped)
+        self._count(sent_by_others=gone)
         if gone and self.bar.total:  # the bar counts what this run may still send
             self.bar.total = max(self.bar.n, self.bar.total - gone)
             self.bar.refresh()
@@ -253,8 +254,10 @@ class Engine:
             holder=self.opts.holder,
         )
         if not claimed:
-            if not batch_id and generation == self.generation:  # another sender took them
-                self.crowded.set()
+            if not batch_id:  # none was pending: another sender took them
+                self._count(sent_by_others=len(batch))
+                if generation == self.generation:
+                    self.crowded.set()
             return
         phones = [c.phone for c in claimed]
         parts = {m.id: m.parts for m in batch.messages}

@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -190,6 +191,11 @@ class MobsetClient:
             ca_bundle=self.ca_bundle,
         )
         self._session = self._new_session()
+        #: what every request carries, merged once (see _prepared)
+        self._headers = {
+            **self._session.headers,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
 
     # -- construction -----------------------------------------------------------------
 
@@ -239,6 +245,23 @@ class MobsetClient:
         session.mount("https://", adapter)
         session.headers.update({"User-Agent": "mobset-campaign/0.1", "Accept": "application/json"})
         return session
+
+    def _prepared(self, method: str, params: Mapping[str, str]) -> requests.PreparedRequest:
+        """The signed POST, prepared directly: the form encoded here as requests would
+        (UTF-8, ``quote_plus``), the session's headers and cookies merged once. It skips
+        ``Session.request``'s per-call merging of settings, which checks typing protocols
+        with ``isinstance`` a dozen times per request and cost more CPU than the rest of the
+        client on a busy sender."""
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method="POST",
+            url=self.base_url,
+            headers=self._headers,
+            data=urlencode(self._signed(method, params)).encode("ascii"),
+            params=b"",  # no query string (bytes are taken as they are)
+            cookies=self._session.cookies,
+        )
+        return prepared
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -533,9 +556,7 @@ class MobsetClient:
     ) -> tuple[str, GatewayError | None, str]:
         started = time.perf_counter()
         try:
-            resp = self._session.post(
-                self.base_url, data=self._signed(method, params), timeout=self.timeout
-            )
+            resp = self._session.send(self._prepared(method, params), timeout=self.timeout)
             raw = resp.content
         except requests.RequestException as exc:
             never_made = connection_never_made(exc)

@@ -144,7 +144,7 @@ def regroup(rest: list[PlannedBatch], pending: AbstractSet[int]) -> list[Planned
                 best_start, best_len = start, k - start
             start = k
     middle = best_start + best_len // 2
-    return [b for _, b in kept[middle:]] + [b for _, b in kept[:middle]]
+    return [b for _i, b in kept[middle:]] + [b for _i, b in kept[:middle]]
 
 
 def _chunks(group: list[PendingMessage], size: int) -> list[list[PendingMessage]]:

@@ -352,6 +352,8 @@ class SendSummary(Report):
         not_in_frame: pending messages of the campaign that are not rows of this frame
             (left pending).
         reset_unknown: messages ``resend_unknown`` moved back to pending and sent.
+        sent_by_others: messages of this run's plan that another sender of the campaign
+            claimed first (several senders share a campaign; none is sent twice).
         dry_run: nothing was sent or written.
         ledger: the ledger's path; ``ledger_created``: this send created its file.
     """
@@ -380,6 +382,7 @@ class SendSummary(Report):
     stopped_reason: str | None = None
     not_in_frame: int = 0
     reset_unknown: int = 0
+    sent_by_others: int = 0
 
     @property
     def handled(self) -> int:
@@ -500,6 +503,15 @@ class SendSummary(Report):
                 self.changed_after_send,
             )
             lines.append(Line(said.format(n=self.changed_after_send)))
+        if self.sent_by_others:
+            said = ngettext(
+                "{n:,} message of this run's plan was claimed first by another sender of the "
+                "campaign (each is sent once).",
+                "{n:,} messages of this run's plan were claimed first by other senders of the "
+                "campaign (each is sent once).",
+                self.sent_by_others,
+            )
+            lines.append(Line(said.format(n=self.sent_by_others)))
         if self.not_in_frame:
             said = ngettext(
                 "{n:,} pending message of the campaign is not a row of this frame and was left "

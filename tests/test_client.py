@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -559,6 +560,33 @@ def test_requests_go_as_form_encoded_post(sim: Simulator) -> None:
     )
     with sim.client() as c:
         assert c.get_sign() == _protocol.lower_keys(_protocol.parse_body(resp.text))["sign"]
+
+
+def test_a_prepared_request_is_what_session_post_would_send() -> None:
+    # The client prepares its POST itself (Session.post's merging costs more CPU than the
+    # rest of the client): the same body, bytes for bytes, and the same headers.
+    client = MobsetClient(300003, "用户 a&b", "p+w=d", base_url="http://127.0.0.1:9/SDK3/Sms")
+    params = {"PhoneNumbers": "13512346789,13600001111", "Content": "【店】50% off & 满100减20 😀+=?"}
+    client._session.cookies.set("route", "a1")
+    ours = client._prepared("SmsSend", params)
+    assert isinstance(ours.body, bytes)
+    stamp = parse_qs(ours.body.decode("ascii"))["TimeStamp"][0]
+    signed = {
+        "CorpID": "300003",
+        "LoginName": "用户 a&b",
+        "TimeStamp": stamp,
+        "SecretKey": _protocol.secret_key(300003, "p+w=d", stamp),
+        "Methods": "SmsSend",
+        **params,
+    }
+    theirs = client._session.prepare_request(
+        requests.Request("POST", "http://127.0.0.1:9/SDK3/Sms", data=signed)
+    )
+    their_body = theirs.body.encode() if isinstance(theirs.body, str) else theirs.body
+    assert ours.body == their_body
+    assert ours.url == theirs.url and ours.method == theirs.method == "POST"
+    assert dict(ours.headers) == dict(theirs.headers)
+    client.close()
 
 
 class _Status429(BaseHTTPRequestHandler):

@@ -238,3 +238,27 @@ def test_a_real_send_at_concurrency_8_takes_fewer_commits_than_claims_and_answer
         assert led.counts("c")["sent"] == rows
         assert led._group.works >= 2 * rows  # every claim and every answer went through it
         assert led._group.commits < led._group.works
+
+
+def test_postgres_transactions_commit_durably_unless_told_otherwise(postgres_db_url: str) -> None:
+    # The transaction's start is one round trip (BEGIN, the level, the serial lock); the
+    # durable level is the session's own, whatever the server's default (the test server's
+    # is off), and a non-durable transaction says off for itself only.
+    seen = {}
+    with Ledger(postgres_db_url) as ledger:
+        for durable in (True, False):
+            for serial in (True, False):
+                with ledger._tx(durable=durable, serial=serial) as cur:
+                    level = cur.execute("SHOW synchronous_commit").fetchone()[0]
+                    locks = cur.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                        "pg_backend_pid()"
+                    ).fetchone()[0]
+                seen[durable, serial] = (level, locks)
+        assert ledger._read("SHOW synchronous_commit")[0][0] == "on"  # none left behind
+    assert seen == {
+        (True, True): ("on", 1),
+        (True, False): ("on", 0),
+        (False, True): ("off", 1),
+        (False, False): ("off", 0),
+    }

@@ -14,8 +14,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -23,6 +25,7 @@ import pytest
 from mobset_campaign import Ledger, Simulator, cancel, resend_unknown, send
 from mobset_campaign.errors import CampaignBusyError, LedgerError
 from mobset_campaign.ledger.locks import LEASE
+from mobset_campaign.summaries import SendSummary
 
 
 def _rows(n: int, start: int = 0) -> pd.DataFrame:
@@ -257,7 +260,7 @@ def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_r
             # a send at 03:00 Beijing, outside its window, registers and sends nothing
             send(df, simulator.client(), campaign="two", ledger=led, progress=False,
                  quiet_hours=("08:00", "20:00"), clock=lambda: datetime(2024, 1, 1, 3, 0))  # fmt: skip
-        summaries: list[object] = []
+        summaries: list[SendSummary] = []
         errors: list[BaseException] = []
 
         def one_sender() -> None:
@@ -276,5 +279,62 @@ def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_r
         assert not errors, errors
         accepted = Counter(m.phone for m in simulator.accepted())
     assert sorted(accepted) == phones and set(accepted.values()) == {1}
-    assert all(s.accepted > 0 for s in summaries), [str(s) for s in summaries]  # type: ignore[attr-defined]
+    for summary in summaries:  # each sent a share, and says who sent the rest of its plan
+        assert isinstance(summary, SendSummary)
+        assert summary.accepted > 0, str(summary)
+        assert summary.accepted + summary.sent_by_others == summary.planned_messages
+        assert f"{summary.sent_by_others:,} messages of this run's plan were claimed first" in str(
+            summary
+        )
     assert _CountingLedger.empty_claims <= 12, _CountingLedger.empty_claims
+
+
+def test_senders_of_one_process_taking_leases_at_once_never_remove_each_other(
+    ledger_url: str,
+) -> None:
+    # A lease row became visible before its run counted as alive in its own process, so a
+    # second send() starting meanwhile in another thread removed it as dead, and the first
+    # stopped with "no longer holds it".
+    _registered(ledger_url)
+    held: list[object] = []
+    gate = threading.Barrier(6)
+
+    def take() -> None:
+        with Ledger(ledger_url) as led:
+            gate.wait(30)
+            for _ in range(10):
+                holder = led.lock_campaign("c", "send")
+                held.append(holder)
+                assert holder.alive()
+
+    threads = [threading.Thread(target=take) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with Ledger(ledger_url) as led:
+        tokens = {h.token for h in led.holders("c")}
+    assert len(held) == 60 and tokens == {h.token for h in held}  # type: ignore[attr-defined]
+
+
+class _WatchingLedger(Ledger):
+    """The real ledger, checking after every committed transaction that each lease of this
+    process it holds is alive: the moment another thread could read the row."""
+
+    dead_after_commit: ClassVar[list[str]] = []
+
+    @contextmanager
+    def _tx(self, **kwargs):  # type: ignore[no-untyped-def, override]
+        with super()._tx(**kwargs) as cur:
+            yield cur
+        for holder in self.holders("c"):
+            if holder.pid == os.getpid() and not holder.alive():
+                self.dead_after_commit.append(holder.token)
+
+
+def test_a_lease_counts_as_alive_from_the_moment_its_row_is_committed(ledger_url: str) -> None:
+    _registered(ledger_url)
+    with _WatchingLedger(ledger_url) as led:
+        holder = led.lock_campaign("c", "send")
+        assert holder.alive() and not _WatchingLedger.dead_after_commit
+        led.unlock_campaign(holder)

@@ -187,7 +187,8 @@ def connect(
                 "pip install 'mobset-campaign[postgres]' (or psycopg[binary])."
             ).format(url=shown(url))
         ) from exc
-    options = "-c lock_timeout=30000 -c statement_timeout=0"
+    # durable commits are the session's default (a server may default to off)
+    options = "-c lock_timeout=30000 -c statement_timeout=0 -c synchronous_commit=on"
     if read_only:
         options += " -c default_transaction_read_only=on"
     try:
@@ -224,16 +225,20 @@ def without_secret(text: str, url: str) -> str:
 
 
 def begin(cur: Cursor, *, durable: bool, serial: bool) -> None:
-    """Start a write transaction (see the module docstring)."""
-    cur.execute("BEGIN")
-    cur.execute(f"SET LOCAL synchronous_commit TO {'on' if durable else 'off'}")
+    """Start a write transaction (see the module docstring) in one round trip: the
+    statements go as one simple query (the session's own ``synchronous_commit`` is ``on``,
+    set by :func:`connect` whatever the server's default)."""
+    statements = ["BEGIN"]
+    if not durable:
+        statements.append("SET LOCAL synchronous_commit TO off")
     if serial:
-        cur.execute("SELECT pg_advisory_xact_lock(?)", (_SERIAL_KEY,))
+        statements.append(f"SELECT pg_advisory_xact_lock({_SERIAL_KEY:d})")
+    cur.execute("; ".join(statements))
 
 
 def serial_lock(cur: Cursor) -> None:
     """Make the running transaction serial after all (see :func:`begin`)."""
-    cur.execute("SELECT pg_advisory_xact_lock(?)", (_SERIAL_KEY,))
+    cur.execute(f"SELECT pg_advisory_xact_lock({_SERIAL_KEY:d})")
 
 
 def reason(exc: BaseException) -> str | None:

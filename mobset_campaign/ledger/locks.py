@@ -152,6 +152,21 @@ class Locks(Store):
             since=datetime.now(UTC),
             heartbeat=datetime.now(UTC),
         )
+        # alive before its row can be seen: another thread of this process that takes a
+        # lease meanwhile must not find the row without the token and remove it as dead
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(me.token)
+        taken: bool | Holder = False
+        try:
+            taken = self._insert_lease(campaign, command, me)
+        finally:
+            if taken is not True:
+                with _ACTIVE_LOCK:
+                    _ACTIVE.discard(me.token)
+        return (me, None) if taken is True else (None, taken or None)
+
+    def _insert_lease(self, campaign: str, command: str, me: Holder) -> bool | Holder:
+        """True when ``me`` now holds a lease, else the live holder in the way."""
         with self._tx(durable=True) as cur:
             rows = cur.execute(
                 f"SELECT {LEASE_COLUMNS} FROM campaign_locks WHERE campaign = ? ORDER BY since, holder",
@@ -172,7 +187,7 @@ class Locks(Store):
                         (campaign, other.token),
                     )
                 elif not (command in SHARED_COMMANDS and other.command in SHARED_COMMANDS):
-                    return None, other
+                    return other
             cur.execute(
                 "INSERT INTO campaign_locks (campaign, holder, command, host, pid, started, "
                 "since, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -187,7 +202,7 @@ class Locks(Store):
                     me.heartbeat.isoformat(),
                 ),
             )
-        return me, None
+        return True
 
     def lock_campaign(self, campaign: str, command: str, *, wait: float | None = 0) -> Holder:
         """Take the campaign for ``command``; wait up to ``wait`` seconds for a live holder
@@ -201,8 +216,6 @@ class Locks(Store):
         while True:
             mine, other = self._try_lock(campaign, command)
             if mine is not None:
-                with _ACTIVE_LOCK:
-                    _ACTIVE.add(mine.token)
                 return mine
             assert other is not None
             if deadline is not None and datetime.now(UTC) >= deadline:
