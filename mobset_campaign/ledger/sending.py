@@ -464,8 +464,12 @@ class Sending(Recording, Locks):
                 if message_ids
                 else []
             )
-            # SQLite checks the lease with the batch's INSERT below (one statement less)
-            if holder is not None and (self.is_postgres or not found):
+            opted_out = [int(r[0]) for r in found if r[2]]
+            phones = {int(r[0]): str(r[1]) for r in found if not r[2]}
+            claimed = [Claimed(i, phones[i]) for i in dict.fromkeys(message_ids) if i in phones]
+            # the batch's INSERT checks the lease (SQLite, and PostgreSQL's claim of rows
+            # below): one statement less
+            if holder is not None and (not found or (self.is_postgres and not claimed)):
                 row = cur.execute(
                     f"SELECT holder FROM campaign_locks WHERE campaign = ? AND holder = ?{share}",
                     (campaign, holder.token),
@@ -474,15 +478,17 @@ class Sending(Recording, Locks):
                     raise lost()
             if not found:  # other senders took them all: no batch row for an empty claim
                 return Claim(0, [])
-            opted_out = [int(r[0]) for r in found if r[2]]
-            phones = {int(r[0]): str(r[1]) for r in found if not r[2]}
             if opted_out:
                 cur.execute(
                     "UPDATE messages SET state = 'cancelled', send_error = ? WHERE id IN "
                     f"({','.join('?' * len(opted_out))}) AND state = 'pending'",
                     (opted_out_text, *opted_out),
                 )
-            claimed = [Claimed(i, phones[i]) for i in dict.fromkeys(message_ids) if i in phones]
+            if claimed and self.is_postgres:
+                got = self._claim_rows_on_postgres(cur, batch_row, claimed, holder is not None)
+                if got is None:
+                    raise lost()
+                return Claim(got, claimed)
             batch_id = self._insert_batch(cur, batch_row, len(claimed), holder is not None)
             if batch_id is None:
                 raise lost()
@@ -494,12 +500,7 @@ class Sending(Recording, Locks):
                     (batch_id, stamp, account, *(c.message_id for c in claimed)),
                 )
                 if cur.rowcount != len(claimed):  # cannot be (the rows are ours); never lie
-                    raise LedgerError(
-                        _(
-                            "The ledger {ledger} changed messages of a claim under it ({changed} "
-                            "of {claimed} claimed); nothing was claimed. Run the command again."
-                        ).format(ledger=self.path, changed=cur.rowcount, claimed=len(claimed))
-                    )
+                    raise self._changed_under_claim(cur.rowcount, len(claimed))
             return Claim(batch_id, claimed)
 
         # one commit with the claims and answers other workers bring meanwhile; returned
@@ -547,6 +548,42 @@ class Sending(Recording, Locks):
             (len(claimed), "claimed" if claimed else "empty", batch_id),
         )
         return Claim(batch_id, claimed)
+
+    def _claim_rows_on_postgres(
+        self, cur: Any, row: tuple[Any, ...], claimed: list[Claimed], leased: bool
+    ) -> int | None:
+        """:meth:`claim`'s batch and its messages on PostgreSQL, the rows already locked by
+        this transaction: one statement, whose INSERT also checks (and share-locks) the
+        lease. Returns the batch id; None when the holder no longer holds the campaign."""
+        lease = (
+            " WHERE EXISTS (SELECT 1 FROM campaign_locks WHERE campaign = ? AND holder = ? "
+            "FOR SHARE)"
+            if leased
+            else ""
+        )
+        ids = [c.message_id for c in claimed]
+        updated = cur.execute(
+            "WITH batch AS (INSERT INTO batches (campaign, account, claimed_at, timer_send, "
+            "add_num, long_sms, holder, size, state) SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'claimed'"
+            f"{lease} RETURNING id) "
+            "UPDATE messages SET state = 'claimed', batch_id = batch.id, claimed_at = ?, "
+            f"account = ? FROM batch WHERE messages.id IN ({','.join('?' * len(ids))}) AND "
+            "messages.state = 'pending' RETURNING batch.id",
+            (*row, len(ids), *((row[0], row[6]) if leased else ()), row[2], row[1], *ids),
+        ).fetchall()
+        if not updated:
+            return None  # no batch: the lease is gone (the rows are this transaction's)
+        if len(updated) != len(ids):  # cannot be (the rows are ours); never lie
+            raise self._changed_under_claim(len(updated), len(ids))
+        return int(updated[0][0])
+
+    def _changed_under_claim(self, changed: int, claimed: int) -> LedgerError:
+        return LedgerError(
+            _(
+                "The ledger {ledger} changed messages of a claim under it ({changed} "
+                "of {claimed} claimed); nothing was claimed. Run the command again."
+            ).format(ledger=self.path, changed=changed, claimed=claimed)
+        )
 
     def _insert_batch(self, cur: Any, row: tuple[Any, ...], size: int, leased: bool) -> int | None:
         """Insert a claim's batch (``row``: campaign, account, claimed_at, timer_send,
