@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from test_ledger import _sync_level_of_each_transaction
 
 from mobset_campaign.errors import LedgerError
@@ -243,22 +244,39 @@ def test_a_real_send_at_concurrency_8_takes_fewer_commits_than_claims_and_answer
 def test_postgres_transactions_commit_durably_unless_told_otherwise(postgres_db_url: str) -> None:
     # The transaction's start is one round trip (BEGIN, the level, the serial lock); the
     # durable level is the session's own, whatever the server's default (the test server's
-    # is off), and a non-durable transaction says off for itself only.
+    # is off), and a non-durable transaction says off for itself only. Answers take the
+    # serial lock shared: beside each other, never beside a serial transaction.
     seen = {}
     with Ledger(postgres_db_url) as ledger:
         for durable in (True, False):
-            for serial in (True, False):
+            for serial in (True, "shared", False):
                 with ledger._tx(durable=durable, serial=serial) as cur:
                     level = cur.execute("SHOW synchronous_commit").fetchone()[0]
                     locks = cur.execute(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                        "SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = "
                         "pg_backend_pid()"
-                    ).fetchone()[0]
-                seen[durable, serial] = (level, locks)
+                    ).fetchall()
+                seen[durable, serial] = (level, [m for (m,) in locks])
         assert ledger._read("SHOW synchronous_commit")[0][0] == "on"  # none left behind
     assert seen == {
-        (True, True): ("on", 1),
-        (True, False): ("on", 0),
-        (False, True): ("off", 1),
-        (False, False): ("off", 0),
+        (True, True): ("on", ["ExclusiveLock"]),
+        (True, "shared"): ("on", ["ShareLock"]),
+        (True, False): ("on", []),
+        (False, True): ("off", ["ExclusiveLock"]),
+        (False, "shared"): ("off", ["ShareLock"]),
+        (False, False): ("off", []),
     }
+
+
+def test_answers_of_two_senders_run_beside_each_other_but_not_beside_a_collector(
+    postgres_db_url: str,
+) -> None:
+    with Ledger(postgres_db_url) as one, Ledger(postgres_db_url) as two:
+        two._conn.execute("SET lock_timeout = 300")  # the ledger's own waits 30 s
+        with one._tx(durable=True, serial="shared"):
+            with two._tx(durable=True, serial="shared") as cur:  # does not wait for one
+                cur.execute("SELECT 1")
+            # a serial transaction (a collector's) waits for the answer: here it times out
+            with pytest.raises(LedgerError) as waited, two._tx(serial=True):
+                pass
+        assert waited.value.reason == "locked"

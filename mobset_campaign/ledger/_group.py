@@ -51,13 +51,22 @@ _WAITING, _LEAD, _DONE, _FAILED, _ALONE = range(5)
 class _Item(Generic[T]):
     __slots__ = ("durable", "serial", "status", "value", "wake", "work")
 
-    def __init__(self, work: Callable[[Any], T], durable: bool, serial: bool) -> None:
+    def __init__(self, work: Callable[[Any], T], durable: bool, serial: bool | str) -> None:
         self.work = work
         self.durable = durable
         self.serial = serial
         self.status = _WAITING
         self.value: Any = None
         self.wake = threading.Event()
+
+
+def _serial(group: list[_Item[Any]]) -> bool | str:
+    """The group's serial level: the strongest any of its works asked for (``True``, then a
+    shared level such as ``"shared"``, then ``False``)."""
+    levels = [i.serial for i in group]
+    if True in levels:
+        return True
+    return next((level for level in levels if level), False)
 
 
 class GroupCommit:
@@ -86,7 +95,7 @@ class GroupCommit:
         self.commits = 0
         self.works = 0
 
-    def run(self, work: Callable[[Any], T], *, durable: bool, serial: bool = True) -> T:
+    def run(self, work: Callable[[Any], T], *, durable: bool, serial: bool | str = True) -> T:
         """Run ``work(cursor)`` in a write transaction, possibly shared with other threads'
         works; its result once that transaction is committed.
 
@@ -111,7 +120,7 @@ class GroupCommit:
             raise item.value
         return self._alone(work, durable, serial)
 
-    def _alone(self, work: Callable[[Any], T], durable: bool, serial: bool) -> T:
+    def _alone(self, work: Callable[[Any], T], durable: bool, serial: bool | str) -> T:
         with self._tx(durable=durable, serial=serial) as cur:
             value = work(cur)
         with self._mutex:
@@ -141,9 +150,7 @@ class GroupCommit:
         failure: BaseException | None = None
         self._inside.leading = True
         try:
-            with self._tx(
-                durable=any(i.durable for i in group), serial=any(i.serial for i in group)
-            ) as cur:
+            with self._tx(durable=any(i.durable for i in group), serial=_serial(group)) as cur:
                 started = True
                 for item in group:
                     results.append(item.work(cur))

@@ -11,7 +11,10 @@ module is the whole difference on the PostgreSQL side:
   turns; here a *serial* transaction takes one transaction-scoped advisory lock per ledger
   (the same effect, between every process and host using the database), while claims run
   without it and take their rows with ``FOR UPDATE SKIP LOCKED`` instead, so that several
-  senders share a campaign's pending rows without waiting for each other. ``durable``
+  senders share a campaign's pending rows without waiting for each other. Answers take the
+  lock *shared* (``serial="shared"``): the answers of several senders run beside each other
+  (each changes only its own batch's rows), yet never beside a serial transaction such as a
+  collector's, which matches reports to SmsIds an answer is writing. ``durable``
   transactions commit with ``synchronous_commit = on``, the others with ``off`` (as
   SQLite's ``synchronous=NORMAL``: a crash may lose the last commits, never corrupt);
 * :func:`reason` reads an error's SQLSTATE as the ledger's error reasons.
@@ -33,6 +36,7 @@ from .._i18n import gettext as _
 from ..errors import LedgerError
 
 __all__ = [
+    "SHARED",
     "TEXT_BYTES",
     "Connection",
     "begin",
@@ -45,6 +49,8 @@ __all__ = [
     "without_secret",
 ]
 
+#: ``serial=SHARED``: a transaction that takes the serial lock shared (see :func:`begin`).
+SHARED = "shared"
 #: The advisory lock key that makes serial transactions take turns (one per database: the
 #: ledger's tables are the database's).
 _SERIAL_KEY = 0x6D6F6273  # "mobs"
@@ -224,14 +230,16 @@ def without_secret(text: str, url: str) -> str:
     return text
 
 
-def begin(cur: Cursor, *, durable: bool, serial: bool) -> None:
+def begin(cur: Cursor, *, durable: bool, serial: bool | str) -> None:
     """Start a write transaction (see the module docstring) in one round trip: the
     statements go as one simple query (the session's own ``synchronous_commit`` is ``on``,
     set by :func:`connect` whatever the server's default)."""
     statements = ["BEGIN"]
     if not durable:
         statements.append("SET LOCAL synchronous_commit TO off")
-    if serial:
+    if serial == SHARED:
+        statements.append(f"SELECT pg_advisory_xact_lock_shared({_SERIAL_KEY:d})")
+    elif serial:
         statements.append(f"SELECT pg_advisory_xact_lock({_SERIAL_KEY:d})")
     cur.execute("; ".join(statements))
 

@@ -419,12 +419,13 @@ class Store:
             self._sync = level
 
     @contextmanager
-    def _tx(self, *, durable: bool = False, serial: bool = True) -> Iterator[Any]:
+    def _tx(self, *, durable: bool = False, serial: bool | str = True) -> Iterator[Any]:
         """One write transaction (``BEGIN IMMEDIATE``); ``durable`` = synchronous FULL.
 
         ``serial=False`` (PostgreSQL only; SQLite writers always take turns) lets the
         transaction run beside others: it must lock the rows it changes itself (claims take
-        theirs with ``FOR UPDATE SKIP LOCKED``).
+        theirs with ``FOR UPDATE SKIP LOCKED``); ``serial="shared"`` runs beside other
+        shared ones but not beside a serial one (answers: see :mod:`._postgres`).
 
         Raises:
             LedgerError: the transaction could not begin, run or commit (one readable line:
@@ -458,7 +459,9 @@ class Store:
                 with contextlib.suppress(*self._db_errors):
                     cur.close()
 
-    def _grouped(self, work: Callable[[Any], T], *, durable: bool, serial: bool = True) -> T:
+    def _grouped(
+        self, work: Callable[[Any], T], *, durable: bool, serial: bool | str = True
+    ) -> T:
         """``work(cursor)`` in a write transaction shared with the works other threads
         bring meanwhile: one commit (one fsync) for all of them, and the result only once
         that commit returned (see :mod:`mobset_campaign.ledger._group`). The transaction is

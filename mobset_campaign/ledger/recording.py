@@ -29,6 +29,7 @@ from .._i18n import gettext as _
 from .._i18n import ngettext
 from ..errors import AnswerKeptError, InputError, LedgerError
 from ..states import ANSWERABLE_STATES, UNANSWERED_STATES, sql_list
+from ._postgres import SHARED
 from ._store import Store, iso, now
 from .inbox import apply_status
 
@@ -159,8 +160,10 @@ class Recording(Store):
             self._match_stored_reports(cur, batch_id)
 
         # durable, and committed with the claims and answers other workers bring meanwhile
-        # (one fsync for all): the SmsIds are on disk before the run counts them
-        self._grouped(work, durable=True)
+        # (one fsync for all): the SmsIds are on disk before the run counts them. Other
+        # senders' answers may run beside it (each changes its own batch's rows), a
+        # collector's matching of reports to SmsIds may not (serial "shared")
+        self._grouped(work, durable=True, serial=SHARED)
 
     @staticmethod
     def _match_stored_reports(cur: sqlite3.Cursor, batch_id: int) -> None:
