@@ -381,15 +381,17 @@ def check_trial(
     return check
 
 
-def scale_out(sim: Simulator, server: str, n: int, delay: float = LATENCY) -> dict[str, Any]:
+def scale_out(
+    sim: Simulator, server: str, n: int, delay: float = LATENCY, repeat: int = 0
+) -> dict[str, Any]:
     helpers = _postgres_helpers()
     latency = sim.inject("SmsSend", "latency", delay=delay)
     trials: dict[int, dict[str, Any]] = {}
     try:
         for i, processes in enumerate((1, SCALE_PROCESSES)):
-            offset = 5 * 10**6 + int(delay * 1000) * 10**5 + i * n
+            offset = 5 * 10**6 + int(delay * 1000) * 10**5 + (2 * repeat + i) * n
             df = rows(n, offset=offset)
-            campaign = f"scale{processes}"
+            campaign = f"scale{processes}-{repeat}"
             with helpers.fresh_database(server) as url:
                 register_only(sim, df, url, campaign)
                 before = len(sim.accepted())
@@ -424,6 +426,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--scale-rows", type=int, default=1200, help="rows of the scale-out comparison"
     )
+    parser.add_argument(
+        "--scale-trials",
+        type=int,
+        default=3,
+        help="scale-out trials at 20 ms (the median ratio is reported, and every one)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small smoke run (200 / 120 rows)")
     parser.add_argument(
         "--postgres-url",
@@ -450,7 +458,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ):
         results["postgresql"] = {"server": origin, **server_settings(server)}
         results["backends_no_latency"] = backends(sim, server, Path(tmp), n, rounds=2)
-        results["scale_out_processes"] = scale_out(sim, server, scale_n)
+        # the 2-core machine is shared and noisy: several trials, the median one reported
+        trials = [
+            scale_out(sim, server, scale_n, repeat=t)
+            for t in range(1 if args.quick else max(1, args.scale_trials))
+        ]
+        ratios = [t["ratio_many_over_one"] for t in trials]
+        median = sorted(trials, key=lambda t: t["ratio_many_over_one"])[len(trials) // 2]
+        results["scale_out_processes"] = {
+            **median,
+            "trials": len(trials),
+            "ratio_of_every_trial": ratios,
+            "checks_ok": all(t["checks_ok"] for t in trials),
+        }
         # the same at a slower gateway, where waiting outweighs the CPU each message costs
         results["scale_out_processes_slow_gateway"] = scale_out(
             sim, server, max(60, scale_n // 2), SLOW_LATENCY
@@ -477,7 +497,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"  1 sender process              {one['messages_per_s']:9.1f} msg/s")
     print(
         f"  {SCALE_PROCESSES} sender processes            {many['messages_per_s']:9.1f} msg/s"
-        f"   ratio {s['ratio_many_over_one']:.2f}x (target >= 2.5)"
+        f"   ratio {s['ratio_many_over_one']:.2f}x (target >= 2.5; median of "
+        f"{s['trials']} trials: {', '.join(f'{r:.2f}' for r in s['ratio_of_every_trial'])})"
         f"   shares {many['accepted_per_process']}"
     )
     for label, trial in (("1 process", one), (f"{SCALE_PROCESSES} processes", many)):
