@@ -353,7 +353,8 @@ class SendSummary(Report):
             (left pending).
         reset_unknown: messages ``resend_unknown`` moved back to pending and sent.
         sent_by_others: messages of this run's plan that another sender of the campaign
-            claimed first (several senders share a campaign; none is sent twice).
+            claimed first (several senders share a campaign; none is sent twice). Counted
+            by whole requests: of a request partly taken, this run sends the rest.
         dry_run: nothing was sent or written.
         ledger: the ledger's path; ``ledger_created``: this send created its file.
     """
