@@ -18,7 +18,8 @@ parts, one module each:
 ==================  ========================================================================
 ``_store``          the connection: WAL, ``BEGIN IMMEDIATE`` transactions, migrations
 ``_schema``         the numbered migrations
-``sending``         register → claim, recovery after a crash, scheduled messages, counts
+``sending``         registration, recovery after a crash, scheduled messages, counts
+``claims``          claims: a request's messages, taken durably before it goes out
 ``recording``       the gateway's answers, and answers kept aside when the ledger refused them
 ``inbox``           raw bodies before parsing, reports and replies, kept bodies
 ``locks``           leases: senders share a campaign, resend_unknown and cancel hold it alone
@@ -47,13 +48,14 @@ from __future__ import annotations
 from typing import Any
 
 from ._store import default_ledger_path, ledger_exists, shown_location
+from .claims import Claim, Claimed
 from .copying import CopyReport, copy_ledger
 from .frames import STATUS_FRAME_COLUMNS, Frames
 from .inbox import Applied, Inbox
 from .locks import Holder
 from .optout import Suppression, is_opt_out
 from .recording import Outcome
-from .sending import CancelOutcome, Claim, Claimed, PendingMessage, Registered, Sending
+from .sending import CancelOutcome, PendingMessage, Registered, Sending
 
 # The records other modules pass to and get from a Ledger; the rest of each part's names
 # are imported from the part itself (``mobset_campaign.ledger.sending`` …).

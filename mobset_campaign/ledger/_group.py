@@ -15,7 +15,7 @@ while the other workers queue for the ledger's lock. :class:`GroupCommit` lets t
 What it keeps:
 
 * **Nothing is returned before it is committed.** A claim's caller gets its
-  :class:`~mobset_campaign.ledger.sending.Claim` only after the commit that holds it — with
+  :class:`~mobset_campaign.ledger.claims.Claim` only after the commit that holds it — with
   ``synchronous=FULL`` (PostgreSQL: ``synchronous_commit=on``) when any work of the group
   asked to be durable — so a claim is on disk before its request can leave.
 * **One work's failure is nobody else's.** If a work raises, or the commit fails, the whole
