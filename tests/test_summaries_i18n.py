@@ -119,6 +119,7 @@ SENT = SendSummary(
     elapsed=1.5,
     stopped_reason="interrupted",
     not_in_frame=4,
+    sent_by_others=5,
 )
 DRY = SendSummary(
     campaign="spring-sale",
@@ -210,6 +211,10 @@ def test_the_reports_stay_english_in_english() -> None:
         )
         assert "Skipped 6 rows: 3 duplicate; 2 not a mainland mobile; 1 opted out." in str(SENT)
         assert str(SENT).splitlines()[-1] == "Stopped: interrupted"
+        assert (
+            "5 messages of this run's plan were claimed first by other senders of the campaign "
+            "(each is sent once)." in str(SENT)
+        )
         assert str(CANCELLED).splitlines()[0] == (
             "Campaign 'spring-sale': 2 of 3 scheduled messages cancelled in 1 request."
         )
