@@ -228,11 +228,19 @@ class Engine:
             return rest
         regrouped = regroup(rest, pending)
         gone = sum(len(b) for b in rest) - sum(len(b) for b in regrouped)
-        self._count(sent_by_others=gone)
-        if gone and self.bar.total:  # the bar counts what this run may still send
-            self.bar.total = max(self.bar.n, self.bar.total - gone)
-            self.bar.refresh()
+        if gone:
+            self._count(sent_by_others=gone)
+            self._shrink_bar(gone)
         return regrouped
+
+    def _shrink_bar(self, n: int) -> None:
+        """``n`` messages of the plan will not be sent by this run (another sender took them,
+        or their number opted out): off the progress bar's total, which counts what this run
+        may still send, so that it ends full."""
+        with self.lock:
+            if self.bar.total:
+                self.bar.total = max(self.bar.n, self.bar.total - n)
+                self.bar.refresh()
 
     def _work(self, batch: PlannedBatch, generation: int = 0) -> None:
         try:
@@ -253,6 +261,8 @@ class Engine:
             long_sms=self.opts.long_sms,
             holder=self.opts.holder,
         )
+        if len(claimed) < len(batch):  # taken by another sender, or opted out meanwhile
+            self._shrink_bar(len(batch) - len(claimed))
         if not claimed:
             if not batch_id:  # none was pending: another sender took them
                 self._count(sent_by_others=len(batch))

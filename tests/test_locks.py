@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
 
-from mobset_campaign import Ledger, Simulator, cancel, resend_unknown, send
+from mobset_campaign import Ledger, Simulator, _engine, cancel, resend_unknown, send
 from mobset_campaign.errors import CampaignBusyError, LedgerError
 from mobset_campaign.ledger.locks import LEASE
 from mobset_campaign.summaries import SendSummary
@@ -241,7 +241,7 @@ class _CountingLedger(Ledger):
 
 
 def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_rows(
-    ledger_url: str,
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two senders of one campaign, each its own text per row (one request per row). Once
     # one reaches rows the other sent, it reads what is still pending and moves on, instead
@@ -254,6 +254,16 @@ def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_r
          "parts": [1] * n, "sendable": [True] * n}
     )  # fmt: skip
     _CountingLedger.empty_claims = 0
+    bars: list[tuple[int, int]] = []  # each run's progress bar at its end: full
+    run = _engine.Engine.run
+
+    def watched(engine: _engine.Engine, batches: list[Any]) -> None:
+        try:
+            run(engine, batches)
+        finally:
+            bars.append((engine.bar.n, engine.bar.total))
+
+    monkeypatch.setattr(_engine.Engine, "run", watched)
     with Simulator(seed=5) as simulator:
         simulator.inject("SmsSend", "latency", delay=0.01)
         with Ledger(ledger_url) as led:  # registered first, so both plan the same rows
@@ -267,7 +277,7 @@ def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_r
             try:
                 with _CountingLedger(ledger_url) as led:
                     summaries.append(send(df, simulator.client(), campaign="two", ledger=led,
-                                          concurrency=2, quiet_hours=None, progress=False))  # fmt: skip
+                                          concurrency=2, quiet_hours=None, progress=True))  # fmt: skip
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
@@ -287,6 +297,7 @@ def test_senders_sharing_a_campaign_do_not_claim_their_way_through_each_others_r
             summary
         )
     assert _CountingLedger.empty_claims <= 12, _CountingLedger.empty_claims
+    assert len(bars) == 2 and all(n == total for n, total in bars), bars
 
 
 def test_senders_of_one_process_taking_leases_at_once_never_remove_each_other(
