@@ -4,7 +4,9 @@
 ``client.clone()``, a shared token bucket of ``rate`` messages per second
 (:class:`RateLimiter`) and a progress bar. Each worker commits its claim to the ledger
 *before* its request goes out and records the answer right after it; how each answer is
-recorded is tabled in :mod:`mobset_campaign.sender`. :func:`preflight` checks the sending
+recorded is tabled in :mod:`mobset_campaign.sender`. When a claim finds every row of its
+request taken by another sender of the campaign, the engine reads what is still pending and
+goes on where nobody works (:meth:`Engine._regroup`). :func:`preflight` checks the sending
 window and the balance before anything is sent.
 """
 

@@ -56,8 +56,10 @@ logins of one enterprise) may share a campaign: each holds a lease
 ``SKIP LOCKED`` on PostgreSQL, one claim at a time on SQLite), and the resume step turns
 ``unknown`` only the claims of runs whose lease holder is gone, never those of a live one.
 Senders that start together begin at different points of the plan (:func:`share_out`), so
-they rarely race for the same rows. ``resend_unknown`` and ``cancel`` wait for (or refuse)
-a campaign being sent.
+they rarely race for the same rows; one that reaches rows another has sent reads what is
+still pending and moves on to the longest stretch left (:func:`~mobset_campaign.plan.regroup`),
+and its summary counts them in ``sent_by_others``. ``resend_unknown`` and ``cancel`` wait for
+(or refuse) a campaign being sent.
 """
 
 from __future__ import annotations
