@@ -156,17 +156,19 @@ class Locks(Store):
         # lease meanwhile must not find the row without the token and remove it as dead
         with _ACTIVE_LOCK:
             _ACTIVE.add(me.token)
-        taken: bool | Holder = False
+        taken = False
+        other: Holder | None = None
         try:
-            taken = self._insert_lease(campaign, command, me)
+            other = self._insert_lease(campaign, command, me)
+            taken = other is None
         finally:
-            if taken is not True:
+            if not taken:
                 with _ACTIVE_LOCK:
                     _ACTIVE.discard(me.token)
-        return (me, None) if taken is True else (None, taken or None)
+        return (me, None) if taken else (None, other)
 
-    def _insert_lease(self, campaign: str, command: str, me: Holder) -> bool | Holder:
-        """True when ``me`` now holds a lease, else the live holder in the way."""
+    def _insert_lease(self, campaign: str, command: str, me: Holder) -> Holder | None:
+        """None when ``me`` now holds a lease, else the live holder in the way."""
         with self._tx(durable=True) as cur:
             rows = cur.execute(
                 f"SELECT {LEASE_COLUMNS} FROM campaign_locks WHERE campaign = ? ORDER BY since, holder",
@@ -202,7 +204,7 @@ class Locks(Store):
                     me.heartbeat.isoformat(),
                 ),
             )
-        return True
+        return None
 
     def lock_campaign(self, campaign: str, command: str, *, wait: float | None = 0) -> Holder:
         """Take the campaign for ``command``; wait up to ``wait`` seconds for a live holder
