@@ -830,6 +830,18 @@ def test_ctrl_c_works_when_sigint_was_ignored_by_whoever_started_the_run() -> No
 # ---------------------------------------------------------------------------- four at once
 
 
+def _interrupt(proc: Any, role: str, sender: bool, rng: random.Random) -> bool:
+    """Stop a worker as a crash or an operator would: a sender by SIGKILL or SIGTERM, a
+    collector by SIGTERM or SIGHUP. One not killed must stop cleanly. True when killed."""
+    how = rng.choice([signal.SIGKILL, signal.SIGTERM] if sender else [signal.SIGTERM, signal.SIGHUP])
+    proc.send_signal(how)
+    _out, err = proc.communicate(timeout=60)
+    if how == signal.SIGKILL:
+        return True
+    assert proc.returncode == 0, f"{role} did not stop cleanly on {how.name}: {err[-2000:]}"
+    return False
+
+
 def _start_worker(role: str, ledger: Path, rows: int, stop: Path, url: str) -> Any:
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "_crash_workers.py"), role, str(ledger), str(rows), str(stop)],
@@ -885,19 +897,8 @@ def test_send_resend_and_two_collects_at_once_with_kills(sim_process: str, tmp_p
             sent = sent or "DONE" in proc.communicate()[0]
             if sent:
                 continue
-        elif proc.poll() is None:
-            senders = roles[i] in ("send", "resend")
-            how = rng.choice([signal.SIGKILL, signal.SIGTERM]) if senders else rng.choice(
-                [signal.SIGTERM, signal.SIGHUP]
-            )
-            proc.send_signal(how)
-            _out, err = proc.communicate(timeout=60)
-            if how == signal.SIGKILL:
-                killed_runs.append((started[i], datetime.now(BEIJING)))
-            else:
-                assert proc.returncode == 0, (
-                    f"{roles[i]} did not stop cleanly on {how.name}: {err[-2000:]}"
-                )
+        elif proc.poll() is None and _interrupt(proc, roles[i], roles[i] in ("send", "resend"), rng):
+            killed_runs.append((started[i], datetime.now(BEIJING)))
         started[i] = datetime.now(BEIJING)
         procs[i] = _start_worker(roles[i], path, rows, stop, url)
     stop.touch()

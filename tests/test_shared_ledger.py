@@ -11,7 +11,6 @@ handed-out reports are the gateway's truth.
 from __future__ import annotations
 
 import random
-import signal
 import time
 from collections import Counter
 from datetime import datetime
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 from _crash_sender import CAMPAIGN, campaign_frame
-from test_reliability import _client, _control, _start_worker, sim_process  # noqa: F401
+from test_reliability import _client, _control, _interrupt, _start_worker, sim_process  # noqa: F401
 
 from mobset_campaign import Ledger, collect
 from mobset_campaign._protocol import BEIJING
@@ -71,21 +70,8 @@ def test_three_senders_two_collectors_one_postgres_ledger_with_kills(
                 done = done or "DONE" in proc.communicate()[0]
                 if done:
                     continue
-            elif proc.poll() is None:
-                sender = ROLES[i] == "send"
-                how = (
-                    rng.choice([signal.SIGKILL, signal.SIGTERM])
-                    if sender
-                    else rng.choice([signal.SIGTERM, signal.SIGHUP])
-                )
-                proc.send_signal(how)
-                _out, err = proc.communicate(timeout=60)
-                if how == signal.SIGKILL:
-                    killed_runs.append((started[i], datetime.now(BEIJING)))
-                else:
-                    assert proc.returncode == 0, (
-                        f"{ROLES[i]} did not stop cleanly on {how.name}: {err[-2000:]}"
-                    )
+            elif proc.poll() is None and _interrupt(proc, ROLES[i], ROLES[i] == "send", rng):
+                killed_runs.append((started[i], datetime.now(BEIJING)))
             started[i] = datetime.now(BEIJING)
             procs[i] = _start_worker(ROLES[i], ledger_url, rows, stop, url)
         stop.touch()
