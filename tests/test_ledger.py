@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -750,3 +751,18 @@ def test_a_lost_connection_is_one_ledger_error(postgres_db_url: str) -> None:
         with pytest.raises(LedgerError) as err:
             led.ensure_campaign("d")
         assert err.value.reason == "connection" and "connection" in str(err.value)
+
+
+def test_a_postgres_statement_left_running_by_a_signal_is_settled(postgres_db_url: str) -> None:
+    # A stop signal that lands after psycopg sent a statement but before it waits for the
+    # answer leaves the connection busy, and the clean stop's own statements then failed
+    # with "another command is already in progress" (a collector exited 1 on SIGHUP). The
+    # next statement on such a connection cancels and reads the one left running.
+    with Ledger(postgres_db_url) as led:
+        led._conn._raw.pgconn.send_query(b"SELECT pg_sleep(30)")  # sent, never waited for
+        started = time.monotonic()
+        with pytest.raises(LedgerError):
+            led._read("SELECT 1")  # the statement that finds it busy fails ...
+        assert led._read("SELECT 1") == [(1,)]  # ... and leaves it settled
+        assert time.monotonic() - started < 10  # cancelled, not waited out
+        led.ensure_campaign("after")  # writes go on too

@@ -121,11 +121,19 @@ class Cursor:
         self._raw = raw
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        self._raw.execute(translate(sql), tuple(params) or None)
+        try:
+            self._raw.execute(translate(sql), tuple(params) or None)
+        except BaseException:
+            settle(self._raw.connection)
+            raise
         return self
 
     def executemany(self, sql: str, seq: Any) -> Cursor:
-        self._raw.executemany(translate(sql), [tuple(p) for p in seq])
+        try:
+            self._raw.executemany(translate(sql), [tuple(p) for p in seq])
+        except BaseException:
+            settle(self._raw.connection)
+            raise
         return self
 
     def fetchone(self) -> Any:
@@ -212,6 +220,29 @@ def connect(
             reason="io",
         ) from None
     return Connection(raw), (psycopg.Error,)
+
+
+def settle(raw: Any) -> None:
+    """Make a connection whose statement failed or was interrupted usable again.
+
+    psycopg cancels a statement that Ctrl-C (or SIGTERM/SIGHUP, see
+    :mod:`mobset_campaign._signals`) interrupts while it waits for the server; a signal that
+    lands just after the statement was sent, before that wait, leaves the connection busy
+    with it, and every later statement fails with "another command is already in progress"
+    — among them those of the run's clean stop. Here the statement is cancelled and its
+    results read; a connection that cannot be settled is closed (its next use says so).
+    """
+    from psycopg import pq
+
+    pgconn = raw.pgconn
+    if raw.closed or pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+        return
+    try:
+        raw.cancel_safe(timeout=5.0)
+        while pgconn.get_result() is not None:  # the cancelled statement's results
+            pass
+    except BaseException:  # interrupted again, or the server is gone
+        raw.close()
 
 
 def without_secret(text: str, url: str) -> str:
